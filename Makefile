@@ -1,0 +1,48 @@
+# The two commands of the README:
+#   make book   build the whole book (creates .venv, installs pinned deps, runs every notebook with papermill,
+#               builds the HTML with warnings as errors)
+#   make test   the same set-up, then the test suite (which includes a full strict book build)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test data lint-data r-reference clean lock venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . || $(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(PY) -m helpers.build
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Regenerate the synthetic (reconstructed) patient tables from the published aggregates. Deterministic.
+data: $(STAMP)
+	$(PY) -m helpers.reconstruct
+
+# Check every study's spec and patient table without building anything.
+lint-data: $(STAMP)
+	$(PY) -m helpers.build --validate-only
+
+# Re-derive the R reference values the tests compare against (needs R: r-base-core, r-cran-survival, r-cran-matchit).
+r-reference:
+	bash tests/reference/run_r_reference.sh
+
+# Re-pin requirements.txt from requirements.in (top-level packages) in a scratch environment.
+lock:
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/pip install --quiet -r requirements.in
+	{ echo "# Pinned dependencies: the single source of truth for both pip (Makefile) and conda (environment.yml)."; \
+	  echo "# Regenerate with: make lock   (installs the top-level packages in requirements.in and freezes)"; \
+	  _build/lockenv/bin/pip freeze; } > requirements.txt
+
+clean:
+	rm -rf _build book/*/*.ipynb

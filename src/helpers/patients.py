@@ -1,0 +1,172 @@
+"""Loading and validating a study's one-row-per-patient table against its specification.
+
+:func:`load_patients` reads a CSV or Excel file, checks every row against the study spec and either returns
+a typed DataFrame or raises :class:`DataValidationError` listing *every* problem found, each with the file,
+the row (spreadsheet numbering: the header is row 1, the first patient row 2) and the column.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .spec import StudySpec, Variable
+
+SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls")
+MISSING_TOKENS = {"", "NA", "N/A", "na", "NaN", "nan", "NULL", "null", "."}
+#: Suffix of the categorical column derived from a continuous variable's cut-points.
+CUT_SUFFIX = "_cat"
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # spreadsheet row number (header = 1); None for whole-file problems
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class DataValidationError(ValueError):
+    """The patient table does not fit its study specification.  ``problems`` lists every problem."""
+
+    def __init__(self, path: Path | str, problems: list[Problem], limit: int = 50):
+        self.path = str(path)
+        self.problems = list(problems)
+        shown = "\n".join(f"  - {self.path}: {p}" for p in self.problems[:limit])
+        more = f"\n  ... and {len(self.problems) - limit} more" if len(self.problems) > limit else ""
+        super().__init__(f"{self.path}: {len(self.problems)} problem(s) in the patient table:\n{shown}{more}")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Excel file as text cells (no type guessing), or raise with a clear message."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, [Problem(None, None, "file not found")])
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DataValidationError(path, [Problem(None, None, f"unsupported file type '{path.suffix}': "
+                                                              f"use one of {', '.join(SUPPORTED_SUFFIXES)}")])
+    if path.suffix.lower() == ".csv":
+        problems = _check_csv_shape(path)
+        if problems:
+            raise DataValidationError(path, problems)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    try:
+        return pd.read_excel(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # openpyxl/xlrd raise many kinds; all mean "not a readable workbook"
+        raise DataValidationError(path, [Problem(None, None, f"not a readable Excel file: {exc}")]) from None
+
+
+def _check_csv_shape(path: Path) -> list[Problem]:
+    """Malformed CSV: undecodable text or rows whose number of fields differs from the header's."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return [Problem(None, None, f"not UTF-8 text (is it a CSV file?): {exc}")]
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        return [Problem(None, None, "empty file: expected a header row and one row per patient")]
+    width = len(rows[0])
+    return [Problem(i + 1, None, f"has {len(r)} fields but the header has {width}")
+            for i, r in enumerate(rows) if r and len(r) != width]
+
+
+def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFrame:
+    """Load and validate the patient table of ``spec`` (or the file at ``path`` instead of the spec's).
+
+    Returns a DataFrame indexed by the patient id with: the arm as an ordered categorical (reference arm
+    first); categorical variables as ordered categoricals in the spec's level order; continuous variables
+    as floats; and for each continuous variable with cut-points an extra categorical column
+    ``<name>_cat`` built like R's ``cut()``.
+    """
+    path = Path(path) if path is not None else spec.patients_file
+    raw = read_table(path)
+    problems: list[Problem] = []
+    raw.columns = [str(c).strip() for c in raw.columns]
+
+    required = [spec.id_column, spec.arm.column, *spec.variables]
+    missing = [c for c in required if c not in raw.columns]
+    for c in missing:
+        problems.append(Problem(None, c, "required column is missing"
+                                + (f" (columns found: {', '.join(raw.columns[:12])}...)" if len(raw.columns) else "")))
+    if missing:
+        raise DataValidationError(path, problems)
+    if raw.empty:
+        raise DataValidationError(path, [Problem(None, None, "the table has a header but no patient rows")])
+
+    rownum = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
+    cells = raw.apply(lambda s: s.str.strip())
+
+    ids = cells[spec.id_column]
+    for i in ids.index[ids.isin(MISSING_TOKENS)]:
+        problems.append(Problem(rownum[i], spec.id_column, "patient id is missing"))
+    dup = ids[~ids.isin(MISSING_TOKENS) & ids.duplicated(keep="first")]
+    for i, value in dup.items():
+        first = rownum[ids.index[ids == value][0]]
+        problems.append(Problem(rownum[i], spec.id_column, f"duplicate patient id '{value}' (first seen in row {first})"))
+
+    arms = cells[spec.arm.column]
+    for i, value in arms.items():
+        if value not in spec.arm.labels:
+            problems.append(Problem(rownum[i], spec.arm.column,
+                                    f"unknown arm '{value}': expected one of {list(spec.arm.labels)}"))
+
+    out = pd.DataFrame(index=raw.index)
+    out[spec.arm.column] = pd.Categorical(arms.where(arms.isin(list(spec.arm.labels))),
+                                          categories=spec.arm.codes, ordered=True)
+    for name, var in spec.variables.items():
+        col = cells[name]
+        is_missing = col.isin(MISSING_TOKENS)
+        if not var.missing_allowed:
+            for i in col.index[is_missing]:
+                problems.append(Problem(rownum[i], name, "value is missing (set missing_allowed: true in the spec "
+                                                         "if missing values are expected)"))
+        if var.type == "categorical":
+            bad = ~is_missing & ~col.isin(list(var.levels))
+            for i in col.index[bad]:
+                problems.append(Problem(rownum[i], name, f"unknown category '{col[i]}': expected one of "
+                                                         f"{list(var.levels)}"))
+            out[name] = pd.Categorical(col.where(~is_missing & ~bad), categories=list(var.levels), ordered=True)
+        else:
+            values = pd.to_numeric(col.where(~is_missing), errors="coerce")
+            for i in col.index[~is_missing & values.isna()]:
+                problems.append(Problem(rownum[i], name, f"not a number: '{col[i]}'"))
+            lo, hi = var.valid_range
+            if lo is not None:
+                for i in values.index[values < lo]:
+                    problems.append(Problem(rownum[i], name, f"value {col[i]} is below the allowed minimum {lo}"))
+            if hi is not None:
+                for i in values.index[values > hi]:
+                    problems.append(Problem(rownum[i], name, f"value {col[i]} is above the allowed maximum {hi}"))
+            out[name] = values.astype(float)
+            if var.cut is not None:
+                out[name + CUT_SUFFIX] = cut_variable(out[name], var)
+    if problems:
+        raise DataValidationError(path, problems)
+    out.index = pd.Index(ids, name=spec.id_column)
+    return out
+
+
+def cut_variable(values: pd.Series, var: Variable) -> pd.Series:
+    """Categorise ``values`` with ``var.cut`` exactly like R's ``cut(x, c(-Inf, breaks, Inf), right=...)``."""
+    assert var.cut is not None
+    edges = [-np.inf, *var.cut.breaks, np.inf]
+    codes = pd.cut(values, bins=edges, labels=list(var.cut.levels), right=var.cut.right)
+    return pd.Categorical(codes, categories=list(var.cut.levels), ordered=True)
+
+
+def analysis_column(spec: StudySpec, name: str) -> str:
+    """The column analyses use for variable ``name``: its cut categories when it is summarised as such."""
+    var = spec.variables[name]
+    if var.type == "continuous" and var.cut is not None and var.summarise_as == "categorical":
+        return name + CUT_SUFFIX
+    return name
