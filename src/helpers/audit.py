@@ -1,0 +1,74 @@
+"""Published versus reproduced: join the analysis-results table with ``published.yaml``.
+
+Tolerance rules (documented in ``book/results_table.md``):
+
+* counts (``stat == "n"``): exact;
+* everything else: equal when rounded to the printed number of decimals (``printed`` text; a proportion
+  printed as a percentage keeps two more), or, for values with a ``relation`` (``<``, ``<=``, ``>``, ``>=``),
+  reproduced when the relation holds.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+RELATIONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+             ">=": lambda a, b: a >= b}
+JOIN = ["cohort", "section", "analysis", "variable", "level", "group", "stat"]
+
+
+def printed_decimals(printed: str, value: float) -> int:
+    """Decimals of ``value`` as printed in ``printed`` (e.g. "47 (92.2%)" has 1 for 92.2, 0 for 47)."""
+    text = f"{value:g}"
+    for token in re.findall(r"\d+(?:\.\d+)?", str(printed)):
+        places = len(token.split(".")[1]) if "." in token else 0
+        if np.isclose(float(token), value):
+            return places
+        if np.isclose(float(token), value * 100):  # a proportion printed as a percentage: 0.540 from "54.0%"
+            return places + 2
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def compare_with_published(results: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """One row per published value that the results table also holds: published, reproduced, status."""
+    pub = published.drop_duplicates(JOIN).copy()
+    merged = pub.merge(results[JOIN + ["value"]].rename(columns={"value": "reproduced"}), on=JOIN, how="inner")
+    status = []
+    for r in merged.itertuples():
+        if pd.isna(r.value) or pd.isna(r.reproduced):
+            status.append("not comparable")
+            continue
+        relation = r.relation if isinstance(r.relation, str) else ""
+        if relation in RELATIONS:
+            status.append("reproduced" if RELATIONS[relation](r.reproduced, r.value) else "differs")
+            continue
+        d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
+        status.append("reproduced" if round(r.reproduced, d) == round(r.value, d) else "differs")
+    merged["status"] = status
+    merged["difference"] = merged["reproduced"] - merged["value"]
+    return merged[JOIN + ["printed", "value", "reproduced", "difference", "status", "source"]]
+
+
+def verdict_sentence(comparison: pd.DataFrame, spec) -> str:
+    """One line: how many published numbers this chapter reproduces, counted from ``comparison``."""
+    counts = comparison["status"].value_counts()
+    n = len(comparison)
+    parts = [f"**{int(counts.get('reproduced', 0))} of {n}** published numbers compared here are reproduced"]
+    if counts.get("differs", 0):
+        parts.append(f"{int(counts['differs'])} differ")
+    if counts.get("not comparable", 0):
+        parts.append(f"{int(counts['not comparable'])} are not comparable (not estimable or printed as NA)")
+    by_cohort = comparison.groupby("cohort")["status"].apply(lambda s: f"{(s == 'reproduced').sum()}/{len(s)}")
+    return "; ".join(parts) + " (" + ", ".join(f"{c}: {v}" for c, v in by_cohort.items()) + ")."
+
+
+def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    out = comparison.copy()
+    out["reproduced"] = out["reproduced"].map(lambda v: f"{v:.4g}" if pd.notna(v) else "NA")
+    out["difference"] = out["difference"].map(lambda v: f"{v:+.3g}" if pd.notna(v) else "")
+    cols = ["cohort", "analysis", "variable", "level", "group", "stat", "printed", "reproduced", "difference",
+            "status", "source"]
+    order = out["status"].map({"differs": 0, "not comparable": 1, "reproduced": 2})
+    return out.assign(_order=order).sort_values(["_order", "cohort"], kind="stable")[cols].reset_index(drop=True)

@@ -1,0 +1,214 @@
+"""Build the book: validate every study, execute the notebooks with papermill, build the HTML strictly.
+
+``python -m helpers.build`` (``make book``) does, in order, and stops at the first failing stage:
+
+1. **validate** every study named in ``_toc.yml`` (spec and patient table); all problems are printed with
+   file, row and column, and the exit code is 2;
+2. **execute** ``notebooks/<chapter>.md`` (jupytext) once per ``book/<study>/<chapter>`` entry of ``_toc.yml``
+   with papermill into a staging folder; only when every notebook succeeded are they moved into ``book/``
+   and the analysis-results CSVs into ``_build/results/``;
+3. **render** the book with ``jupyter-book build -W -n --keep-going`` into a staging folder, then swap it
+   into ``_build/html``.
+
+A failure at any stage leaves the previously built book (``_build/html``) untouched.  Which notebooks run
+is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plus its lines in the TOC.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .paths import BOOK_DIR, BUILD_DIR, NOTEBOOKS_DIR, ROOT, STUDIES_DIR
+from .patients import DataValidationError, load_patients
+from .spec import SpecError, load_spec
+
+
+class BuildError(RuntimeError):
+    """A build stage failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    study_id: str
+    chapter: str
+
+    @property
+    def source(self) -> Path:
+        return NOTEBOOKS_DIR / f"{self.chapter}.md"
+
+    @property
+    def target(self) -> Path:
+        return BOOK_DIR / self.study_id / f"{self.chapter}.ipynb"
+
+
+def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every ``file:`` entry of the table of contents, in order."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(str(node["file"]))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    found.append(str(toc.get("root")))
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return found
+
+
+def chapter_runs(toc_path: Path = ROOT / "_toc.yml") -> list[ChapterRun]:
+    """The (study, chapter) notebooks to execute: TOC entries ``book/<study>/<chapter>`` with a notebook source."""
+    runs = []
+    for entry in toc_files(toc_path):
+        parts = Path(entry).with_suffix("").parts
+        if len(parts) == 3 and parts[0] == "book" and (STUDIES_DIR / parts[1] / "study.yaml").exists():
+            run = ChapterRun(parts[1], parts[2])
+            if not run.source.exists():
+                raise BuildError(f"_toc.yml lists {entry}, but there is no notebook source {run.source}")
+            runs.append(run)
+    return runs
+
+
+def validate(study_ids: list[str], patients_files: dict[str, str] | None = None) -> list[str]:
+    """Validate each study's spec and patient table; return the error messages (empty when all is well)."""
+    errors = []
+    for study_id in study_ids:
+        try:
+            spec = load_spec(study_id)
+            load_patients(spec, (patients_files or {}).get(study_id))
+        except (SpecError, DataValidationError, FileNotFoundError) as exc:
+            errors.append(str(exc))
+    return errors
+
+
+def notebook_from_source(source: Path):
+    """Read a jupytext notebook and give it the kernel papermill needs (papermill cannot read .md itself)."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    return nb
+
+
+def hide_injected_parameters(nb) -> None:
+    """papermill's injected-parameters cell must not show in the book."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+
+
+def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print) -> None:
+    """Execute every chapter into ``staging``; raise :class:`BuildError` naming the first that fails."""
+    import nbformat
+    import papermill
+
+    for run in runs:
+        source_nb = staging / "sources" / run.study_id / f"{run.chapter}.ipynb"
+        out_nb = staging / "book" / run.study_id / f"{run.chapter}.ipynb"
+        source_nb.parent.mkdir(parents=True, exist_ok=True)
+        out_nb.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook_from_source(run.source), source_nb)
+        params = {"study_id": run.study_id, "results_dir": str((staging / "results").relative_to(ROOT)),
+                  **(parameters or {})}
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(source_nb), str(out_nb), parameters=params, cwd=str(ROOT),
+                                       kernel_name="python3", progress_bar=False, log_output=False)
+        except papermill.PapermillExecutionError as exc:
+            raise BuildError(f"notebook {run.source.name} failed for study '{run.study_id}' "
+                             f"(cell {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+                             f"  the executed notebook with the traceback is at {out_nb}") from None
+        nb = nbformat.read(out_nb, as_version=4)
+        hide_injected_parameters(nb)
+        nbformat.write(nb, out_nb)
+        log(f"  executed {run.study_id}/{run.chapter} in {time.perf_counter() - start:.1f} s")
+
+
+def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
+    """Move executed notebooks into book/ and results into _build/results (only after all succeeded)."""
+    for run in runs:
+        run.target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)
+    results = BUILD_DIR / "results"
+    for study_dir in sorted((staging / "results").glob("*")):
+        dest = results / study_dir.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in study_dir.glob("*.csv"):
+            shutil.copy2(f, dest / f.name)
+
+
+def render(staging: Path, strict: bool = True) -> Path:
+    """Build the HTML with Jupyter Book into ``staging`` and swap it into ``_build/html`` on success."""
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(ROOT), "--path-output", str(staging / "site")]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")
+    built = staging / "site" / "_build" / "html"
+    final = BUILD_DIR / "html"
+    old = BUILD_DIR / "html.previous"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    shutil.move(str(built), str(final))
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def build(validate_only: bool = False, strict: bool = True, log=print) -> int:
+    runs = chapter_runs()
+    studies = sorted({r.study_id for r in runs})
+    log(f"validating {len(studies)} studies: {', '.join(studies)}")
+    errors = validate(studies)
+    if errors:
+        for e in errors:
+            print(f"error: {e}", file=sys.stderr)
+        print("error: validation failed; nothing was executed and the previous book is untouched", file=sys.stderr)
+        return 2
+    if validate_only:
+        log("all studies valid")
+        return 0
+    staging = BUILD_DIR / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        log(f"executing {len(runs)} notebooks")
+        execute(runs, staging, log=log)
+        publish_executed(runs, staging)
+        log("rendering the book (strict)")
+        final = render(staging, strict=strict)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"book built: {final / 'index.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Validate, execute and render the book.")
+    parser.add_argument("--validate-only", action="store_true", help="only check the specs and patient tables")
+    parser.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
+    args = parser.parse_args(argv)
+    return build(validate_only=args.validate_only, strict=not args.no_strict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Display helpers for the notebooks: captioned tables, the synthetic-data notice, the parameters table."""
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, is_dataclass
+
+import pandas as pd
+from IPython.display import HTML, display
+
+from .spec import StudySpec
+
+
+def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
+    """A MyST admonition saying plainly whether the data shown are synthetic reconstructions."""
+    if patients_file:
+        return (":::{note}\nThis run uses a patient table supplied by the user "
+                f"(`{html.escape(str(patients_file))}`), not the default data.\n:::")
+    if spec.synthetic:
+        return (":::{warning}\n**Synthetic data.** The individual patient data of this study are not public. "
+                "The patient table analysed here is a *synthetic reconstruction* generated from the paper's "
+                "published aggregates (`make data`; assumptions in `data/studies/"
+                f"{spec.study_id}/reconstruction.yaml`). Aggregates that were used as reconstruction targets "
+                "agree with the paper by construction and so do not validate the analysis code; the analysis "
+                "code is validated against R on real datasets in the test suite.\n:::")
+    return ""
+
+
+def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200) -> None:
+    """Display a table with a caption above it and notes below it."""
+    body = df.head(max_rows).to_html(escape=True, na_rep="", border=0, classes=["table", "book-table"])
+    cap = f"<p class='table-caption'><strong>{html.escape(caption)}</strong></p>" if caption else ""
+    foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
+    more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
+            if len(df) > max_rows else "")
+    display(HTML(f"<div class='book-table-wrap'>{cap}{body}{foot}{more}</div>"))
+
+
+def parameters_table(**params) -> pd.DataFrame:
+    """The parameters a chapter ran with, flattened (dataclasses expanded) for display."""
+    rows = []
+    for name, value in params.items():
+        if is_dataclass(value):
+            for k, v in asdict(value).items():
+                rows.append((f"{name}.{k}", v))
+        else:
+            rows.append((name, "(study default)" if value is None else value))
+    out = pd.DataFrame(rows, columns=["Parameter", "Value"])
+    out["Value"] = out["Value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
+    return out.set_index("Parameter")

@@ -1,0 +1,165 @@
+"""Table 1: baseline characteristics by arm, with the between-arm tests a paper used.
+
+Conventions (R ``tableone``, which both seed papers' authors used):
+
+* categorical variables: n (%) per arm; p from the table policy (``chisq_yates`` = Pearson chi-square with
+  Yates' correction on 2x2 tables, tableone's default; ``fisher_if_expected_lt5`` = Fisher's exact test when
+  any expected count is below 5, else chi-square with Yates; ``chisq``; ``fisher``);
+* continuous variables: median [Q1, Q3] with R's default type-7 quantiles, or mean ± SD (n - 1 denominator);
+  p from ``mann_whitney`` (asymptotic, tie-corrected, no continuity correction = R ``kruskal.test``, what
+  tableone's ``nonnormal`` runs), ``t_test`` (Student, pooled variance), ``welch`` or ``wilcox_cc``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import hypothesis_tests as ht
+from .patients import analysis_column
+from .spec import StudySpec
+
+
+@dataclass
+class BaselineTable:
+    """A baseline table: ``long`` holds one row per number (results-table keys), ``tests`` the test per variable."""
+
+    spec: StudySpec
+    cohort: str
+    long: pd.DataFrame
+    tests: dict[str, str]
+    n: dict[str, int]
+    continuous_summary: str
+
+    def value(self, variable: str, level: str, group: str, stat: str) -> float:
+        hit = self.long[(self.long.variable == variable) & (self.long.level == level)
+                        & (self.long.group == group) & (self.long.stat == stat)]
+        return float(hit["value"].iloc[0])
+
+    def display(self) -> pd.DataFrame:
+        """The table as printed in a paper: one row per variable/level, n (%) or median [IQR], p."""
+        spec = self.spec
+        arms = spec.arm.codes
+        rows = []
+        for variable in self.long["variable"].unique():
+            var = spec.variables[variable]
+            p = self.value(variable, "", "comparison", "p_value")
+            test = self.tests[variable]
+            if var.is_categorical:
+                rows.append({"Variable": var.display_label, **{a: "" for a in arms}, "P": format_p(p), "Test": test})
+                for level, label in var.category_labels.items():
+                    cells = {a: f"{self.value(variable, level, a, 'n'):.0f} ({self.value(variable, level, a, 'pct'):.1f}%)"
+                             for a in arms}
+                    rows.append({"Variable": f"\u2003{label}, n (%)", **cells, "P": "", "Test": ""})
+            else:
+                d = var.decimals
+                if self.continuous_summary == "median_iqr":
+                    cells = {a: f"{self.value(variable, '', a, 'median'):.{d}f} [{self.value(variable, '', a, 'q1'):.{d}f}, "
+                                f"{self.value(variable, '', a, 'q3'):.{d}f}]" for a in arms}
+                    label = f"{var.display_label}, median [IQR]"
+                else:
+                    cells = {a: f"{self.value(variable, '', a, 'mean'):.{d}f} ± {self.value(variable, '', a, 'sd'):.{d}f}"
+                             for a in arms}
+                    label = f"{var.display_label}, mean ± SD"
+                rows.append({"Variable": label, **cells, "P": format_p(p), "Test": test})
+        out = pd.DataFrame(rows).set_index("Variable")
+        out.columns = [f"{spec.arm.labels[c]} (N={self.n[c]})" if c in self.n else c for c in out.columns]
+        return out
+
+
+def format_p(p: float, decimals: int = 3) -> str:
+    """p as papers print it: three decimals, ``<0.001`` below that, ``NA`` when undefined."""
+    if p is None or not np.isfinite(p):
+        return "NA"
+    if p < 10 ** -decimals:
+        return f"<{10 ** -decimals:.{decimals}f}"
+    return f"{p:.{decimals}f}"
+
+
+TEST_LABELS = {
+    "chisq_yates": "χ² (Yates)", "chisq": "χ²", "fisher": "Fisher", "mann_whitney": "Mann-Whitney",
+    "wilcox_cc": "Wilcoxon (cc)", "t_test": "t-test", "welch": "Welch t",
+}
+
+
+def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary", variables: list[str] | None = None,
+                   categorical_test: str | None = None, continuous_test: str | None = None,
+                   continuous_summary: str | None = None) -> BaselineTable:
+    """Compute Table 1 for ``data`` (a table from :func:`helpers.patients.load_patients`).
+
+    Policies default to the study spec's ``table1`` section; pass them to override (e.g. ``"fisher"``).
+    """
+    variables = list(variables or spec.table1.variables)
+    categorical_test = categorical_test or spec.table1.categorical_test
+    continuous_test = continuous_test or spec.table1.continuous_test
+    continuous_summary = continuous_summary or spec.table1.continuous_summary
+    arms = spec.arm.codes
+    arm = data[spec.arm.column]
+    n = {a: int((arm == a).sum()) for a in arms}
+    empty = [a for a in arms if n[a] == 0]
+    if empty:
+        raise ValueError(f"Table 1 needs patients in both arms; arm(s) {empty} have none in the {cohort} cohort")
+    rows: list[dict] = []
+    tests: dict[str, str] = {}
+
+    def add(variable, level, group, stat, value):
+        rows.append(dict(variable=variable, level=level, group=group, stat=stat, value=float(value)))
+
+    for variable in variables:
+        var = spec.variables[variable]
+        col = data[analysis_column(spec, variable)]
+        if var.is_categorical:
+            levels = list(var.category_labels)
+            counts = pd.crosstab(pd.Categorical(col, categories=levels), pd.Categorical(arm, categories=arms),
+                                 dropna=False).reindex(index=levels, columns=arms, fill_value=0)
+            for level in levels:
+                for a in arms:
+                    k = int(counts.loc[level, a])
+                    nonmissing = int(col[arm == a].notna().sum())
+                    add(variable, level, a, "n", k)
+                    add(variable, level, a, "pct", 100.0 * k / nonmissing if nonmissing else np.nan)
+            table = counts.to_numpy()
+            table = table[table.sum(axis=1) > 0]  # R's tableone drops empty levels before testing
+            p, test = ht.categorical_p_value(table, categorical_test) if table.shape[0] >= 2 else (np.nan, "none")
+            tests[variable] = TEST_LABELS.get(test, test)
+        else:
+            groups = [col[arm == a].dropna().to_numpy(dtype=float) for a in arms]
+            for a, x in zip(arms, groups):
+                q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])  # numpy's default "linear" = R type 7
+                add(variable, "", a, "median", med)
+                add(variable, "", a, "q1", q1)
+                add(variable, "", a, "q3", q3)
+                add(variable, "", a, "mean", x.mean())
+                add(variable, "", a, "sd", x.std(ddof=1) if len(x) > 1 else np.nan)
+            p = ht.continuous_p_value(groups[0], groups[1], continuous_test)
+            tests[variable] = TEST_LABELS.get(continuous_test, continuous_test)
+        add(variable, "", "comparison", "p_value", p)
+    for a in arms:
+        add("patients", "included", a, "n", n[a])
+    long = pd.DataFrame(rows)
+    long.insert(0, "analysis", "table1")
+    long.insert(0, "cohort", cohort)
+    return BaselineTable(spec, cohort, long[long.variable != "patients"].reset_index(drop=True), tests, n,
+                         continuous_summary)
+
+
+def side_by_side(tables: list[BaselineTable], titles: list[str]) -> pd.DataFrame:
+    """Several baseline tables next to each other (e.g. primary and matched cohorts), as in a paper."""
+    frames = [t.display().drop(columns="Test") for t in tables]
+    tests = tables[0].display()["Test"]
+    out = pd.concat(frames, axis=1, keys=titles)
+    out[("", "Test")] = tests
+    return out
+
+
+def policy_note(table: BaselineTable) -> str:
+    """Footnote naming the summaries and tests, as a methods section would."""
+    spec = table.spec
+    summary = ("median [IQR] (R type-7 quantiles)" if table.continuous_summary == "median_iqr"
+               else "mean ± SD")
+    return (f"Continuous variables: {summary}. Categorical: n (% of non-missing). Tests per variable in the last "
+            f"column; policy for categorical variables: {table.tests and spec.table1.categorical_test}. "
+            "χ² (Yates) = Pearson chi-square with Yates' continuity correction on 2×2 tables (R chisq.test default); "
+            "Mann-Whitney = asymptotic, tie-corrected, without continuity correction (equals R kruskal.test, as "
+            "run by tableone's nonnormal option).")

@@ -1,0 +1,42 @@
+"""Shared fixtures: a tiny hand-made study written to a temporary folder."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SPEC = textwrap.dedent("""\
+    study_id: tiny
+    title: Tiny study
+    data: {patients: patients.csv, id_column: pid}
+    arm: {column: arm, reference: ctl, levels: {ctl: Control, trt: Treated}}
+    variables:
+      sex: {label: Sex, type: categorical, levels: {m: male, f: female}}
+      age: {label: Age, unit: years, type: continuous, range: [18, 100],
+            cut: {breaks: [60], levels: ["<60", ">=60"], right: false}, summarise_as: continuous}
+      alt: {label: ALT, unit: U/L, type: continuous, range: [0, null], cut: {breaks: [40], levels: ["<=40", ">40"]}}
+    table1:
+      variables: [sex, age, alt]
+      categorical_test: chisq_yates
+      continuous_test: mann_whitney
+    """)
+
+ROWS = textwrap.dedent("""\
+    pid,arm,sex,age,alt
+    p1,ctl,m,50,30
+    p2,ctl,f,61,40
+    p3,ctl,m,70,41
+    p4,trt,m,45,20
+    p5,trt,f,59,55
+    p6,trt,f,60,40.5
+    """)
+
+
+@pytest.fixture
+def tiny_study(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "study.yaml").write_text(SPEC, encoding="utf-8")
+    (folder / "patients.csv").write_text(ROWS, encoding="utf-8")
+    return folder

@@ -1,0 +1,41 @@
+"""Published-versus-reproduced comparison on hand-made inputs with known outcomes."""
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers.audit import compare_with_published, printed_decimals, verdict_sentence
+
+KEY = dict(cohort="primary", section="cohorts", analysis="table1", variable="sex", level="male", group="A")
+
+
+def frame(rows):
+    return pd.DataFrame([{**KEY, **r} for r in rows])
+
+
+def test_printed_decimals():
+    assert printed_decimals("47 (92.2%)", 92.2) == 1
+    assert printed_decimals("47 (92.2%)", 47) == 0
+    assert printed_decimals("54.0% (95% CI: 34.9-83.4)", 0.540) == 3
+    assert printed_decimals("0.121", 0.121) == 3
+
+
+def test_statuses():
+    published = frame([
+        dict(stat="n", value=47, printed="47 (92.2%)", relation=None, source="T1"),
+        dict(stat="pct", value=92.2, printed="47 (92.2%)", relation=None, source="T1"),
+        dict(stat="p_value", value=0.001, printed="<0.001", relation="<", source="T1"),
+        dict(stat="median", value=None, printed="NR", relation=None, source="text"),
+        dict(stat="mean", value=12, printed="exceeded 12", relation=">", source="fig"),
+    ])
+    results = frame([
+        dict(stat="n", value=46.0),            # counts must be exact -> differs
+        dict(stat="pct", value=92.156862745),  # rounds to 92.2 -> reproduced
+        dict(stat="p_value", value=0.0004),    # below 0.001 -> reproduced
+        dict(stat="median", value=30.0),       # published NR -> not comparable
+        dict(stat="mean", value=12.4),         # > 12 -> reproduced
+    ])
+    out = compare_with_published(results, published).set_index("stat")["status"]
+    assert out.to_dict() == {"n": "differs", "pct": "reproduced", "p_value": "reproduced",
+                             "median": "not comparable", "mean": "reproduced"}
+    sentence = verdict_sentence(compare_with_published(results, published), spec=None)
+    assert sentence.startswith("**3 of 5** published numbers compared here are reproduced; 1 differ")

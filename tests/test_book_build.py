@@ -1,0 +1,73 @@
+"""The whole book: a strict build from the notebooks, and bad input that must leave the old book intact."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.build import chapter_runs
+from helpers.paths import ROOT
+
+
+def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HCC_BOOK_ROOT": str(root)}
+    return subprocess.run([sys.executable, "-m", "helpers.build", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def test_toc_names_a_cohorts_chapter_per_study():
+    runs = {(r.study_id, r.chapter) for r in chapter_runs()}
+    assert {("erhcc_hait_mp", "cohorts"), ("haic_after_ab", "cohorts")} <= runs
+
+
+@pytest.mark.book
+def test_strict_build_of_the_whole_book():
+    proc = run_build(ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = ROOT / "_build" / "html"
+    for study in ("erhcc_hait_mp", "haic_after_ab"):
+        page = (html / "book" / study / "cohorts.html").read_text(encoding="utf-8")
+        assert "Synthetic data" in page
+        assert "Table 1." in page
+        assert "injected-parameters" not in page and "study_id = " not in page  # parameter cells are hidden
+        results = ROOT / "_build" / "results" / study / "cohorts.csv"
+        header = results.read_text(encoding="utf-8").splitlines()[0]
+        assert header == "study,cohort,section,analysis,variable,level,group,stat,value"
+    assert "Propensity scores by arm" in (html / "book" / "erhcc_hait_mp" / "cohorts.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    dest = tmp_path / "repo"
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "*.ipynb", "__pycache__"))
+    (dest / "_build" / "html").mkdir(parents=True)
+    (dest / "_build" / "html" / "index.html").write_text("previous book", encoding="utf-8")
+    return dest
+
+
+def test_bad_patient_table_stops_the_build_and_keeps_the_old_book(repo_copy):
+    csv = repo_copy / "data" / "studies" / "haic_after_ab" / "patients.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    fields = lines[3].split(",")
+    fields[header.index("arm")] = "placebo"
+    lines[3] = ",".join(fields)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = run_build(repo_copy)
+    assert proc.returncode == 2
+    assert f"{csv}: row 4, column 'arm': unknown arm 'placebo'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (repo_copy / "_build" / "html" / "index.html").read_text(encoding="utf-8") == "previous book"
+
+
+def test_bad_spec_stops_the_build(repo_copy):
+    spec = repo_copy / "data" / "studies" / "erhcc_hait_mp" / "study.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("reference: HAIT", "reference: HAIT-X"), encoding="utf-8")
+    proc = run_build(repo_copy, "--validate-only")
+    assert proc.returncode == 2
+    assert "arm.reference: 'HAIT-X' is not one of" in proc.stderr
+    assert "Traceback" not in proc.stderr
