@@ -11,6 +11,7 @@ Conventions (R ``tableone``, which both seed papers' authors used):
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,17 @@ def format_p(p: float, decimals: int = 3) -> str:
     return f"{p:.{decimals}f}"
 
 
+def short_test_label(method: str) -> str:
+    """A short column label for R's ``method`` string."""
+    if "Fisher" in method:
+        return "Fisher"
+    if "given probabilities" in method:
+        return "χ² (one level observed)"
+    if "Yates" in method:
+        return "χ² (Yates)"
+    return "χ²"
+
+
 TEST_LABELS = {
     "chisq_yates": "χ² (Yates)", "chisq": "χ²", "fisher": "Fisher", "mann_whitney": "Mann-Whitney",
     "wilcox_cc": "Wilcoxon (cc)", "t_test": "t-test", "welch": "Welch t",
@@ -119,10 +131,12 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
                     nonmissing = int(col[arm == a].notna().sum())
                     add(variable, level, a, "n", k)
                     add(variable, level, a, "pct", 100.0 * k / nonmissing if nonmissing else np.nan)
-            table = counts.to_numpy()
-            table = table[table.sum(axis=1) > 0]  # R's tableone drops empty levels before testing
-            p, test = ht.categorical_p_value(table, categorical_test) if table.shape[0] >= 2 else (np.nan, "none")
-            tests[variable] = TEST_LABELS.get(test, test)
+            # R tableone tests the observed levels only; with a single observed level chisq.test degenerates
+            # into a goodness-of-fit test of the arm sizes (how the papers print p = 1.000 for such rows).
+            with warnings.catch_warnings():  # the degenerate case is labelled in the table instead
+                warnings.simplefilter("ignore", UserWarning)
+                p, method = ht.categorical_p_value(counts.to_numpy(), categorical_test, drop_empty_levels=True)
+            tests[variable] = short_test_label(method)
         else:
             groups = [col[arm == a].dropna().to_numpy(dtype=float) for a in arms]
             for a, x in zip(arms, groups):
@@ -132,7 +146,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
                 add(variable, "", a, "q3", q3)
                 add(variable, "", a, "mean", x.mean())
                 add(variable, "", a, "sd", x.std(ddof=1) if len(x) > 1 else np.nan)
-            p = ht.continuous_p_value(groups[0], groups[1], continuous_test)
+            p, _ = ht.continuous_p_value(groups[0], groups[1], continuous_test)
             tests[variable] = TEST_LABELS.get(continuous_test, continuous_test)
         add(variable, "", "comparison", "p_value", p)
     for a in arms:

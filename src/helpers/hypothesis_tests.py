@@ -1,0 +1,605 @@
+"""The two-group tests of a Table 1, giving the same p-values as R.
+
+Every function mirrors a named R function (R 4.x, package ``stats``), including its small-sample
+rules and edge cases, and is checked against R's output in ``tests/test_hypothesis_tests.py``:
+
+=====================================  ===========================================================
+Python                                 R
+=====================================  ===========================================================
+``chisq_test(t, correct=True)``        ``chisq.test(t)`` (Yates only for 2 x 2 tables)
+``chisq_test(t, correct=False)``       ``chisq.test(t, correct = FALSE)``
+``fisher_test(t)``                     ``fisher.test(t)`` (two-sided, exact, never Monte Carlo)
+``mann_whitney_p(x, y)``               ``kruskal.test(list(x, y))``, which is what R tableone's
+                                       ``nonnormal`` option runs
+``wilcoxon_rank_sum_p(x, y)``          ``wilcox.test(x, y)``
+``t_test_p(x, y)``                     ``t.test(x, y, var.equal = TRUE)`` (= ``oneway.test(...,
+                                       var.equal = TRUE)``, tableone's default for 2 groups)
+``t_test_p(x, y, equal_var=False)``    ``t.test(x, y)`` (Welch)
+=====================================  ===========================================================
+
+Missing values (NaN) in ``x`` and ``y`` are dropped, as R does. Tables are 2-D arrays of counts (a
+list of lists, NumPy array or DataFrame); orientation does not matter for any of the tests.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+__all__ = [
+    "CATEGORICAL_POLICIES",
+    "CONTINUOUS_POLICIES",
+    "chisq_test",
+    "fisher_test",
+    "categorical_p_value",
+    "mann_whitney_p",
+    "wilcoxon_rank_sum_p",
+    "t_test_p",
+    "t_test_from_summary",
+    "continuous_p_value",
+]
+
+CATEGORICAL_POLICIES = ("chisq_yates", "chisq", "fisher", "fisher_if_expected_lt5")
+CONTINUOUS_POLICIES = ("mann_whitney", "wilcox_cc", "t_test", "welch")
+
+# R's fisher.test: 2 x 2 tables use a relative tolerance of 1e-7 on the probability scale; r x c
+# tables go through FEXACT, whose tolerance TOL = 3.45254e-7 is added to the log-probability.
+_FISHER_2X2_RELERR = 1.0 + 1e-7
+_FEXACT_TOL = 3.45254e-7
+_DEFAULT_MAX_TABLES = 20_000_000
+_CHUNK = 1 << 20
+
+_METHOD_CHISQ = "Pearson's Chi-squared test"
+_METHOD_YATES = "Pearson's Chi-squared test with Yates' continuity correction"
+_METHOD_GOF = "Chi-squared test for given probabilities"
+_METHOD_FISHER = "Fisher's Exact Test for Count Data"
+
+
+# ----------------------------------------------------------------------------------------------
+# Input checking
+# ----------------------------------------------------------------------------------------------
+def _as_table(table, *, integer: bool = False) -> np.ndarray:
+    if isinstance(table, pd.DataFrame):
+        arr = table.to_numpy()
+    else:
+        arr = np.asarray(table)
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("the table must contain numbers only") from exc
+    if arr.ndim != 2:
+        raise ValueError(f"the table must be two-dimensional (rows x columns), got {arr.ndim} dimension(s)")
+    if arr.size == 0:
+        raise ValueError("the table is empty")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError("the table must contain real numbers (counts)")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("all entries of the table must be finite (no NaN or inf)")
+    if np.any(arr < 0):
+        raise ValueError("all entries of the table must be non-negative counts")
+    if arr.sum() == 0:
+        raise ValueError("at least one entry of the table must be positive")
+    if integer and not np.all(arr == np.round(arr)):
+        raise ValueError("Fisher's exact test needs integer counts")
+    return arr
+
+
+def _as_sample(x, name: str) -> np.ndarray:
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must be a sequence of numbers, not a string")
+    arr = np.asarray(x, dtype=object if isinstance(x, (list, tuple)) else None)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} dimensions")
+    try:
+        arr = pd.to_numeric(pd.Series(arr), errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must contain numbers only") from exc
+    if np.any(np.isinf(arr)):
+        raise ValueError(f"{name} contains infinite values")
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (no non-missing observations): a group is empty")
+    return arr
+
+
+# ----------------------------------------------------------------------------------------------
+# Chi-square
+# ----------------------------------------------------------------------------------------------
+def _chisq(table, correct: bool) -> tuple[float, str]:
+    x = _as_table(table)
+    if min(x.shape) == 1:
+        # R: a one-row (or one-column) matrix becomes a vector -> goodness of fit, equal probabilities.
+        v = x.ravel()
+        warnings.warn(
+            "the table has a single row or column: like R's chisq.test, this runs a goodness-of-fit "
+            "test of equal cell probabilities, not a test of association",
+            stacklevel=3,
+        )
+        e = v.sum() / v.size
+        stat = float(np.sum((v - e) ** 2 / e))
+        return float(special.chdtrc(v.size - 1, stat)), _METHOD_GOF
+    n = x.sum()
+    e = np.outer(x.sum(axis=1), x.sum(axis=0)) / n
+    method = _METHOD_CHISQ
+    yates = 0.0
+    if correct and x.shape == (2, 2):
+        yates = min(0.5, float(np.min(np.abs(x - e))))
+        if yates > 0:
+            method = _METHOD_YATES
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = float(np.sum((np.abs(x - e) - yates) ** 2 / e))
+    if math.isnan(stat):
+        warnings.warn(
+            "a row or column of the table sums to zero, so expected counts are zero and the "
+            "chi-square statistic is undefined; returning NaN as R's chisq.test does",
+            stacklevel=3,
+        )
+        return math.nan, method
+    df = (x.shape[0] - 1) * (x.shape[1] - 1)
+    return float(special.chdtrc(df, stat)), method
+
+
+def chisq_test(table, correct: bool = True) -> float:
+    """Pearson's chi-square test of independence, as R's ``chisq.test(table, correct = correct)``.
+
+    Parameters
+    ----------
+    table : array-like, 2-D
+        Contingency table of non-negative counts.
+    correct : bool, default True
+        Apply Yates' continuity correction. As in R it is applied only to 2 x 2 tables, with the
+        correction ``min(0.5, min |O - E|)`` over all cells (so no correction when some cell equals
+        its expectation).
+
+    Returns
+    -------
+    float
+        ``P(chi2_df >= X^2)`` with ``X^2 = sum((|O - E| - c)^2 / E)``, ``E = row total x column total
+        / n`` and ``df = (r - 1)(c - 1)``.
+
+    Notes
+    -----
+    * A row or column with zero total makes some ``E = 0`` and the statistic ``0/0``: R returns NaN
+      (with a warning); so does this function, with :func:`warnings.warn`.
+    * A table with a single row or column is turned by R into a vector and tested for equal cell
+      probabilities (goodness of fit, no correction). This is mirrored, with a warning, because it is
+      what R tableone reports when a variable has only one observed level.
+    * R's "Chi-squared approximation may be incorrect" warning for small expected counts is not
+      repeated here: choosing the test is the job of :func:`categorical_p_value`.
+
+    Raises
+    ------
+    ValueError
+        If the table is not 2-D, is empty, or has negative, non-finite or all-zero entries.
+    """
+    return _chisq(table, correct)[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Fisher
+# ----------------------------------------------------------------------------------------------
+def _log_factorials(n: int) -> np.ndarray:
+    return special.gammaln(np.arange(n + 1, dtype=float) + 1.0)
+
+
+def _fisher_2x2(x: np.ndarray) -> float:
+    # R: m = sum(x[, 1]), n = sum(x[, 2]), k = sum(x[1, ]), x = x[1, 1]
+    m = int(x[:, 0].sum())
+    n = int(x[:, 1].sum())
+    k = int(x[0, :].sum())
+    x11 = int(x[0, 0])
+    lo = max(0, k - n)
+    hi = min(k, m)
+    support = np.arange(lo, hi + 1)
+    logdc = stats.hypergeom.logpmf(support, m + n, m, k)
+    d = np.exp(logdc - logdc.max())
+    d = d / d.sum()
+    p = float(np.sum(d[d <= d[x11 - lo] * _FISHER_2X2_RELERR]))
+    return max(0.0, min(1.0, p))
+
+
+def _expand_column(rem: np.ndarray, total: int, limit: float = math.inf):
+    """All ways to fill one column with ``total`` counts under remaining row totals ``rem`` (B, r).
+
+    Returns ``(parent, cells)``: for each new partial table the index of its parent row in ``rem``
+    and the column's cell values (B', r); or None when more than ``limit`` rows would be needed."""
+    b, r = rem.shape
+    parent = np.arange(b)
+    cells = np.zeros((b, 0), dtype=np.int64)
+    left = np.full(b, total, dtype=np.int64)
+    for i in range(r):
+        cur = rem[parent, i]
+        if i == r - 1:
+            val = left
+            parent_i = np.arange(len(parent))
+        else:
+            rest = rem[parent, i + 1:].sum(axis=1)
+            lo = np.maximum(0, left - rest)
+            hi = np.minimum(cur, left)
+            cnt = hi - lo + 1
+            if cnt.sum() > limit:
+                return None
+            parent_i = np.repeat(np.arange(len(parent)), cnt)
+            offs = np.arange(len(parent_i)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            val = lo[parent_i] + offs
+        cells = np.column_stack([cells[parent_i], val])
+        parent = parent[parent_i]
+        left = left[parent_i] - val
+    return parent, cells
+
+
+def _count_tables(rows: np.ndarray, cols: np.ndarray, limit: int) -> float:
+    """Number of tables with the given margins, by dynamic programming over the columns with the
+    (sorted) remaining row totals as state. Returns inf as soon as it is clear that it exceeds
+    ``limit``."""
+    states = np.sort(rows)[None, :]
+    counts = np.ones(1)
+    for cj in cols[:-1]:
+        expanded = _expand_column(states, int(cj), limit)
+        if expanded is None:
+            return math.inf
+        parent, cells = expanded
+        new = np.sort(states[parent] - cells, axis=1)
+        states, inverse = np.unique(new, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=counts[parent], minlength=len(states))
+        if counts.sum() > limit:
+            return math.inf
+    return float(counts.sum())
+
+
+def _fisher_rxc(x: np.ndarray, max_tables: int) -> float:
+    x = x[x.sum(axis=1) > 0][:, x.sum(axis=0) > 0]
+    if x.shape[0] < 2 or x.shape[1] < 2:
+        return 1.0  # a single table has these margins
+    if x.shape[0] > x.shape[1]:
+        x = x.T  # fewer rows: shorter column vectors to enumerate
+    x = x.astype(np.int64)
+    rows = x.sum(axis=1)
+    cols = x.sum(axis=0)
+    n = int(x.sum())
+    r, c = x.shape
+    n_tables = _count_tables(rows, cols, max_tables)
+    if n_tables > max_tables:
+        raise ValueError(
+            f"the {r} x {c} table (n = {n}) has more than {max_tables:,} tables with its margins: "
+            "too many to enumerate for an exact Fisher test. Collapse sparse categories, or raise "
+            "max_tables if you can wait (R's fisher.test uses the network algorithm instead)."
+        )
+    lf = _log_factorials(n)
+    const = float(lf[rows].sum() + lf[cols].sum() - lf[n])
+    threshold = float(-lf[x].sum()) + _FEXACT_TOL
+
+    def leaf(rem: np.ndarray, score: np.ndarray) -> float:
+        s = score - lf[rem].sum(axis=1)
+        keep = s <= threshold
+        return float(np.exp(s[keep] + const).sum())
+
+    def descend(rem: np.ndarray, score: np.ndarray, left: np.ndarray, j: int, i: int) -> float:
+        # rem: (B, r) remaining row totals; left: (B,) remaining total of column j; filling row i.
+        if j == c - 1:
+            return leaf(rem, score)
+        if i == r - 1:
+            val = left
+            rem = rem.copy()
+            rem[:, i] -= val
+            score = score - lf[val]
+            nxt_left = np.full(len(rem), cols[j + 1], dtype=np.int64)
+            return descend(rem, score, nxt_left, j + 1, 0)
+        rest = rem[:, i + 1:].sum(axis=1)
+        lo = np.maximum(0, left - rest)
+        hi = np.minimum(rem[:, i], left)
+        counts = hi - lo + 1
+        out = 0.0
+        start = 0
+        b = len(rem)
+        while start < b:
+            # take as many parents as keep the expansion below the chunk size
+            csum = np.cumsum(counts[start:])
+            stop = start + max(1, int(np.searchsorted(csum, _CHUNK, side="right")))
+            cnt = counts[start:stop]
+            idx = np.repeat(np.arange(start, stop), cnt)
+            offs = np.arange(len(idx)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            val = lo[idx] + offs
+            new_rem = rem[idx].copy()
+            new_rem[:, i] -= val
+            out += descend(new_rem, score[idx] - lf[val], left[idx] - val, j, i + 1)
+            start = stop
+        return out
+
+    total = descend(rows[None, :].copy(), np.zeros(1), np.array([cols[0]], dtype=np.int64), 0, 0)
+    return max(0.0, min(1.0, total))
+
+
+def fisher_test(table, max_tables: int = _DEFAULT_MAX_TABLES) -> float:
+    """Two-sided Fisher exact test, as R's ``fisher.test(table)``; exact for any r x c table.
+
+    Parameters
+    ----------
+    table : array-like, 2-D
+        Contingency table of non-negative integer counts, at least 2 x 2.
+    max_tables : int, default 20,000,000
+        Largest number of tables with the observed margins that will be enumerated.
+
+    Returns
+    -------
+    float
+        The sum of the probabilities (multivariate hypergeometric, margins fixed) of all tables that
+        are no more probable than the observed one.
+
+    Notes
+    -----
+    R's two tie tolerances are reproduced so that tables whose probability equals the observed one
+    up to rounding are counted: for 2 x 2 tables ``P(table) <= P(observed) * (1 + 1e-7)`` (R's
+    ``relErr``); for larger tables ``log P(table) <= log P(observed) + 3.45254e-7`` (FEXACT's
+    ``TOL``). Rows or columns with a zero total do not change the probabilities and are dropped; if
+    fewer than two rows or columns remain, only one table is possible and p = 1 (as R returns).
+    R's Monte Carlo option is never used; scipy's default for r x c tables is Monte Carlo, so scipy
+    is not used for r x c either.
+
+    Raises
+    ------
+    ValueError
+        If the table is not 2-D, smaller than 2 x 2, has negative, non-integer, non-finite or
+        all-zero entries, or has more than ``max_tables`` tables to enumerate.
+    """
+    x = _as_table(table, integer=True)
+    if min(x.shape) < 2:
+        raise ValueError("Fisher's exact test needs a table with at least 2 rows and 2 columns")
+    if x.shape == (2, 2):
+        return _fisher_2x2(x)
+    return _fisher_rxc(x, max_tables)
+
+
+# ----------------------------------------------------------------------------------------------
+# Policy for categorical variables
+# ----------------------------------------------------------------------------------------------
+def categorical_p_value(table, policy: str, drop_empty_levels: bool = False) -> tuple[float, str]:
+    """P-value of a categorical Table 1 row under a named policy.
+
+    Parameters
+    ----------
+    table : array-like, 2-D
+        Counts, levels x groups (either orientation gives the same p-value).
+    policy : {"chisq_yates", "chisq", "fisher", "fisher_if_expected_lt5"}
+        * ``"chisq_yates"``: ``chisq.test(table)``, Yates' correction for 2 x 2 tables (R's default
+          and R tableone's default).
+        * ``"chisq"``: ``chisq.test(table, correct = FALSE)``.
+        * ``"fisher"``: ``fisher.test(table)``.
+        * ``"fisher_if_expected_lt5"``: Fisher's exact test when any expected count
+          (row total x column total / n) is below 5, otherwise chi-square with Yates' correction.
+    drop_empty_levels : bool, default False
+        Drop rows (levels) with zero total first, as happens in R when the variable has no unused
+        factor levels (e.g. a character column, or after ``droplevels``). R tableone then sees a
+        one-level table, for which ``chisq.test`` runs a goodness-of-fit test (see
+        :func:`chisq_test`).
+
+    Returns
+    -------
+    (float, str)
+        The p-value and the name of the test that produced it (R's ``method`` string).
+
+    Raises
+    ------
+    ValueError
+        For an unknown policy (the message lists the valid ones) or an invalid table.
+    """
+    if policy not in CATEGORICAL_POLICIES:
+        raise ValueError(f"unknown categorical policy {policy!r}; valid policies are {list(CATEGORICAL_POLICIES)}")
+    x = _as_table(table)
+    if drop_empty_levels:
+        x = x[x.sum(axis=1) > 0]
+    if policy == "chisq_yates":
+        return _chisq(x, True)
+    if policy == "chisq":
+        return _chisq(x, False)
+    if policy == "fisher":
+        return fisher_test(x), _METHOD_FISHER
+    # fisher_if_expected_lt5
+    if min(x.shape) >= 2:
+        e = np.outer(x.sum(axis=1), x.sum(axis=0)) / x.sum()
+        if np.any(e < 5):
+            return fisher_test(x), _METHOD_FISHER
+    return _chisq(x, True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Rank tests
+# ----------------------------------------------------------------------------------------------
+def mann_whitney_p(x, y) -> float:
+    """Two-sided Mann-Whitney U (Wilcoxon rank-sum) test, normal approximation with the tie
+    correction and *without* continuity correction.
+
+    This equals R's ``kruskal.test(list(x, y))`` (which R tableone runs for ``nonnormal``
+    variables) and ``wilcox.test(x, y, exact = FALSE, correct = FALSE)``.
+
+    Notes
+    -----
+    With average ranks ``R_g`` summed per group, ``H = [12 / (n (n + 1)) sum_g R_g^2 / n_g -
+    3 (n + 1)] / [1 - sum_t (t^3 - t) / (n^3 - n)]`` over tie groups ``t``, and ``p = P(chi2_1 >=
+    H)``. When all observations are equal H is 0/0 and, as in R, the result is NaN (with a warning).
+
+    Raises
+    ------
+    ValueError
+        If a group is empty (after dropping NaN) or the input is not numeric.
+    """
+    a = _as_sample(x, "x")
+    b = _as_sample(y, "y")
+    z = np.concatenate([a, b])
+    n = z.size
+    ranks = stats.rankdata(z)
+    _, tie_counts = np.unique(z, return_counts=True)
+    ra = ranks[: a.size].sum()
+    rb = ranks[a.size:].sum()
+    stat = 12.0 * (ra**2 / a.size + rb**2 / b.size) / (n * (n + 1.0)) - 3.0 * (n + 1.0)
+    denom = 1.0 - np.sum(tie_counts.astype(float) ** 3 - tie_counts) / (float(n) ** 3 - n)
+    if denom == 0.0 or n < 2:
+        warnings.warn("all observations are tied: the rank test is undefined (NaN, as in R)", stacklevel=2)
+        return math.nan
+    return float(special.chdtrc(1, stat / denom))
+
+
+def _wilcox_exact_cdf(m: int, n: int) -> np.ndarray:
+    """Cumulative distribution of the Mann-Whitney statistic W (0 .. m n) without ties, from the
+    generating function prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), in exact integer arithmetic."""
+    size = m * n + 1
+    coef = [0] * size
+    coef[0] = 1
+    for i in range(1, m + 1):
+        # multiply by (1 - q^(n+i))
+        s = n + i
+        for k in range(size - 1, s - 1, -1):
+            coef[k] -= coef[k - s]
+        # divide by (1 - q^i): running sums with stride i
+        for k in range(i, size):
+            coef[k] += coef[k - i]
+    total = math.comb(m + n, m)
+    cum = np.cumsum(np.array(coef, dtype=object))
+    return np.array([c / total for c in cum], dtype=float)
+
+
+def wilcoxon_rank_sum_p(x, y, correct: bool = True, exact: bool | None = None) -> float:
+    """Two-sided Wilcoxon rank-sum test with R's ``wilcox.test(x, y)`` defaults.
+
+    Parameters
+    ----------
+    x, y : array-like
+        The two samples (NaN dropped).
+    correct : bool, default True
+        Continuity correction of 0.5 towards zero in the normal approximation.
+    exact : bool or None, default None
+        None: exact when both samples have fewer than 50 observations and there are no ties (R's
+        rule). An exact test is impossible with ties; R then warns and uses the normal
+        approximation, and so does this function.
+
+    Returns
+    -------
+    float
+        Exact: ``min(1, 2 P(W <= w))`` if ``w <= m n / 2`` else ``min(1, 2 P(W >= w))``, with
+        ``W = sum of the ranks of x - m (m + 1) / 2``. Normal: ``z = (W - m n / 2 - c) / sigma``,
+        ``sigma^2 = m n / 12 [(m + n + 1) - sum(t^3 - t) / ((m + n)(m + n - 1))]``,
+        ``c = 0.5 sign(W - m n / 2)`` if ``correct``, ``p = 2 min(Phi(z), 1 - Phi(z))``.
+    """
+    a = _as_sample(x, "x")
+    b = _as_sample(y, "y")
+    m, n = a.size, b.size
+    z_all = np.concatenate([a, b])
+    ranks = stats.rankdata(z_all)
+    w = float(ranks[:m].sum() - m * (m + 1) / 2.0)
+    ties = np.unique(ranks).size != ranks.size
+    if exact is None:
+        exact = m < 50 and n < 50
+    if exact and not ties:
+        cdf = _wilcox_exact_cdf(m, n)
+        if w > m * n / 2.0:
+            p = 1.0 - cdf[int(round(w)) - 1]
+        else:
+            p = cdf[int(round(w))]
+        return float(min(2.0 * p, 1.0))
+    if exact and ties:
+        warnings.warn("cannot compute exact p-value with ties (as R warns); using the normal approximation", stacklevel=2)
+    _, t = np.unique(ranks, return_counts=True)
+    t = t.astype(float)
+    zstat = w - m * n / 2.0
+    sigma = math.sqrt((m * n / 12.0) * ((m + n + 1.0) - np.sum(t**3 - t) / ((m + n) * (m + n - 1.0))))
+    corr = 0.5 * np.sign(zstat) if correct else 0.0
+    if sigma == 0.0:
+        warnings.warn("all observations are tied: the rank test is undefined (NaN, as in R)", stacklevel=2)
+        return math.nan
+    zz = (zstat - corr) / sigma
+    return float(2.0 * min(special.ndtr(zz), special.ndtr(-zz)))
+
+
+# ----------------------------------------------------------------------------------------------
+# t tests
+# ----------------------------------------------------------------------------------------------
+def _t_from_moments(mx, vx, nx, my, vy, ny, equal_var: bool) -> float:
+    if equal_var:
+        if nx < 1 or ny < 1 or nx + ny < 3:
+            raise ValueError("not enough observations for a two-sample t-test (need n1 + n2 >= 3)")
+        df = nx + ny - 2.0
+        v = 0.0
+        if nx > 1:
+            v += (nx - 1) * vx
+        if ny > 1:
+            v += (ny - 1) * vy
+        v /= df
+        stderr = math.sqrt(v * (1.0 / nx + 1.0 / ny))
+    else:
+        if nx < 2 or ny < 2:
+            raise ValueError("Welch's t-test needs at least 2 observations in each group")
+        sx = math.sqrt(vx / nx)
+        sy = math.sqrt(vy / ny)
+        stderr = math.sqrt(sx**2 + sy**2)
+        df = stderr**4 / (sx**4 / (nx - 1) + sy**4 / (ny - 1))
+    if stderr < 10 * np.finfo(float).eps * max(abs(mx), abs(my)) or stderr == 0.0:
+        raise ValueError("data are essentially constant (zero standard error), as R's t.test stops")
+    t = (mx - my) / stderr
+    return float(2.0 * stats.t.cdf(-abs(t), df))
+
+
+def t_test_p(x, y, equal_var: bool = True) -> float:
+    """Two-sided two-sample t-test, as R's ``t.test(x, y, var.equal = equal_var)``.
+
+    ``equal_var=True`` is Student's test with the pooled variance (df = n1 + n2 - 2), which for two
+    groups is also R's ``oneway.test(var.equal = TRUE)`` used by R tableone. ``equal_var=False`` is
+    Welch's test with Satterthwaite's df.
+
+    Raises
+    ------
+    ValueError
+        If a group is empty, there are too few observations, or the data are constant.
+    """
+    a = _as_sample(x, "x")
+    b = _as_sample(y, "y")
+    va = float(np.var(a, ddof=1)) if a.size > 1 else math.nan
+    vb = float(np.var(b, ddof=1)) if b.size > 1 else math.nan
+    return _t_from_moments(float(np.mean(a)), va, a.size, float(np.mean(b)), vb, b.size, equal_var)
+
+
+def t_test_from_summary(mean1, sd1, n1, mean2, sd2, n2, equal_var: bool = True) -> float:
+    """The two-sided t-test of :func:`t_test_p` from group means, SDs (n - 1 denominator) and sizes."""
+    vals = [mean1, sd1, n1, mean2, sd2, n2]
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) for v in vals):
+        raise ValueError("means, SDs and sizes must be finite numbers")
+    if sd1 < 0 or sd2 < 0:
+        raise ValueError("standard deviations must be non-negative")
+    if int(n1) != n1 or int(n2) != n2 or n1 < 1 or n2 < 1:
+        raise ValueError("group sizes must be positive integers (an empty group has no t-test)")
+    return _t_from_moments(float(mean1), float(sd1) ** 2, int(n1), float(mean2), float(sd2) ** 2, int(n2), equal_var)
+
+
+def continuous_p_value(x, y, policy: str) -> tuple[float, str]:
+    """P-value of a continuous Table 1 row under a named policy.
+
+    Parameters
+    ----------
+    x, y : array-like
+        Values in the two groups (NaN dropped).
+    policy : {"mann_whitney", "wilcox_cc", "t_test", "welch"}
+        * ``"mann_whitney"``: :func:`mann_whitney_p` (= ``kruskal.test``, R tableone nonnormal).
+        * ``"wilcox_cc"``: :func:`wilcoxon_rank_sum_p` with R's defaults (exact if n < 50 per group
+          and no ties, else normal approximation with continuity correction).
+        * ``"t_test"``: Student's t-test (equal variances; R tableone's default).
+        * ``"welch"``: Welch's t-test (R's ``t.test`` default).
+
+    Returns
+    -------
+    (float, str)
+        The p-value and the name of the test.
+    """
+    if policy not in CONTINUOUS_POLICIES:
+        raise ValueError(f"unknown continuous policy {policy!r}; valid policies are {list(CONTINUOUS_POLICIES)}")
+    if policy == "mann_whitney":
+        return mann_whitney_p(x, y), "Mann-Whitney U test (normal approximation, no continuity correction; = Kruskal-Wallis)"
+    if policy == "wilcox_cc":
+        return wilcoxon_rank_sum_p(x, y), "Wilcoxon rank sum test (R wilcox.test defaults)"
+    if policy == "t_test":
+        return t_test_p(x, y, equal_var=True), "Two Sample t-test"
+    return t_test_p(x, y, equal_var=False), "Welch Two Sample t-test"

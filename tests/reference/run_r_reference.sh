@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Re-derive every R reference value the tests compare against. R is NOT needed by the default test
+# run: the outputs under tests/reference/r_values/ (and tests/reference/data/) are committed.
+#
+#   bash tests/reference/run_r_reference.sh        (or: make r-reference)
+#
+# Needs R with MatchIt, survival and jsonlite, e.g. on Debian/Ubuntu:
+#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if ! command -v Rscript >/dev/null 2>&1; then
+  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite" >&2
+  exit 1
+fi
+
+missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
+if [ -n "$missing" ]; then
+  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite)" >&2
+  exit 1
+fi
+
+Rscript -e 'cat(R.version.string, "| MatchIt", format(packageVersion("MatchIt")), "| survival", format(packageVersion("survival")), "\n")'
+
+echo "== MatchIt reference (tests/reference/matchit_reference.R)"
+Rscript "$here/matchit_reference.R"
+
+echo "== hypothesis-test reference (tests/reference/hypothesis_tests_reference.R)"
+Rscript "$here/hypothesis_tests_reference.R" > /dev/null
+echo "written $here/r_values/hypothesis_tests.json"
+
+echo "Done. Outputs:"
+ls -l "$here/r_values" "$here/data"
