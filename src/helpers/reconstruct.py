@@ -18,6 +18,7 @@ achieved, and whether it was hit).  Run ``python -m helpers.reconstruct [study .
 from __future__ import annotations
 
 import argparse
+import heapq
 import itertools
 import math
 import sys
@@ -103,7 +104,22 @@ def calibrate_continuous(blocks: dict[str, np.ndarray], objective, grid: float, 
         arr = blocks[names[rng.integers(len(names))]]
         i = rng.integers(len(arr))
         old = arr[i]
-        if rng.random() < 0.1:
+        move = rng.random()
+        if move < 0.3:
+            # paired move: +k on one value, -k on another keeps the sum (so the mean) and moves only the spread
+            j = rng.integers(len(arr))
+            k = rng.choice(steps[:3]) * grid
+            pair_old = arr[j]
+            if i == j or not (lo <= old + k <= hi and lo <= pair_old - k <= hi):
+                continue
+            arr[i], arr[j] = on_grid(old + k, grid), on_grid(pair_old - k, grid)
+            value = objective(blocks)
+            if value <= best:
+                best = value
+            else:
+                arr[i], arr[j] = old, pair_old
+            continue
+        if move < 0.4:
             new = float(on_grid(rng.uniform(lo, hi), grid))
         else:
             new = float(np.clip(on_grid(old + rng.choice([-1, 1]) * rng.choice(steps) * grid, grid), lo, hi))
@@ -491,41 +507,59 @@ class Seed004Reconstruction:
         policy = self.spec.table1.categorical_test
         n1, n2 = (self.n[a] for a in self.arms)
         direction = conf.get("direction")
-        candidates = self._count_candidates(len(levels), n1, n2, prop)
-        best, best_key = None, None
-        for c1, c2 in candidates:
+        j = levels.index(direction["level"]) if direction else None
+        higher = (0 if direction["higher"] == self.arms[0] else 1) if direction else None
+        best = None
+        # Walk count tables from the closest to the assumed proportions outwards; the first whose p-value prints
+        # as published wins.  If none within the budget does, keep the table whose p is nearest the target.
+        for evaluated, (distance, c1, c2) in enumerate(self._count_candidates(n1, n2, prop)):
             if direction:
-                j = levels.index(direction["level"])
                 share = (c1[j] / n1, c2[j] / n2)
-                higher = 0 if direction["higher"] == self.arms[0] else 1
                 if share[higher] <= share[1 - higher]:
                     continue
             table = np.array([c1, c2]).T
-            distance = float(np.abs(np.array(c1) / n1 - prop).sum() + np.abs(np.array(c2) / n2 - prop).sum())
-            p = _categorical_p(table, policy) if target is not None else math.nan
-            miss = 0.0 if target is None or round(p, 3) == round(target, 3) else abs(p - target)
-            key = (miss, distance)
-            if best_key is None or key < best_key:
-                best, best_key = (table, p), key
-        table, p = best
+            if target is None:
+                best = (table, math.nan)
+                break
+            p = _categorical_p(table, policy)
+            miss = abs(p - target)
+            if best is None or miss < best[2]:
+                best = (table, p, miss)
+            if round(p, 3) == round(target, 3) or evaluated >= self.max_tables:
+                break
+        table, p = best[0], best[1]
         if target is not None:
             self.targets.append(Target("primary", variable, "", "comparison", "p_value", target, p))
         return table
 
-    def _count_candidates(self, k: int, n1: int, n2: int, prop: np.ndarray, spread: float = 0.2):
-        """Per-arm count vectors whose shares lie within ``spread`` of the assumed proportions."""
+    max_tables = 30000  # exact r x c tests are the cost; this bounds the search per variable
+
+    @staticmethod
+    def _count_candidates(n1: int, n2: int, prop: np.ndarray):
+        """Yield ``(distance, counts_arm1, counts_arm2)`` in increasing L1 distance from the assumed shares.
+
+        Every count vector of each arm is considered (all splits of n into k levels), and pairs are produced
+        lazily in order of the summed distance with a heap, so the search is exhaustive in that order.
+        """
         def vectors(n):
-            ranges = [range(max(0, int(n * (p - spread))), min(n, int(n * (p + spread))) + 1) for p in prop[:-1]]
-            for head in itertools.product(*ranges):
+            out = []
+            for head in itertools.product(range(n + 1), repeat=len(prop) - 1):
                 last = n - sum(head)
-                if 0 <= last and abs(last / n - prop[-1]) <= spread:
-                    yield list(head) + [last]
-        v1, v2 = list(vectors(n1)), list(vectors(n2))
-        if len(v1) * len(v2) > 4000:  # keep exact tests affordable: sample the grid deterministically
-            pairs = [(v1[i], v2[j]) for i, j in zip(self.rng.integers(len(v1), size=4000),
-                                                     self.rng.integers(len(v2), size=4000))]
-            return pairs
-        return list(itertools.product(v1, v2))
+                if last >= 0:
+                    c = (*head, last)
+                    out.append((float(np.abs(np.array(c) / n - prop).sum()), c))
+            out.sort()
+            return out
+        v1, v2 = vectors(n1), vectors(n2)
+        heap = [(v1[0][0] + v2[0][0], 0, 0)]
+        seen = {(0, 0)}
+        while heap:
+            d, i, k = heapq.heappop(heap)
+            yield d, list(v1[i][1]), list(v2[k][1])
+            for ni, nk in ((i + 1, k), (i, k + 1)):
+                if ni < len(v1) and nk < len(v2) and (ni, nk) not in seen:
+                    seen.add((ni, nk))
+                    heapq.heappush(heap, (v1[ni][0] + v2[nk][0], ni, nk))
 
     def build(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         frames = {a: pd.DataFrame(index=range(self.n[a])) for a in self.arms}
@@ -541,8 +575,6 @@ class Seed004Reconstruction:
             for j, a in enumerate(self.arms):
                 labels = np.array([lvl for lvl, c in zip(levels, table[:, j]) for _ in range(int(c))], dtype=object)
                 labels = self.rng.permutation(labels)
-                for lvl, c in zip(levels, table[:, j]):
-                    self.targets.append(Target("primary", variable, lvl, a, "n", math.nan, int(c), 0))
                 if var.type == "continuous":
                     frames[a][variable] = values_in_categories(pd.Series(labels), self.assume["categorised"][variable],
                                                                self.rng).to_numpy()
