@@ -39,3 +39,32 @@ def test_statuses():
                              "median": "not comparable", "mean": "reproduced"}
     sentence = verdict_sentence(compare_with_published(results, published), spec=None)
     assert sentence.startswith("**3 of 5** published numbers compared here are reproduced; 1 differ")
+
+
+def test_conflicting_values_finds_numbers_printed_twice_with_different_values(tmp_path):
+    from helpers.published import conflicting_values, load_published
+
+    path = tmp_path / "published.yaml"
+    path.write_text(
+        "study: x\nvalues:\n"
+        "  - {cohort: primary, section: survival, analysis: followup.os, level: median, group: A, stat: estimate,"
+        " value: 30.1, printed: '30.1', source: Results}\n"
+        "  - {cohort: primary, section: survival, analysis: followup.os, level: median, group: A, stat: estimate,"
+        " value: 27.6, printed: '27.6', source: Discussion}\n"
+        "  - {cohort: primary, section: survival, analysis: km.os, level: median, group: A, stat: estimate,"
+        " value: 12.4, printed: '12.4', source: Results}\n"
+        "  - {cohort: primary, section: survival, analysis: km.os, level: median, group: A, stat: estimate,"
+        " value: 12, relation: '>', printed: 'exceeded 12', source: Figure}\n",
+        encoding="utf-8")
+    found = conflicting_values(load_published(path))
+    assert list(found["analysis"]) == ["followup.os"]  # the '>' bound is not a conflicting value
+    assert found["values"].iloc[0] == "30.1 vs 27.6"
+    assert "Discussion" in found["where"].iloc[0]
+
+
+def test_seed_papers_known_self_disagreements_are_found():
+    from helpers.published import conflicting_values, load_published
+    from helpers.spec import load_spec
+
+    found = conflicting_values(load_published(load_spec("erhcc_hait_mp")))
+    assert set(found["values"]) == {"30.1 vs 27.6", "19.6 vs 19.2"}

@@ -359,3 +359,12 @@ def test_t_test_degenerate_input():
         t_test_from_summary(1.0, 1.0, 0, 2.0, 1.0, 5)
     with pytest.raises(ValueError, match="non-negative"):
         t_test_from_summary(1.0, -1.0, 3, 2.0, 1.0, 5)
+
+
+def test_seed004_age_p_value_comes_from_students_pooled_t_test():
+    """From the paper's own summaries (65.79 ± 11.19, n = 66 vs 62.12 ± 13.46, n = 34) the printed p = 0.151 is
+    Student's pooled-variance t-test; Welch's test would print 0.178. This is why ``t_test`` pools."""
+    from helpers.hypothesis_tests import t_test_from_summary
+
+    assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=True), 3) == 0.151
+    assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=False), 3) == 0.178

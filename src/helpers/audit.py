@@ -65,10 +65,28 @@ def verdict_sentence(comparison: pd.DataFrame, spec) -> str:
 
 
 def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
-    out = comparison.copy()
-    out["reproduced"] = out["reproduced"].map(lambda v: f"{v:.4g}" if pd.notna(v) else "NA")
-    out["difference"] = out["difference"].map(lambda v: f"{v:+.3g}" if pd.notna(v) else "")
-    cols = ["cohort", "analysis", "variable", "level", "group", "stat", "printed", "reproduced", "difference",
-            "status", "source"]
-    order = out["status"].map({"differs": 0, "not comparable": 1, "reproduced": 2})
-    return out.assign(_order=order).sort_values(["_order", "cohort"], kind="stable")[cols].reset_index(drop=True)
+    """A reader's view of :func:`compare_with_published`: one line per number, differing ones first.
+
+    The reproduced value is shown to the decimals the paper printed (counts as integers), so a reader compares
+    like with like; ``difference`` is unrounded.
+    """
+    rows = []
+    for r in comparison.itertuples():
+        d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
+        what = " ".join(str(x) for x in (r.variable, r.level) if x)
+        rows.append({
+            "Cohort": r.cohort,
+            "Analysis": r.analysis,
+            "Quantity": what,
+            "Group": r.group,
+            "Statistic": r.stat,
+            "Published": f"{r.value:.{d}f}" if pd.notna(r.value) else "NA",
+            "Reproduced": f"{r.reproduced:.{d}f}" if pd.notna(r.reproduced) else "NA",
+            "Difference": f"{r.difference:+.3g}" if pd.notna(r.difference) and r.difference != 0 else "",
+            "Status": r.status,
+            "Source": r.source,
+            "_order": {"differs": 0, "not comparable": 1, "reproduced": 2}.get(r.status, 3),
+        })
+    out = pd.DataFrame(rows, columns=["Cohort", "Analysis", "Quantity", "Group", "Statistic", "Published",
+                                      "Reproduced", "Difference", "Status", "Source", "_order"])
+    return out.sort_values(["_order", "Cohort"], kind="stable").drop(columns="_order").reset_index(drop=True)

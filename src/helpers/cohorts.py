@@ -74,11 +74,21 @@ def matching_summary(spec: StudySpec, matched: MatchedCohort) -> str:
 
 
 def matching_results(matched: MatchedCohort) -> pd.DataFrame:
-    """Rows for the analysis-results table (analysis ``psm``)."""
-    return pd.DataFrame([
+    """Rows for the analysis-results table (analysis ``psm``).
+
+    ``caliper_width`` is the caliper as specified (SD units of the propensity score, as papers print it);
+    ``caliper_width_ps`` is the same caliper on the probability scale of the score, as applied.
+    """
+    s = matched.settings
+    rows = [
         dict(analysis="psm", variable="pairs", level="", group="all", stat="n", value=matched.n_pairs),
-        dict(analysis="psm", variable="caliper_width", level="", group="all", stat="estimate",
-             value=matched.result.caliper_width),
+        dict(analysis="psm", variable="ratio", level="", group="all", stat="estimate", value=s.ratio),
         dict(analysis="psm", variable="unmatched_treated", level="", group="all", stat="n",
              value=matched.result.n_unmatched_treated),
-    ])
+    ]
+    if s.caliper is not None:
+        rows += [dict(analysis="psm", variable="caliper_width", level="", group="all", stat="estimate",
+                      value=s.caliper),
+                 dict(analysis="psm", variable="caliper_width_ps", level="", group="all", stat="estimate",
+                      value=matched.result.caliper_width)]
+    return pd.DataFrame(rows)

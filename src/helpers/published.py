@@ -42,3 +42,42 @@ def published_value(published: pd.DataFrame, **key: str) -> float:
     if hits.empty:
         raise KeyError(f"no published value for {key}")
     return float(hits["value"].iloc[0])
+
+
+def conflicting_values(published: pd.DataFrame, section: str | None = None) -> pd.DataFrame:
+    """Numbers the paper prints more than once with different values (same key, no ``relation``).
+
+    Found mechanically from ``published.yaml``: e.g. a median follow-up printed as 30.1 in the Results and
+    27.6 in the Discussion.  Returns one row per key: the key, the distinct values and where each is printed.
+    """
+    pub = published if section is None else published[published["section"] == section]
+    pub = pub[pub["relation"].isna() | (pub["relation"] == "")]
+    rows = []
+    for key, group in pub.groupby([c for c in KEY_COLUMNS if c != "study"], sort=False):
+        if group["value"].nunique() > 1:
+            rows.append({**dict(zip([c for c in KEY_COLUMNS if c != "study"], key)),
+                         "values": " vs ".join(f"{v:g}" for v in group["value"].drop_duplicates()),
+                         "where": "; ".join(f"{v:g} ({s})" for v, s in zip(group["value"], group["source"]))})
+    return pd.DataFrame(rows, columns=[c for c in KEY_COLUMNS if c != "study"] + ["values", "where"])
+
+
+def noted_inconsistencies(spec_or_path: StudySpec | Path | str, section: str | None = None) -> list[dict]:
+    """The ``inconsistencies:`` list of ``published.yaml``: disagreements a key comparison cannot find.
+
+    Each entry has ``section``, ``description`` and ``sources``; e.g. two p-values for one comparison that
+    come from different tests, or a percentage that does not equal its own fraction.
+    """
+    path = spec_or_path.published_file if isinstance(spec_or_path, StudySpec) else Path(spec_or_path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    items = raw.get("inconsistencies") or []
+    return [i for i in items if section is None or i.get("section") == section]
+
+
+def inconsistencies_markdown(spec: StudySpec, published: pd.DataFrame, section: str) -> str:
+    """A bullet list of where the paper's own numbers disagree, for one chapter (empty string if none)."""
+    bullets = []
+    for _, r in conflicting_values(published, section).iterrows():
+        key = " / ".join(str(r[c]) for c in ("cohort", "analysis", "variable", "level", "group", "stat") if r[c])
+        bullets.append(f"- `{key}` is printed as {r['values']}: {r['where']}.")
+    bullets += [f"- {i['description']} ({i.get('sources', '')})." for i in noted_inconsistencies(spec, section)]
+    return "\n".join(bullets)

@@ -25,14 +25,22 @@ def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
     return ""
 
 
-def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200) -> None:
-    """Display a table with a caption above it and notes below it."""
-    body = df.head(max_rows).to_html(escape=True, na_rep="", border=0, classes=["table", "book-table"])
+def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
+               collapsed: str | None = None, index: bool = True) -> None:
+    """Display a table with a caption above it and notes below it.
+
+    ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
+    ``index=False`` hides the row labels.
+    """
+    body = df.head(max_rows).to_html(escape=True, na_rep="", border=0, classes=["book-table"], index=index)
     cap = f"<p class='table-caption'><strong>{html.escape(caption)}</strong></p>" if caption else ""
     foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
     more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
             if len(df) > max_rows else "")
-    display(HTML(f"<div class='book-table-wrap'>{cap}{body}{foot}{more}</div>"))
+    inner = f"{cap}{body}{foot}{more}"
+    if collapsed:
+        inner = f"<details><summary>{html.escape(collapsed)}</summary>{inner}</details>"
+    display(HTML(f"<div class='book-table-wrap'>{inner}</div>"))
 
 
 def parameters_table(**params) -> pd.DataFrame:
@@ -47,3 +55,21 @@ def parameters_table(**params) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["Parameter", "Value"])
     out["Value"] = out["Value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
     return out.set_index("Parameter")
+
+
+def reconstruction_summary(spec: StudySpec) -> str:
+    """How close the synthetic reconstruction came to its targets, from ``reconstruction_report.csv``."""
+    path = spec.folder / "reconstruction_report.csv"
+    if not path.exists():
+        return ""
+    report = pd.read_csv(path)
+    hit = int(report["hit"].sum())
+    text = (f"**How the synthetic cohort was made.** The generator (`python -m helpers.reconstruct "
+            f"{spec.study_id}`) aimed at {len(report)} published baseline numbers and hit {hit} exactly "
+            "(`reconstruction_report.csv`).")
+    missed = report[~report["hit"].astype(bool)]
+    if len(missed):
+        items = "\n".join(f"- {r.variable} {r.level} {r.group} {r.stat}".replace("  ", " ").replace(" nan", "")
+                          + f": published {r.target:g}, reconstructed {r.achieved:.4g}" for r in missed.itertuples())
+        text += " It could not reach:\n\n" + items
+    return text

@@ -32,6 +32,8 @@ class BaselineTable:
     tests: dict[str, str]
     n: dict[str, int]
     continuous_summary: str
+    categorical_test: str = ""
+    continuous_test: str = ""
 
     def value(self, variable: str, level: str, group: str, stat: str) -> float:
         hit = self.long[(self.long.variable == variable) & (self.long.level == level)
@@ -48,11 +50,12 @@ class BaselineTable:
             p = self.value(variable, "", "comparison", "p_value")
             test = self.tests[variable]
             if var.is_categorical:
-                rows.append({"Variable": var.display_label, **{a: "" for a in arms}, "P": format_p(p), "Test": test})
+                rows.append({"Variable": f"{var.display_label}, n (%)", **{a: "" for a in arms}, "P": format_p(p),
+                             "Test": test})
                 for level, label in var.category_labels.items():
                     cells = {a: f"{self.value(variable, level, a, 'n'):.0f} ({self.value(variable, level, a, 'pct'):.1f}%)"
                              for a in arms}
-                    rows.append({"Variable": f"\u2003{label}, n (%)", **cells, "P": "", "Test": ""})
+                    rows.append({"Variable": f"\u00a0\u00a0\u00a0{label}", **cells, "P": "", "Test": ""})
             else:
                 d = var.decimals
                 if self.continuous_summary == "median_iqr":
@@ -155,25 +158,66 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
     long.insert(0, "analysis", "table1")
     long.insert(0, "cohort", cohort)
     return BaselineTable(spec, cohort, long[long.variable != "patients"].reset_index(drop=True), tests, n,
-                         continuous_summary)
+                         continuous_summary, categorical_test, continuous_test)
+
+
+SUPERSCRIPTS = "ᵃᵇᶜᵈᵉᶠᵍʰ"
 
 
 def side_by_side(tables: list[BaselineTable], titles: list[str]) -> pd.DataFrame:
-    """Several baseline tables next to each other (e.g. primary and matched cohorts), as in a paper."""
-    frames = [t.display().drop(columns="Test") for t in tables]
-    tests = tables[0].display()["Test"]
+    """Several baseline tables next to each other (e.g. primary and matched cohorts), as in a paper.
+
+    The test behind each p-value is marked with a superscript letter (legend: :func:`test_legend`), which keeps
+    the table narrow enough for a page.
+    """
+    marks = _test_marks(tables)
+    frames = []
+    for t in tables:
+        shown = t.display()
+        shown["P"] = [f"{p}{marks[test]}" if test else p for p, test in zip(shown["P"], shown["Test"])]
+        frames.append(shown.drop(columns="Test"))
     out = pd.concat(frames, axis=1, keys=titles)
-    out[("", "Test")] = tests
+    out.index.name = None  # the row labels speak for themselves; a 'Variable' header row only adds height
     return out
 
 
+def _test_marks(tables: list[BaselineTable]) -> dict[str, str]:
+    names: list[str] = []
+    for t in tables:
+        for test in t.display()["Test"]:
+            if test and test not in names:
+                names.append(test)
+    return {name: SUPERSCRIPTS[i % len(SUPERSCRIPTS)] for i, name in enumerate(names)}
+
+
+def test_legend(tables: list[BaselineTable]) -> str:
+    """The legend of the superscript test marks used by :func:`side_by_side`."""
+    return "; ".join(f"{mark} {name}" for name, mark in _test_marks(tables).items())
+
+
+TEST_EXPLANATIONS = {
+    "χ² (Yates)": "χ² (Yates) = Pearson chi-square with Yates' continuity correction, applied to 2×2 tables only "
+                  "(R chisq.test default)",
+    "χ²": "χ² = Pearson chi-square without continuity correction",
+    "χ² (one level observed)": "χ² (one level observed) = a variable with a single observed level, tested as "
+                               "R's chisq.test does on a vector (goodness of fit; p = 1.000 for equal arms), as "
+                               "tableone prints it",
+    "Fisher": "Fisher = Fisher's exact test, two-sided (r×c network algorithm as R fisher.test)",
+    "Mann-Whitney": "Mann-Whitney = asymptotic, tie-corrected, without continuity correction (equals R "
+                    "kruskal.test, as run by tableone's nonnormal option)",
+    "Wilcoxon (cc)": "Wilcoxon (cc) = R wilcox.test default: normal approximation with continuity correction",
+    "t-test": "t-test = Student's two-sample t-test with pooled variance (R t.test var.equal = TRUE)",
+    "Welch t": "Welch t = Welch's unequal-variance t-test (R t.test default)",
+}
+
+
 def policy_note(table: BaselineTable) -> str:
-    """Footnote naming the summaries and tests, as a methods section would."""
+    """Footnote naming the summaries and the tests actually used, as a methods section would."""
     spec = table.spec
     summary = ("median [IQR] (R type-7 quantiles)" if table.continuous_summary == "median_iqr"
-               else "mean ± SD")
-    return (f"Continuous variables: {summary}. Categorical: n (% of non-missing). Tests per variable in the last "
-            f"column; policy for categorical variables: {table.tests and spec.table1.categorical_test}. "
-            "χ² (Yates) = Pearson chi-square with Yates' continuity correction on 2×2 tables (R chisq.test default); "
-            "Mann-Whitney = asymptotic, tie-corrected, without continuity correction (equals R kruskal.test, as "
-            "run by tableone's nonnormal option).")
+               else "mean ± SD (SD with n − 1)")
+    used = list(dict.fromkeys(t for t in table.tests.values() if t))
+    explained = "; ".join(TEST_EXPLANATIONS[t] for t in used if t in TEST_EXPLANATIONS)
+    return (f"Continuous variables: {summary}. Categorical: n (% of non-missing). "
+            f"Policy for categorical variables: {table.categorical_test or spec.table1.categorical_test}. "
+            f"{explained}.")
