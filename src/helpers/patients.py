@@ -93,7 +93,9 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
     problems: list[Problem] = []
     raw.columns = [str(c).strip() for c in raw.columns]
 
-    required = [spec.id_column, spec.arm.column, *spec.variables]
+    endpoints = list(spec.survival.endpoints.values()) if spec.survival else []
+    required = [spec.id_column, spec.arm.column, *spec.variables,
+                *[c for ep in endpoints for c in (ep.time, ep.event)]]
     missing = [c for c in required if c not in raw.columns]
     for c in missing:
         problems.append(Problem(None, c, "required column is missing"
@@ -150,10 +152,37 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
             out[name] = values.astype(float)
             if var.cut is not None:
                 out[name + CUT_SUFFIX] = cut_variable(out[name], var)
+    for ep in endpoints:
+        _load_endpoint(ep, cells, rownum, out, problems)
+    for ep in endpoints:
+        if ep.part_of is not None and not problems:
+            parent = spec.survival.endpoints[ep.part_of]
+            bad = (out[ep.event] == 1) & ((out[parent.event] != 1) | (out[ep.time] != out[parent.time]))
+            for i in out.index[bad]:
+                problems.append(Problem(rownum[i], ep.event, f"a {ep.short} event must also be a {parent.short} "
+                                        f"event at the same time ({parent.time} = {cells[parent.time][i]}, "
+                                        f"{parent.event} = {cells[parent.event][i]}, {ep.time} = {cells[ep.time][i]})"))
     if problems:
         raise DataValidationError(path, problems)
     out.index = pd.Index(ids, name=spec.id_column)
     return out
+
+
+def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame, problems: list) -> None:
+    """Time (a number >= 0) and event (0 or 1) columns of one endpoint; missing values are errors."""
+    time_raw, event_raw = cells[ep.time], cells[ep.event]
+    times = pd.to_numeric(time_raw.where(~time_raw.isin(MISSING_TOKENS)), errors="coerce")
+    for i in time_raw.index[times.isna()]:
+        what = "value is missing" if time_raw[i] in MISSING_TOKENS else f"not a number: '{time_raw[i]}'"
+        problems.append(Problem(rownum[i], ep.time, f"{what} ({ep.short} time)"))
+    for i in times.index[times < 0]:
+        problems.append(Problem(rownum[i], ep.time, f"negative time {time_raw[i]} ({ep.short} time must be >= 0)"))
+    events = pd.to_numeric(event_raw.where(~event_raw.isin(MISSING_TOKENS)), errors="coerce")
+    for i in event_raw.index[~events.isin([0, 1])]:
+        problems.append(Problem(rownum[i], ep.event, f"event indicator must be 0 (censored) or 1 (event), got "
+                                                     f"'{event_raw[i]}' ({ep.short})"))
+    out[ep.time] = times.astype(float)
+    out[ep.event] = events.where(events.isin([0, 1])).astype(float)
 
 
 def cut_variable(values: pd.Series, var: Variable) -> pd.Series:

@@ -119,6 +119,54 @@ class MatchingSpec:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """A time-to-event endpoint: a time column (>= 0, in ``SurvivalSpec.time_unit``) and a 0/1 event column.
+
+    ``part_of`` names a composite endpoint this one refines (intrahepatic PFS is part of PFS): an event of
+    this endpoint must be an event of the parent at the same time (checked when the data are loaded).
+    """
+
+    name: str
+    label: str
+    short: str
+    time: str
+    event: str
+    part_of: str | None = None
+
+
+@dataclass(frozen=True)
+class CoxSpec:
+    """The paper's Cox analysis: which endpoints get the univariate screen, the candidate variables, the
+    reference level of each (when not the first level), and the entry rule of the multivariable model."""
+
+    endpoints: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    reference_levels: dict[str, str] = field(default_factory=dict)
+    entry_p: float = 0.1
+    entry_rule: str = "any_term"
+
+
+@dataclass(frozen=True)
+class SurvivalSpec:
+    """The ``survival`` section: endpoints and the conventions of the survival chapter."""
+
+    endpoints: dict[str, Endpoint]
+    time_unit: str = "months"
+    conf_type: str = "log"
+    at_risk_times: tuple[float, ...] = ()
+    landmarks: tuple[float, ...] = ()
+    followup_endpoint: str | None = None
+    cox: CoxSpec = field(default_factory=CoxSpec)
+    rmst_endpoints: tuple[str, ...] = ()
+    rmst_tau: str | float = "floor_min_max"
+
+
+CONF_TYPES = ("log", "log-log", "plain")
+ENTRY_RULES = ("any_term", "global_wald")
+TAU_RULES = ("floor_min_max", "min_max")
+
+
+@dataclass(frozen=True)
 class FlowStep:
     step: str
     n: int
@@ -141,6 +189,7 @@ class StudySpec:
     table1: Table1Spec
     matching: MatchingSpec | None
     flow: tuple[FlowStep, ...]
+    survival: SurvivalSpec | None = None
     notes: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -314,6 +363,8 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
             continue
         flow.append(FlowStep(str(fraw["step"]), int(fraw["n"]), str(fraw.get("label", fraw["step"]))))
 
+    survival = _parse_survival(raw.get("survival"), variables, arm_column, problems)
+
     if problems:
         raise SpecError(path, problems)
     return StudySpec(
@@ -331,6 +382,101 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         table1=table1,
         matching=matching,
         flow=tuple(flow),
+        survival=survival,
         notes=str(raw.get("notes", "")),
         raw=raw,
     )
+
+
+def _parse_survival(sraw: Any, variables: dict[str, Variable], arm_column: str,
+                    problems: list[str]) -> SurvivalSpec | None:
+    """Parse the optional ``survival`` section, appending every problem to ``problems``."""
+    if not sraw:
+        return None
+    if not isinstance(sraw, dict):
+        problems.append("survival: must be a mapping with at least 'endpoints'")
+        return None
+    endpoints: dict[str, Endpoint] = {}
+    eraw_all = sraw.get("endpoints")
+    if not isinstance(eraw_all, dict) or not eraw_all:
+        problems.append("survival.endpoints: required mapping of endpoint id -> {label, time, event}")
+        eraw_all = {}
+    used_columns = set(variables) | {arm_column}
+    for name, eraw in eraw_all.items():
+        where = f"survival.endpoints.{name}."
+        if not isinstance(eraw, dict):
+            problems.append(f"survival.endpoints.{name}: must be a mapping with 'label', 'time' and 'event'")
+            continue
+        for key in ("time", "event"):
+            if not isinstance(eraw.get(key), str):
+                problems.append(f"{where}{key}: required column name is missing")
+            elif eraw[key] in used_columns:
+                problems.append(f"{where}{key}: column '{eraw[key]}' is already used by a variable or the arm")
+        endpoints[str(name)] = Endpoint(str(name), str(eraw.get("label", name)), str(eraw.get("short", name)),
+                                        str(eraw.get("time", "")), str(eraw.get("event", "")),
+                                        eraw.get("part_of"))
+    for ep in endpoints.values():
+        if ep.part_of is not None and ep.part_of not in endpoints:
+            problems.append(f"survival.endpoints.{ep.name}.part_of: '{ep.part_of}' is not an endpoint")
+
+    def endpoint_list(key: str) -> tuple[str, ...]:
+        names = tuple(str(x) for x in (sraw.get(key) if key in sraw else ()) or ())
+        return names
+
+    conf_type = str(sraw.get("conf_type", "log"))
+    if conf_type not in CONF_TYPES:
+        problems.append(f"survival.conf_type: '{conf_type}' is not one of {list(CONF_TYPES)}")
+    followup = sraw.get("followup_endpoint")
+    if followup is not None and followup not in endpoints:
+        problems.append(f"survival.followup_endpoint: '{followup}' is not an endpoint")
+
+    craw = sraw.get("cox") or {}
+    cox_endpoints = tuple(str(x) for x in craw.get("endpoints") or ())
+    candidates = tuple(str(x) for x in craw.get("candidates") or ())
+    refs = {str(k): str(v) for k, v in (craw.get("reference_levels") or {}).items()}
+    for e in cox_endpoints:
+        if e not in endpoints:
+            problems.append(f"survival.cox.endpoints: '{e}' is not an endpoint")
+    for v in candidates:
+        if v not in variables:
+            problems.append(f"survival.cox.candidates: '{v}' is not declared under variables")
+    for v, level in refs.items():
+        if v not in variables:
+            problems.append(f"survival.cox.reference_levels: '{v}' is not declared under variables")
+        else:
+            var = variables[v]
+            codes = list(var.levels) if var.type == "categorical" else list(var.cut.levels if var.cut else ())
+            if level not in codes:
+                problems.append(f"survival.cox.reference_levels.{v}: '{level}' is not a level of {v} {codes}")
+    entry_rule = str(craw.get("entry_rule", "any_term"))
+    if entry_rule not in ENTRY_RULES:
+        problems.append(f"survival.cox.entry_rule: '{entry_rule}' is not one of {list(ENTRY_RULES)}")
+    entry_p = craw.get("entry_p", 0.1)
+    if not isinstance(entry_p, (int, float)) or not 0 < entry_p <= 1:
+        problems.append(f"survival.cox.entry_p: must be a number in (0, 1], got {entry_p!r}")
+        entry_p = 0.1
+    cox = CoxSpec(cox_endpoints, candidates, refs, float(entry_p), entry_rule)
+
+    rraw = sraw.get("rmst") or {}
+    rmst_endpoints = tuple(str(x) for x in rraw.get("endpoints") or ())
+    for e in rmst_endpoints:
+        if e not in endpoints:
+            problems.append(f"survival.rmst.endpoints: '{e}' is not an endpoint")
+    tau = rraw.get("tau", "floor_min_max")
+    if not (tau in TAU_RULES or (isinstance(tau, (int, float)) and tau > 0)):
+        problems.append(f"survival.rmst.tau: must be one of {list(TAU_RULES)} or a positive number, got {tau!r}")
+
+    def numbers(key: str) -> tuple[float, ...]:
+        vals = sraw.get(key) or []
+        try:
+            out = tuple(float(x) for x in vals)
+        except (TypeError, ValueError):
+            problems.append(f"survival.{key}: must be a list of numbers, got {vals!r}")
+            return ()
+        if any(x < 0 for x in out):
+            problems.append(f"survival.{key}: times must be >= 0, got {list(out)}")
+        return out
+
+    return SurvivalSpec(endpoints=endpoints, time_unit=str(sraw.get("time_unit", "months")), conf_type=conf_type,
+                        at_risk_times=numbers("at_risk_times"), landmarks=numbers("landmarks"),
+                        followup_endpoint=followup, cox=cox, rmst_endpoints=rmst_endpoints, rmst_tau=tau)
