@@ -30,5 +30,8 @@ echo "== hypothesis-test reference (tests/reference/hypothesis_tests_reference.R
 Rscript "$here/hypothesis_tests_reference.R" > /dev/null
 echo "written $here/r_values/hypothesis_tests.json"
 
+echo "== Kaplan-Meier / log-rank / landmark / follow-up reference (tests/reference/survival_km_reference.R; needs prodlim: r-cran-prodlim)"
+Rscript "$here/survival_km_reference.R"
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"

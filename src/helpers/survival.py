@@ -1,0 +1,700 @@
+"""Kaplan-Meier curves, log-rank tests, landmark comparisons and follow-up, giving R's numbers.
+
+Every function mirrors a named R function and is checked against R (R 4.2.2, survival 3.5-3,
+prodlim 2019.11.13) in ``tests/test_survival.py``; the R side is
+``tests/reference/survival_km_reference.R``.
+
+=====================================================  =============================================
+Python                                                 R
+=====================================================  =============================================
+``kaplan_meier(time, event)``                          ``survfit(Surv(time, event) ~ 1)``
+``KaplanMeier.table``                                  ``summary(fit, censored = TRUE)`` / the fit
+``KaplanMeier.median()``                               ``print(fit)`` (``summary(fit)$table``)
+``KaplanMeier.median(rule="quantile")``,               ``quantile(fit, probs)``
+``KaplanMeier.quantile(p)``
+``KaplanMeier.survival_at(times)``                     ``summary(fit, times = times)``
+``KaplanMeier.at_risk(times)``                         number with ``time >= t``
+``kaplan_meier_by_group(time, event, group)``          ``survfit(Surv(time, event) ~ group)``
+``logrank_test(time, event, group)``                   ``survdiff(Surv(time, event) ~ group)``
+``landmark_comparison(km_a, km_b, t)``                 z test built on ``summary(fit, times = t)``
+``median_followup(time, event)``                       ``prodlim(Hist(time, status) ~ 1,
+                                                       reverse = TRUE)`` and its ``quantile()``
+=====================================================  =============================================
+
+Conventions (R's, not lifelines'):
+
+* ``event`` is 1 for the event (death, progression) and 0 for censored; ``time`` is >= 0.
+* At a time where events and censorings tie, the censored patients are still at risk for the events
+  (``n_risk`` at ``t`` is the number with ``time >= t``).
+* Greenwood variance. ``std_err`` is R's ``fit$std.err``: the standard error of the cumulative
+  hazard ``-log S``, ``sqrt(sum d / (n (n - d)))``; it is ``Inf`` once ``n == d`` (S = 0).
+  ``se_surv = surv * std_err`` is the standard error of S, which is what ``summary(fit)`` prints as
+  ``std.err``.
+* Pointwise CIs, ``z = qnorm(1 - (1 - conf_level) / 2)``, ``sigma = std_err``:
+
+  - ``"log"`` (R's default): ``S exp(-+ z sigma)``, upper bound capped at 1; NaN where S = 0.
+  - ``"log-log"``: ``S ** exp(+- z sigma / log S)``; NaN where S = 0 or S = 1.
+  - ``"plain"``: ``S -+ z S sigma`` clipped to [0, 1].
+  - ``"none"``: no bands (NaN).
+
+* Times are compared exactly. (R's ``survfit``/``survdiff`` first merge times that differ by less
+  than about 1e-8 relative, ``aeqSurv``; round your times if they come from float arithmetic.)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "CONF_TYPES",
+    "MedianEstimate",
+    "KaplanMeier",
+    "LogRankResult",
+    "LandmarkComparison",
+    "FollowUp",
+    "kaplan_meier",
+    "kaplan_meier_by_group",
+    "logrank_test",
+    "landmark_comparison",
+    "reverse_kaplan_meier",
+    "median_followup",
+    "format_median",
+]
+
+CONF_TYPES = ("log", "log-log", "plain", "none")
+#: R's tolerance in ``quantile.survfit`` and ``survmean`` (``sqrt(.Machine$double.eps)``).
+R_TOLERANCE = math.sqrt(np.finfo(float).eps)
+
+
+# ------------------------------------------------------------------------------------------------
+# Input checks
+# ------------------------------------------------------------------------------------------------
+def _as_1d(x: Any, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _check_time_event(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
+    t = _as_1d(time, "time")
+    e = _as_1d(event, "event")
+    if len(t) != len(e):
+        raise ValueError(f"time and event must have the same length, got {len(t)} and {len(e)}")
+    if len(t) == 0:
+        raise ValueError("time and event are empty: need at least one patient")
+    try:
+        t = t.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"time must be numeric: {exc}") from None
+    if not np.all(np.isfinite(t)):
+        raise ValueError("time must be finite (no NaN or infinite values); drop missing times first")
+    if np.any(t < 0):
+        raise ValueError(f"time must be >= 0, found {t.min()!r}")
+    if e.dtype == bool:
+        e = e.astype(np.int64)
+    else:
+        try:
+            ef = e.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError("event must contain only 0 (censored) and 1 (event)") from None
+        if not np.all((ef == 0) | (ef == 1)):
+            bad = ef[~((ef == 0) | (ef == 1))][:3]
+            raise ValueError(f"event must contain only 0 (censored) and 1 (event), found {bad.tolist()}")
+        e = ef.astype(np.int64)
+    return t, e
+
+
+def _check_conf(conf_type: str, conf_level: float) -> None:
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    if not (0 < float(conf_level) < 1):
+        raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+
+
+def _distinct_times(t: np.ndarray, e: np.ndarray):
+    """Sort once; distinct times, number with time >= t, events and censorings at each time."""
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    es = e[order]
+    n = len(ts)
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    times = ts[starts]
+    counts = np.diff(np.r_[starts, n])
+    n_event = np.add.reduceat(es, starts)
+    n_risk = n - starts
+    return times, n_risk.astype(np.int64), n_event.astype(np.int64), (counts - n_event).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------------
+# Confidence bands and quantile rules (R survival 3.5)
+# ------------------------------------------------------------------------------------------------
+def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, conf_level: float):
+    """``survival:::survfit_confint`` with ``logse = TRUE``."""
+    if conf_type == "none":
+        nan = np.full_like(surv, np.nan, dtype=float)
+        return nan, nan.copy()
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "plain":
+            se2 = std_err * surv * z
+            return np.maximum(surv - se2, 0.0), np.minimum(surv + se2, 1.0)
+        if conf_type == "log":
+            xx = np.where(surv == 0, np.nan, surv)
+            se2 = z * std_err
+            return np.exp(np.log(xx) - se2), np.minimum(np.exp(np.log(xx) + se2), 1.0)
+        # log-log
+        xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+        se2 = z * std_err / np.log(xx)
+        return np.exp(-np.exp(np.log(-np.log(xx)) - se2)), np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+
+
+def _findq(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float) -> np.ndarray:
+    """``survival:::findq``: x = c(0, time), y = c(0, 1 - curve).
+
+    The quantile for p is the first time the distribution function reaches p (within ``tol``);
+    if it equals p (within ``tol``) on a flat stretch, the midpoint of that stretch; if the flat
+    stretch is the end of the curve, the midpoint of its start and the last time of the fit.
+    Values of y are looked up by value (R uses ``approx`` after dropping duplicates), which only
+    matters for a non-monotone band.
+    """
+    probs = np.asarray(probs, dtype=float)
+    out = np.full(len(probs), np.nan)
+    finite = y[~np.isnan(y)]
+    if len(finite) == 0 or finite.max() < probs.min():
+        return out
+    xmax = x[-1]
+    # duplicated(y): keep the first occurrence of each value (all NaNs count as one value)
+    _, first = np.unique(y, return_index=True)
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+    n = len(y)
+    valid = ~np.isnan(y)
+    idx = np.arange(n)[valid]
+    yv = y[valid]
+    if len(yv) >= 2:  # approx() needs two points
+        o = np.argsort(yv, kind="stable")
+        ys, idxs = yv[o], idx[o]
+
+        def lookup(v: np.ndarray, p: np.ndarray) -> np.ndarray:
+            # approx(v, idx, p, method = "constant", f = 1): the point with the smallest v >= p;
+            # NA outside [min(v), max(v)]
+            k = np.searchsorted(v, p, side="left")
+            res = np.full(len(p), -1)
+            ok = (k < len(v)) & (p >= v[0])
+            res[ok] = idxs[k[ok]]
+            return res
+
+        i1 = lookup(ys + tol, probs)
+        i2 = lookup(ys - tol, probs)
+        x1 = np.where(i1 >= 0, x[np.maximum(i1, 0)], np.nan)
+        x2 = np.where(i2 >= 0, x[np.maximum(i2, 0)], np.nan)
+        out = (x1 + x2) / 2
+        if not np.isnan(y[n - 1]):
+            last = np.abs(probs - y[n - 1]) < tol
+            out[last] = (x1[last] + xmax) / 2
+    out[probs == 0] = x[0]
+    return out
+
+
+def _minmin(y: np.ndarray, x: np.ndarray, tol: float = R_TOLERANCE) -> float:
+    """``survmean``'s median rule (print.survfit): the first time the curve is <= 0.5 (within
+    ``tol``); if it is 0.5 there (within ``tol``) and drops later, the midpoint between that time
+    and the first time it is below that value."""
+    keep = ~np.isnan(y) & (y < 0.5 + tol)
+    if not keep.any():
+        return math.nan
+    xk, yk = x[keep], y[keep]
+    if abs(yk[0] - 0.5) < tol:
+        lower = np.flatnonzero(yk < yk[0])
+        if len(lower):
+            return float((xk[0] + xk[lower[0]]) / 2)
+    return float(xk[0])
+
+
+def _missing_reason(y: np.ndarray, p: float = 0.5) -> str:
+    """Why a quantile is NaN: "NR" (the curve stays above 1 - p) or "NE" (not estimable: no band,
+    or the band stops being defined, e.g. the log band after S reaches 0, before crossing)."""
+    if len(y) == 0 or np.all(np.isnan(y)):
+        return "NE"
+    if np.isnan(y[-1]):
+        return "NE"
+    return "NR"
+
+
+# ------------------------------------------------------------------------------------------------
+# Results
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MedianEstimate:
+    """A median (or other quantile) survival time with its confidence limits.
+
+    NaN means not available; ``reasons`` tells why for (estimate, lower, upper): ``"NR"`` (not
+    reached: the curve or band never falls to the level), ``"NE"`` (not estimable), or None.
+    """
+
+    estimate: float
+    lower: float
+    upper: float
+    reasons: tuple[str | None, str | None, str | None] = (None, None, None)
+
+    def __str__(self) -> str:
+        return format_median(self)
+
+
+@dataclass(frozen=True, eq=False)
+class KaplanMeier:
+    """A Kaplan-Meier curve; build it with :func:`kaplan_meier`.
+
+    Arrays hold one value per distinct observed time (events or censorings), as R's ``survfit``.
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: int
+    conf_type: str = "log"
+    conf_level: float = 0.95
+
+    def __repr__(self) -> str:
+        return (f"KaplanMeier(n={self.n}, events={self.n_events}, conf_type={self.conf_type!r}, "
+                f"conf_level={self.conf_level}, median={format_median(self.median())})")
+
+    @property
+    def n_events(self) -> int:
+        return int(self.n_event.sum())
+
+    @property
+    def se_surv(self) -> np.ndarray:
+        """Standard error of S (Greenwood): ``surv * std_err`` (R ``summary(fit)$std.err``)."""
+        with np.errstate(invalid="ignore"):
+            return self.surv * self.std_err
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per distinct time: time, n_risk, n_event, n_censor, surv, std_err (SE of the
+        cumulative hazard, R ``fit$std.err``), se_surv (SE of S), lower, upper."""
+        return pd.DataFrame({
+            "time": self.time, "n_risk": self.n_risk, "n_event": self.n_event,
+            "n_censor": self.n_censor, "surv": self.surv, "std_err": self.std_err,
+            "se_surv": self.se_surv, "lower": self.lower, "upper": self.upper,
+        })
+
+    def curve(self) -> pd.DataFrame:
+        """The step function from time 0 (for plotting): time, surv, lower, upper; a row at 0 with
+        S = 1 is added unless the first observed time is 0 (R ``survfit0``)."""
+        t, s, lo, up, _, _ = self._with_origin()
+        return pd.DataFrame({"time": t, "surv": s, "lower": lo, "upper": up})
+
+    # -- quantiles ---------------------------------------------------------------------------------
+    def median(self, rule: Literal["print", "quantile"] = "print") -> MedianEstimate:
+        """Median survival time and its CI (from the bands of this fit's ``conf_type``).
+
+        ``rule="print"`` (default) is what ``print(fit)`` and ``summary(fit)$table`` show
+        (``survival:::survmean``): the first time with S(t) <= 0.5; if S(t) == 0.5 (to within
+        sqrt(machine eps)) on a flat stretch, the midpoint between that time and the next time the
+        curve drops. The CI limits apply the same rule to the lower and upper bands.
+
+        ``rule="quantile"`` is ``quantile(fit, 0.5)``. The two differ only when the curve ends on a
+        flat stretch at exactly 0.5 (print: the start of the stretch; quantile: the midpoint of its
+        start and the last follow-up time) or when a band is not monotone.
+        """
+        if rule == "quantile":
+            return self.quantile(0.5)
+        if rule != "print":
+            raise ValueError(f"rule must be 'print' or 'quantile', got {rule!r}")
+        curves = (self.surv, self.lower, self.upper)
+        vals = [_minmin(c, self.time) for c in curves]
+        reasons = tuple(None if not math.isnan(v) else _missing_reason(c) for v, c in zip(vals, curves))
+        return MedianEstimate(*vals, reasons=reasons)  # type: ignore[arg-type]
+
+    def quantile(self, p: float | Sequence[float]) -> MedianEstimate | pd.DataFrame:
+        """Quantiles of the survival-time distribution as ``quantile(fit, probs = p)``.
+
+        ``p`` is a probability of the event (0.25 = first quartile: the time where S(t) falls to
+        0.75). The time is the first one where 1 - S(t) >= p; where 1 - S(t) == p (within
+        sqrt(machine eps)) on a flat stretch, the midpoint of the stretch (the midpoint of its
+        start and the last observed time if the curve ends there). CI limits: the same rule on the
+        lower and upper bands. A scalar ``p`` gives a :class:`MedianEstimate`; a sequence gives a
+        DataFrame with columns p, estimate, lower, upper.
+        """
+        scalar = np.ndim(p) == 0
+        probs = np.atleast_1d(np.asarray(p, dtype=float))
+        if np.any(np.isnan(probs)) or np.any((probs < 0) | (probs > 1)):
+            raise ValueError(f"p must be probabilities in [0, 1], got {p!r}")
+        x = np.r_[0.0, self.time]
+        q = _findq(x, np.r_[0.0, 1 - self.surv], probs, R_TOLERANCE)
+        lo = _findq(x, np.r_[0.0, 1 - self.lower], probs, R_TOLERANCE)
+        up = _findq(x, np.r_[0.0, 1 - self.upper], probs, R_TOLERANCE)
+        if scalar:
+            pr = float(probs[0])
+            vals = (float(q[0]), float(lo[0]), float(up[0]))
+            reasons = tuple(None if not math.isnan(v) else _missing_reason(c, pr)
+                            for v, c in zip(vals, (self.surv, self.lower, self.upper)))
+            return MedianEstimate(*vals, reasons=reasons)  # type: ignore[arg-type]
+        return pd.DataFrame({"p": probs, "estimate": q, "lower": lo, "upper": up})
+
+    # -- values at given times -----------------------------------------------------------------------
+    def _with_origin(self):
+        """R ``survfit0``: prepend time 0 with S = 1, bands 1, std.err 0, n.risk = n.risk[1]."""
+        if len(self.time) and self.time[0] == 0:
+            return self.time, self.surv, self.lower, self.upper, self.std_err, self.n_risk
+        one = np.ones(1)
+        lo1 = one if self.conf_type != "none" else np.full(1, np.nan)
+        return (np.r_[0.0, self.time], np.r_[one, self.surv], np.r_[lo1, self.lower],
+                np.r_[lo1, self.upper], np.r_[0.0, self.std_err], np.r_[self.n_risk[:1], self.n_risk])
+
+    def survival_at(self, times: float | Iterable[float], extend: bool = False) -> pd.DataFrame:
+        """S(t) and its CI at given times, as ``summary(fit, times = times)``.
+
+        The curve is right-continuous: at an event time the value after the drop. ``n_risk`` is the
+        number with ``time >= t`` (R takes n.risk of the first observed time >= t). ``std_err`` is
+        the SE of the cumulative hazard (as in :attr:`table`) and ``se_surv = surv * std_err`` the
+        SE of S, i.e. R's ``summary(fit, times)$std.err``. Rows keep the order of ``times``.
+
+        Times after the last observed time: R drops them unless ``extend = TRUE``; here they give
+        NaN (and n_risk 0) unless ``extend=True``, which carries the last value forward as R does.
+        """
+        t_req = np.atleast_1d(np.asarray(times, dtype=float))
+        t0, s0, lo0, up0, se0, nr0 = self._with_origin()
+        idx1 = np.maximum(np.searchsorted(t0, t_req, side="right") - 1, 0)  # last time <= t
+        idx2 = np.searchsorted(t0, t_req, side="left")                      # first time >= t
+        n_risk = np.r_[nr0, 0][idx2]
+        surv, lower, upper, std_err = s0[idx1], lo0[idx1], up0[idx1], se0[idx1]
+        with np.errstate(invalid="ignore"):
+            se_surv = surv * std_err
+        out = pd.DataFrame({"time": t_req, "surv": surv, "lower": lower, "upper": upper,
+                            "std_err": std_err, "se_surv": se_surv, "n_risk": n_risk})
+        beyond = ~np.isfinite(t_req)
+        if not extend:
+            beyond |= t_req > t0[-1]
+        if beyond.any():
+            out.loc[beyond, ["surv", "lower", "upper", "std_err", "se_surv"]] = np.nan
+        return out
+
+    def at_risk(self, times: float | Iterable[float]) -> np.ndarray:
+        """Numbers at risk at ``times``: patients with ``time >= t`` (for tables under KM plots)."""
+        t_req = np.atleast_1d(np.asarray(times, dtype=float))
+        return np.r_[self.n_risk, 0][np.searchsorted(self.time, t_req, side="left")].astype(np.int64)
+
+
+def kaplan_meier(time: Any, event: Any, conf_type: str = "log", conf_level: float = 0.95) -> KaplanMeier:
+    """Kaplan-Meier estimate as ``survfit(Surv(time, event) ~ 1, conf.type, conf.int)``.
+
+    ``S(t) = prod_{t_j <= t} (n_j - d_j) / n_j`` over distinct times, with Greenwood
+    ``std_err(t) = sqrt(sum_{t_j <= t} d_j / (n_j (n_j - d_j)))`` (SE of -log S). See the module
+    docstring for the bands. O(n log n): one sort.
+    """
+    _check_conf(conf_type, conf_level)
+    t, e = _check_time_event(time, event)
+    times, n_risk, n_event, n_censor = _distinct_times(t, e)
+    nr = n_risk.astype(float)
+    d = n_event.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(d > 0, (nr - d) / nr, 1.0)
+        inc = np.where(d > 0, d / (nr * (nr - d)), 0.0)
+    surv = np.cumprod(factor)
+    std_err = np.sqrt(np.cumsum(inc))
+    lower, upper = _confint(surv, std_err, conf_type, conf_level)
+    return KaplanMeier(time=times, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
+                       std_err=std_err, lower=lower, upper=upper, n=len(t), conf_type=conf_type,
+                       conf_level=float(conf_level))
+
+
+def _group_codes(group: Any, n: int, order: Sequence | None):
+    """Labels (in ``order``, else categorical order, else sorted) and integer codes; -1 = dropped."""
+    if isinstance(group, (pd.Series, pd.Index)) and isinstance(group.dtype, pd.CategoricalDtype):
+        g = pd.Series(group).reset_index(drop=True)
+        default = list(g.cat.categories)
+        g = g.astype(object)
+    else:
+        g = pd.Series(_as_1d(group, "group"))
+        default = None
+    if len(g) != n:
+        raise ValueError(f"group must have the same length as time, got {len(g)} and {n}")
+    present = pd.unique(g[g.notna()])
+    if order is not None:
+        labels = list(order)
+        missing = set(present) - set(labels)
+        if missing:
+            raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
+    elif default is not None:
+        labels = [c for c in default if c in set(present)]
+    else:
+        try:
+            labels = sorted(present)
+        except TypeError:
+            labels = sorted(present, key=str)
+    codes = pd.Categorical(g, categories=labels).codes.astype(np.int64)
+    return labels, codes
+
+
+def kaplan_meier_by_group(time: Any, event: Any, group: Any, order: Sequence | None = None,
+                          **kw: Any) -> dict[Any, KaplanMeier]:
+    """One :func:`kaplan_meier` per group, as ``survfit(Surv(time, event) ~ group)``.
+
+    Keys follow ``order`` if given (a label with no patients is an error), else the categories of
+    a pandas Categorical, else sorted labels. Patients with a missing group are dropped, as R does.
+    ``kw`` goes to :func:`kaplan_meier` (``conf_type``, ``conf_level``).
+    """
+    t, e = _check_time_event(time, event)
+    labels, codes = _group_codes(group, len(t), order)
+    out: dict[Any, KaplanMeier] = {}
+    for k, lab in enumerate(labels):
+        sel = codes == k
+        if not sel.any():
+            raise ValueError(f"group {lab!r} has no patients")
+        out[lab] = kaplan_meier(t[sel], e[sel], **kw)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Log-rank test
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class LogRankResult:
+    """``survdiff`` (rho = 0): observed and expected events per group, the variance matrix of O - E
+    (hypergeometric), the chi-square on df = (groups with expected > 0) - 1 and its p-value."""
+
+    chisq: float
+    df: int
+    p_value: float
+    observed: pd.Series
+    expected: pd.Series
+    variance: pd.DataFrame
+    n: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+
+
+def logrank_test(time: Any, event: Any, group: Any, order: Sequence | None = None) -> LogRankResult:
+    """Log-rank test for any number of groups, as ``survdiff(Surv(time, event) ~ group)``.
+
+    At each distinct event time t_j with n_j at risk (time >= t_j) and d_j events, group g expects
+    ``n_gj d_j / n_j`` events; ``Var(O - E) = sum_j d_j (n_j - d_j) / (n_j - 1) *
+    (diag(p_j) - p_j p_j')`` with ``p_gj = n_gj / n_j`` (terms with n_j = 1 are 0).
+    As R: groups with expected 0 are left out; the first remaining group is dropped and
+    ``chisq = (O - E)' V^-1 (O - E)`` over the rest; with fewer than two groups left, chisq = 0,
+    df = 0 and p = 1. O(n log n) plus O(groups^2 x times).
+    """
+    t, e = _check_time_event(time, event)
+    labels, codes = _group_codes(group, len(t), order)
+    keep = codes >= 0
+    t, e, codes = t[keep], e[keep], codes[keep]
+    k = len(labels)
+    if k < 2:
+        raise ValueError("logrank_test needs at least two groups")
+    order_ = np.argsort(t, kind="stable")
+    ts, es, gs = t[order_], e[order_], codes[order_]
+    n = len(ts)
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    J = len(starts)
+    tid = np.repeat(np.arange(J), np.diff(np.r_[starts, n]))
+    cnt = np.bincount(gs * J + tid, minlength=k * J).reshape(k, J)
+    dg = np.bincount(gs * J + tid, weights=es, minlength=k * J).reshape(k, J)
+    n_gj = np.cumsum(cnt[:, ::-1], axis=1)[:, ::-1].astype(float)   # at risk: time >= t_j
+    d = dg.sum(axis=0)
+    ev = d > 0
+    n_gj, dg, d = n_gj[:, ev], dg[:, ev], d[ev]
+    n_j = n_gj.sum(axis=0)
+    p = n_gj / n_j
+    observed = dg.sum(axis=1)
+    expected = (p * d).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n_j > 1, d * (n_j - d) / (n_j - 1), 0.0)
+    var = np.diag((p * w).sum(axis=1)) - (p * w) @ p.T
+    use = np.flatnonzero(expected > 0)
+    if len(use) < 2:
+        chisq, df, p_value = 0.0, 0, 1.0
+    else:
+        sub = use[1:]
+        diff = (observed - expected)[sub]
+        chisq = float(diff @ np.linalg.solve(var[np.ix_(sub, sub)], diff))
+        df = len(use) - 1
+        p_value = float(stats.chi2.sf(chisq, df))
+    idx = pd.Index(labels, name="group")
+    return LogRankResult(chisq=chisq, df=df, p_value=p_value,
+                         observed=pd.Series(observed, index=idx, name="observed"),
+                         expected=pd.Series(expected, index=idx, name="expected"),
+                         variance=pd.DataFrame(var, index=idx, columns=idx),
+                         n=pd.Series(np.bincount(codes, minlength=k), index=idx, name="n"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Landmark comparison
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LandmarkComparison:
+    """Two curves compared at one time t. ``difference = surv_a - surv_b`` with a Wald CI
+    (``diff_lower``, ``diff_upper``) from the Greenwood SEs; ``z`` and ``p_value`` from ``method``."""
+
+    t: float
+    surv_a: float
+    lower_a: float
+    upper_a: float
+    se_a: float
+    surv_b: float
+    lower_b: float
+    upper_b: float
+    se_b: float
+    difference: float
+    se_difference: float
+    diff_lower: float
+    diff_upper: float
+    z: float
+    p_value: float
+    method: str
+    conf_level: float
+
+
+def landmark_comparison(km_a: KaplanMeier, km_b: KaplanMeier, t: float,
+                        method: Literal["naive", "cloglog"] = "naive",
+                        conf_level: float = 0.95) -> LandmarkComparison:
+    """Two-sided z-test of S_a(t) = S_b(t) with Greenwood variances (independent groups).
+
+    S, CI bands and SEs at t are those of ``summary(fit, times = t)``; Var S = S^2 std_err^2.
+
+    * ``method="naive"`` (default): ``z = (S_a - S_b) / sqrt(Var S_a + Var S_b)``.
+    * ``method="cloglog"`` (Klein, Logan, Harhoff & Andersen 2007, Stat Med 26:4505): the test on
+      the log(-log S) scale, Var = std_err^2 / (log S)^2, with
+      ``z = (log(-log S_b) - log(-log S_a)) / sqrt(Var_a + Var_b)`` so that z > 0 when S_a > S_b
+      as for the naive test. NaN when either S is 0 or 1.
+
+    The difference CI is the Wald interval on the S scale for both methods. t after an arm's last
+    observed time gives NaN (R drops such times).
+    """
+    if method not in ("naive", "cloglog"):
+        raise ValueError(f"method must be 'naive' or 'cloglog', got {method!r}")
+    if not (0 < conf_level < 1):
+        raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+    ra = km_a.survival_at([t]).iloc[0]
+    rb = km_b.survival_at([t]).iloc[0]
+    sa, sb = float(ra["surv"]), float(rb["surv"])
+    se_a, se_b = float(ra["se_surv"]), float(rb["se_surv"])
+    diff = sa - sb
+    se_diff = math.sqrt(se_a ** 2 + se_b ** 2)
+    zc = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "naive":
+            z = np.float64(diff) / np.float64(se_diff)
+        else:
+            sig_a, sig_b = float(ra["std_err"]), float(rb["std_err"])
+            if sa in (0.0, 1.0) or sb in (0.0, 1.0) or math.isnan(sa) or math.isnan(sb):
+                z = np.float64(np.nan)
+            else:
+                va = sig_a ** 2 / math.log(sa) ** 2
+                vb = sig_b ** 2 / math.log(sb) ** 2
+                z = np.float64(math.log(-math.log(sb)) - math.log(-math.log(sa))) / np.float64(math.sqrt(va + vb))
+    z = float(z)
+    p_value = float(2 * stats.norm.sf(abs(z))) if not math.isnan(z) else math.nan
+    return LandmarkComparison(
+        t=float(t), surv_a=sa, lower_a=float(ra["lower"]), upper_a=float(ra["upper"]), se_a=se_a,
+        surv_b=sb, lower_b=float(rb["lower"]), upper_b=float(rb["upper"]), se_b=se_b,
+        difference=diff, se_difference=se_diff, diff_lower=diff - zc * se_diff,
+        diff_upper=diff + zc * se_diff, z=z, p_value=p_value, method=method,
+        conf_level=float(conf_level))
+
+
+# ------------------------------------------------------------------------------------------------
+# Follow-up: reverse Kaplan-Meier as prodlim
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FollowUp:
+    """Median potential follow-up (reverse Kaplan-Meier) with quartiles and a CI for the median."""
+
+    median: float
+    q1: float
+    q3: float
+    lower: float
+    upper: float
+    n: int
+
+
+def reverse_kaplan_meier(time: Any, event: Any, conf_level: float = 0.95) -> pd.DataFrame:
+    """The censoring distribution G(t) as ``prodlim(Hist(time, status) ~ 1, reverse = TRUE)``.
+
+    Censoring is the "event". At a tied time, events (deaths) come before censorings: a patient who
+    died at t is no longer at risk of being censored at t. With n_j at risk (time >= t_j),
+    d_j events and c_j censorings: ``G = prod (1 - c_j / (n_j - d_j))``, Greenwood
+    ``se_surv = G sqrt(sum c_j / ((n_j - d_j)(n_j - d_j - c_j)))`` and plain bands
+    ``G -+ z se_surv`` clipped to [0, 1]; where se_surv is 0, prodlim sets the band to [0, 1].
+    (``survfit(Surv(time, 1 - status) ~ 1)`` keeps the deaths at t in the risk set, which gives a
+    different G wherever deaths and censorings tie.)
+
+    Columns: time, n_risk, n_event, n_lost, surv, se_surv, lower, upper.
+    """
+    if not (0 < conf_level < 1):
+        raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+    t, e = _check_time_event(time, event)
+    times, n_risk, n_event, n_lost = _distinct_times(t, e)
+    lag = (n_risk - n_event).astype(float)
+    c = n_lost.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(c > 0, 1 - c / lag, 1.0)
+        inc = np.where(c > 0, c / (lag * (lag - c)), 0.0)
+        surv = np.cumprod(factor)
+        se = surv * np.sqrt(np.cumsum(inc))
+        z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+        lower = np.maximum(surv - z * se, 0.0)
+        upper = np.minimum(surv + z * se, 1.0)
+    lower[se == 0] = 0.0
+    upper[se == 0] = 1.0
+    return pd.DataFrame({"time": times, "n_risk": n_risk, "n_event": n_event, "n_lost": n_lost,
+                         "surv": surv, "se_surv": se, "lower": lower, "upper": upper})
+
+
+def _prodlim_quantile(times: np.ndarray, values: np.ndarray, q: float) -> float:
+    """``quantile.prodlim``: drop values that are NA, 0 or 1; then the first time with value < q
+    (strictly; R counts values >= q and takes the next time). NaN if none is left."""
+    keep = ~(np.isnan(values) | (values == 0) | (values == 1))
+    v, tt = values[keep], times[keep]
+    if len(v) == 0:
+        return math.nan
+    k = int(np.sum(v >= q))
+    return float(tt[k]) if k < len(tt) else math.nan
+
+
+def median_followup(time: Any, event: Any, conf_level: float = 0.95) -> FollowUp:
+    """Median follow-up by the reverse Kaplan-Meier method, as prodlim's
+    ``quantile(prodlim(Hist(time, status) ~ 1, reverse = TRUE))``.
+
+    G is :func:`reverse_kaplan_meier`. prodlim's quantile rule: median = the first time with
+    G(t) < 0.5 *strictly* (no midpoint on a flat stretch at 0.5, unlike survfit), ignoring time
+    points where G is 0 or 1 — so if G jumps from above the level straight to 0 the quantile is NaN.
+    q1 = first time G < 0.75, q3 = first time G < 0.25. ``lower``/``upper`` are the CI of the median
+    from the plain lower/upper bands with the same rule.
+    """
+    tab = reverse_kaplan_meier(time, event, conf_level)
+    tt = tab["time"].to_numpy()
+    g = tab["surv"].to_numpy()
+    return FollowUp(median=_prodlim_quantile(tt, g, 0.5), q1=_prodlim_quantile(tt, g, 0.75),
+                    q3=_prodlim_quantile(tt, g, 0.25),
+                    lower=_prodlim_quantile(tt, tab["lower"].to_numpy(), 0.5),
+                    upper=_prodlim_quantile(tt, tab["upper"].to_numpy(), 0.5),
+                    n=int(tab["n_risk"].iloc[0]))
+
+
+# ------------------------------------------------------------------------------------------------
+# Formatting
+# ------------------------------------------------------------------------------------------------
+def format_median(m: MedianEstimate, decimals: int = 1, sep: str = "\u2013") -> str:
+    """``"10.1 (7.2–NR)"``: estimate and CI; a missing value prints as its reason, "NR" (not
+    reached) or "NE" (not estimable), defaulting to "NR"."""
+    def one(v: float, reason: str | None) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return reason or "NR"
+        return f"{v:.{decimals}f}"
+
+    r = m.reasons
+    return f"{one(m.estimate, r[0])} ({one(m.lower, r[1])}{sep}{one(m.upper, r[2])})"
