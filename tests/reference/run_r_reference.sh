@@ -4,20 +4,20 @@
 #
 #   bash tests/reference/run_r_reference.sh        (or: make r-reference)
 #
-# Needs R with MatchIt, survival and jsonlite, e.g. on Debian/Ubuntu:
-#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite
+# Needs R with MatchIt, survival, prodlim and jsonlite, e.g. on Debian/Ubuntu:
+#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if ! command -v Rscript >/dev/null 2>&1; then
-  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite" >&2
+  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim" >&2
   exit 1
 fi
 
-missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
+missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite", "prodlim"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
 if [ -n "$missing" ]; then
-  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite)" >&2
+  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite r-cran-prodlim)" >&2
   exit 1
 fi
 
@@ -32,6 +32,9 @@ echo "written $here/r_values/hypothesis_tests.json"
 
 echo "== Kaplan-Meier / log-rank / landmark / follow-up reference (tests/reference/survival_km_reference.R; needs prodlim: r-cran-prodlim)"
 Rscript "$here/survival_km_reference.R"
+
+echo "== Cox / cox.zph / RMST / pseudo-value reference (tests/reference/survival_cox_reference.R; geepack optional)"
+Rscript "$here/survival_cox_reference.R"
 
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"

@@ -1,0 +1,877 @@
+"""Cox proportional-hazards models with the numbers R's ``survival`` package prints.
+
+Reference: ``survival::coxph(ties = "efron")``, ``summary.coxph`` and ``cox.zph`` (survival 3.5-3,
+R 4.2.2). Every number below is checked against R in ``tests/test_cox.py`` (values written by
+``tests/reference/survival_cox_reference.R``): coefficients and standard errors to 1e-6, p-values to 1e-4.
+
+API
+---
+``design_matrix(data, columns, keep=(), sep="") -> DesignMatrix`` (frame, terms, variables, reference)
+``cox_fit(data, time, event, covariates, ties="efron", conf_level=0.95, robust=False, terms=None,
+groups=None, compute_concordance=True) -> CoxResult`` (table, tests, coef, var, n, n_events, loglik,
+concordance, warnings, ...)
+``univariate_then_multivariate(data, time, event, candidates, entry_p=0.1, forced=(), rule="any_term")
+-> ScreenResult`` (univariate, multivariate, selected, univariate_fits, warnings)
+``proportional_hazards_test(result, transform="km", terms=True) -> DataFrame`` (chisq, df, p_value)
+``concordance(time, event, risk) -> dict``
+
+Conventions (all as R)
+----------------------
+Ties
+    Efron's approximation (R's default). With one death at a time Efron and Breslow coincide.
+Fitting
+    Newton-Raphson exactly as ``coxph.fit`` / the C routine ``coxfit6``: start at beta = 0; columns
+    whose values are not all in {-1, 0, 1} are centred and scaled (by the mean absolute deviation)
+    before fitting; step halving when the log-likelihood decreases; convergence when
+    ``|1 - loglik_old / loglik_new| <= 1e-9``; at most 20 iterations. The partial likelihood, score and
+    information are computed vectorised (cumulative sums over the sorted times, tie groups handled),
+    so a fit on 1,000,000 patients with 10 covariates takes seconds.
+Per-term statistics
+    ``coef``, ``se = sqrt(diag(var))``, ``hr = exp(coef)``, Wald CI ``exp(coef -/+ z * se)`` and the
+    Wald p-value ``2 * P(Z > |coef / se|)``, as ``summary(coxph)``. With ``robust=True`` the variance is
+    R's robust sandwich ``D'D`` (D = dfbeta residuals, one cluster per row); the CI and p use it, and
+    the model-based SE is kept in ``naive_se``.
+Global tests
+    ``summary(coxph)``'s three: likelihood ratio ``2 (loglik_final - loglik_0)``; Wald ``b' V^-1 b``
+    (robust V when ``robust=True``); score (log-rank) test at beta = 0. Degrees of freedom = number of
+    estimated coefficients. With ``robust=True`` also R's robust score test.
+Concordance
+    Harrell's C as ``coxph`` reports it (``concordance()``, ``timewt = "n"``): a pair is comparable when
+    the shorter time is an event, or times are equal and only one of the two is an event (the censored
+    one counts as longer); pairs tied on the linear predictor count 1/2.
+Missing values
+    Rows with a missing time, event or covariate are dropped (R's ``na.omit``); ``n`` is what was used.
+Edge cases (R's behaviour, made explicit)
+    * A covariate without variation, or one that is an exact linear combination of the others, gets
+      ``coef = NaN`` (R prints ``NA``), ``estimable = False`` and a note; the other terms are fitted.
+    * An infinite estimate (e.g. no events in one level): R stops with a huge coefficient and the
+      warning "Loglik converged before variable ...; coefficient may be infinite" (or, after 20
+      iterations, "Ran out of iterations and did not converge"). The same rule (next Newton step
+      ``|u V| > eps`` and ``> sqrt(eps) |coef|``) marks such a term ``estimable = False`` with the
+      note ``"NE"``, also after non-convergence; its numbers are returned (the same as R's) but must
+      not be reported as estimates. ``iterations`` is R's ``iter`` (21 when it ran out).
+    * No events at all: every coefficient NaN with the note "NA: no events" and a warning (R prints
+      NA and "Likelihood ratio test=0 on 0 df"); no usable rows: ``ValueError``.
+
+Proportional hazards (:func:`proportional_hazards_test`)
+    survival >= 3.0's ``cox.zph``: for each term, a score test that adding ``x * g(t)`` to the model
+    improves it, with ``g`` = 1 - left-continuous Kaplan-Meier (``transform="km"``, default), centred at
+    its mean over the events. The full 2p x 2p information matrix at the fitted beta is used (this is
+    *not* the older Grambsch-Therneau approximation based on scaled Schoenfeld residuals); multi-column
+    terms (factors) are tested jointly (``terms=True``), plus a GLOBAL test.
+"""
+from __future__ import annotations
+
+import math
+import warnings as _warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "DesignMatrix",
+    "design_matrix",
+    "CoxResult",
+    "cox_fit",
+    "ScreenResult",
+    "univariate_then_multivariate",
+    "proportional_hazards_test",
+    "concordance",
+    "ENTRY_RULES",
+]
+
+ENTRY_RULES = ("any_term", "global_wald", "likelihood_ratio")
+
+# coxph.control() defaults
+_EPS = 1e-9
+_TOLER_CHOL = np.finfo(float).eps ** 0.75
+_TOLER_INF = math.sqrt(_EPS)
+_ITER_MAX = 20
+
+
+# ============================================================================== design matrix
+@dataclass
+class DesignMatrix:
+    """Numeric model columns built from a data frame, with the bookkeeping R keeps in ``assign``.
+
+    ``frame``: one column per term, same index as the data (NaN where the source value is missing).
+    ``terms``: term column -> (variable, level); ``level`` is None for a numeric variable.
+    ``variables``: variable -> its term columns, in order (what :func:`univariate_then_multivariate`
+    takes as ``candidates``). ``reference``: variable -> reference level (None for numeric ones).
+    """
+
+    frame: pd.DataFrame
+    terms: dict[str, tuple[str, str | None]]
+    variables: dict[str, list[str]]
+    reference: dict[str, str | None]
+
+    def with_columns(self, data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """``frame`` with ``columns`` of ``data`` (e.g. time and event) added in front."""
+        return pd.concat([data[list(columns)], self.frame], axis=1)
+
+
+def _spec_parts(spec: Any) -> tuple[str, list | None, Any]:
+    if spec is None or isinstance(spec, str):
+        kind = spec or "numeric"
+        return kind, None, None
+    if isinstance(spec, Mapping):
+        return str(spec.get("kind", "categorical")), spec.get("levels"), spec.get("reference")
+    if isinstance(spec, (tuple, list)):
+        parts = list(spec) + [None] * (3 - len(spec))
+        return str(parts[0]), parts[1], parts[2]
+    raise TypeError(f"unrecognised column specification {spec!r}")
+
+
+def design_matrix(data: pd.DataFrame, columns: Mapping[str, Any], keep: Sequence[str] = (),
+                  sep: str = "") -> DesignMatrix:
+    """Dummy-code categorical columns against a reference level (R's treatment contrasts).
+
+    ``columns`` maps a column of ``data`` to its specification:
+
+    * ``"numeric"`` (or ``None``): used as is (converted to float);
+    * ``("categorical", levels, reference)``, or ``{"kind": "categorical", "levels": [...],
+      "reference": ...}``: one 0/1 column per non-reference level, named ``<column><sep><level>``
+      (``sep=""`` gives R's names, e.g. ``ecog31``). ``levels=None`` uses the sorted distinct
+      non-missing values (R's ``factor()`` default); ``reference=None`` uses the first level.
+      Values are compared as strings, so ``1`` and ``"1"`` are the same level. A value that is not
+      one of ``levels`` is an error; a missing value gives NaN in every dummy of that variable.
+
+    ``keep``: columns of ``data`` copied unchanged in front (e.g. time and event).
+    """
+    frame = pd.DataFrame(index=data.index)
+    for k in keep:
+        frame[k] = data[k]
+    terms: dict[str, tuple[str, str | None]] = {}
+    variables: dict[str, list[str]] = {}
+    reference: dict[str, str | None] = {}
+    for name, spec in columns.items():
+        if name not in data.columns:
+            raise KeyError(f"design_matrix: column '{name}' is not in the data")
+        kind, levels, ref = _spec_parts(spec)
+        if kind in ("numeric", "continuous"):
+            frame[name] = pd.to_numeric(data[name], errors="raise").astype(float)
+            terms[name] = (name, None)
+            variables[name] = [name]
+            reference[name] = None
+            continue
+        if kind not in ("categorical", "factor"):
+            raise ValueError(f"design_matrix: kind of '{name}' must be 'numeric' or 'categorical', got {kind!r}")
+        raw = data[name]
+        missing = raw.isna().to_numpy()
+        values = raw.astype(object).where(~raw.isna(), None)
+        as_str = np.array([None if v is None else _level_str(v) for v in values], dtype=object)
+        if levels is None:
+            present = sorted(set(v for v in values if v is not None), key=_sort_key)
+            levels = [_level_str(v) for v in present]
+        levels = [_level_str(v) for v in levels]
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"design_matrix: duplicated levels for '{name}': {levels}")
+        unknown = sorted(set(v for v in as_str[~missing]) - set(levels))
+        if unknown:
+            raise ValueError(f"design_matrix: '{name}' has values {unknown} that are not among its levels {levels}")
+        ref = levels[0] if ref is None else _level_str(ref)
+        if ref not in levels:
+            raise ValueError(f"design_matrix: reference level {ref!r} of '{name}' is not one of {levels}")
+        reference[name] = ref
+        variables[name] = []
+        for level in levels:
+            if level == ref:
+                continue
+            col = f"{name}{sep}{level}"
+            if col in frame.columns:
+                raise ValueError(f"design_matrix: column name clash on '{col}'")
+            dummy = (as_str == level).astype(float)
+            dummy[missing] = np.nan
+            frame[col] = dummy
+            terms[col] = (name, level)
+            variables[name].append(col)
+    return DesignMatrix(frame, terms, variables, reference)
+
+
+def _level_str(v: Any) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _sort_key(v: Any):
+    return (0, float(v), "") if isinstance(v, (int, float, np.integer, np.floating)) else (1, 0.0, str(v))
+
+
+# ============================================================================== R's Cholesky routines
+def _cholesky2(a: np.ndarray, toler: float) -> tuple[np.ndarray, int]:
+    """Port of survival's ``cholesky2``: LDL' with singular columns zeroed. Returns (factor, rank)."""
+    n = a.shape[0]
+    m = a.copy()
+    for i in range(n):
+        for j in range(i + 1, n):
+            m[j, i] = m[i, j]
+    diag = np.diag(m)
+    eps = np.max(diag[diag > 0]) if np.any(diag > 0) else 0.0
+    if eps == 0:
+        for i in range(n):
+            m[i, i] = 0.0
+        return m, 0
+    eps *= toler
+    rank, nonneg = 0, 1
+    for i in range(n):
+        pivot = m[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            m[i, i] = 0.0
+            if pivot < -8 * eps:
+                nonneg = -1
+        else:
+            rank += 1
+            for j in range(i + 1, n):
+                temp = m[j, i] / pivot
+                m[j, i] = temp
+                m[j, j] -= temp * temp * pivot
+                m[j + 1:, j] -= temp * m[j + 1:, i]
+    return m, rank * nonneg
+
+
+def _chsolve2(m: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Port of ``chsolve2``: solve with a ``_cholesky2`` factor (singular components set to 0)."""
+    n = m.shape[0]
+    y = np.array(y, dtype=float)
+    for i in range(n):
+        y[i] -= np.dot(y[:i], m[i, :i])
+    for i in range(n - 1, -1, -1):
+        if m[i, i] == 0:
+            y[i] = 0.0
+        else:
+            y[i] = y[i] / m[i, i] - np.dot(y[i + 1:], m[i + 1:, i])
+    return y
+
+
+def _chinv2(m: np.ndarray) -> np.ndarray:
+    """Port of ``chinv2``: inverse from a ``_cholesky2`` factor; singular rows/columns are 0."""
+    n = m.shape[0]
+    m = m.copy()
+    for i in range(n):
+        if m[i, i] > 0:
+            m[i, i] = 1.0 / m[i, i]
+            for j in range(i + 1, n):
+                m[j, i] = -m[j, i]
+                m[j, :i] += m[j, i] * m[i, :i]
+    for i in range(n):
+        if m[i, i] == 0:
+            m[:i, i] = 0.0
+            m[i, i:] = 0.0
+        else:
+            for j in range(i + 1, n):
+                temp = m[j, i] * m[j, j]
+                m[i, j] = temp
+                m[i, i:j] += temp * m[j, i:j]
+    upper = np.triu(m)
+    return upper + np.triu(upper, 1).T
+
+
+# ============================================================================== Efron machinery
+class _CoxData:
+    """Sorted data and tie structure; evaluates Efron's log partial likelihood and its derivatives.
+
+    Rows are stored in *decreasing* time, so that the risk set of a time (everyone with a time >= it)
+    is a prefix and its sums are forward cumulative sums (accurate and fast). ``gid`` numbers the
+    distinct times in *increasing* order; "event times" are the distinct times with a death, indexed
+    0..E-1 in the order they appear in the stored rows.
+    """
+
+    def __init__(self, time: np.ndarray, event: np.ndarray, x: np.ndarray, ties: str = "efron"):
+        order = np.argsort(time, kind="stable")[::-1]
+        self.order = order
+        self.time = time[order]
+        self.event = event[order].astype(bool)
+        self.x = np.ascontiguousarray(x[order], dtype=float)
+        n = len(self.time)
+        self.n = n
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.not_equal(self.time[1:], self.time[:-1], out=new[1:])
+        G = int(new.sum())
+        self.G = G
+        self.gid = G - np.cumsum(new)                 # increasing-time index of each row's distinct time
+        ends = np.r_[np.flatnonzero(new)[1:] - 1, n - 1]   # last stored row of each block (decreasing time)
+        self.gend = ends[::-1].copy()                 # indexed by gid: risk set of that time = rows [0, gend]
+        self.death = np.flatnonzero(self.event)       # stored rows of the deaths
+        gd = self.gid[self.death]
+        dstart = np.flatnonzero(np.r_[True, gd[1:] != gd[:-1]]) if len(gd) else np.zeros(0, int)
+        self.dstart = dstart                          # first death of each event time, within the death list
+        self.eg = gd[dstart]                          # gid of each event time
+        self.erow = self.death[dstart]                # a stored row at each event time
+        self.nd = np.diff(np.r_[dstart, len(gd)])     # deaths per event time
+        self.no_ties = bool(np.all(self.nd == 1))
+        self.exp_g = np.repeat(np.arange(len(self.eg)), self.nd)   # event time of each Efron step
+        k = np.arange(len(gd)) - np.repeat(dstart, self.nd)
+        self.exp_c = k / np.repeat(self.nd, self.nd)  # share of the tied deaths taken out: 0, 1/d, ...
+        if ties == "breslow":                          # Breslow: every tied death sees the full risk set
+            self.exp_c = np.zeros_like(self.exp_c)
+        self.n_events = len(self.death)
+
+    # --------------------------------------------------------------- core sums at beta
+    def pieces(self, beta: np.ndarray, x: np.ndarray | None = None) -> dict:
+        x = self.x if x is None else x
+        eta = x @ beta
+        shift = float(eta.max()) if len(eta) else 0.0
+        r = np.exp(eta - shift)
+        rx = x * r[:, None]
+        at = self.gend[self.eg]
+        s0 = np.cumsum(r)[at]
+        if self.no_ties:
+            s1 = np.cumsum(rx, axis=0, out=rx)[at]
+            den = s0
+            mean = s1 / den[:, None]
+        else:
+            d0 = np.add.reduceat(r[self.death], self.dstart)
+            d1 = np.add.reduceat(rx[self.death], self.dstart, axis=0)
+            s1 = np.cumsum(rx, axis=0, out=rx)[at]
+            c = self.exp_c
+            den = s0[self.exp_g] - c * d0[self.exp_g]
+            mean = (s1[self.exp_g] - c[:, None] * d1[self.exp_g]) / den[:, None]
+        loglik = float(eta[self.death].sum() - np.log(den).sum() - self.n_events * shift)
+        return dict(eta=eta, shift=shift, r=r, den=den, mean=mean, loglik=loglik, x=x)
+
+    def score_info(self, beta: np.ndarray, x: np.ndarray | None = None, info: bool = True):
+        p = self.pieces(beta, x)
+        x = p["x"]
+        u = x[self.death].sum(axis=0) - p["mean"].sum(axis=0)
+        if not info:
+            return p, u, None
+        imat = self.weighted_info(p, None)
+        return p, u, imat
+
+    def weighted_info(self, p: dict, w_event: np.ndarray | None, power: int = 1) -> np.ndarray:
+        """sum over event times k of w_k^power * sum over Efron steps l of V_kl, where
+        V_kl = S2_kl / den_kl - mean_kl mean_kl' (the information; w = None gives the plain one)."""
+        x = p["x"]
+        den, mean, r = p["den"], p["mean"], p["r"]
+        c = self.exp_c
+        wk = np.ones(len(self.eg)) if w_event is None else w_event ** power
+        we = wk[self.exp_g]
+        h = np.bincount(self.exp_g, weights=we / den, minlength=len(self.eg))
+        b = np.bincount(self.exp_g, weights=we * c / den, minlength=len(self.eg))
+        hfull = np.zeros(self.G)
+        hfull[self.eg] = h
+        bfull = np.zeros(self.G)
+        bfull[self.eg] = b
+        cum_h = np.cumsum(hfull)
+        wrow = r * cum_h[self.gid]
+        wrow[self.death] -= r[self.death] * bfull[self.gid[self.death]]
+        return (x * wrow[:, None]).T @ x - (mean * we[:, None]).T @ mean
+
+    def score_residuals(self, beta: np.ndarray) -> np.ndarray:
+        """Efron score residuals (R ``residuals(fit, "score")``), rows in sorted order."""
+        p = self.pieces(beta)
+        x, r, den, mean = p["x"], p["r"], p["den"], p["mean"]
+        c = self.exp_c
+        E = len(self.eg)
+        h1 = np.bincount(self.exp_g, weights=1 / den, minlength=E)
+        h2 = np.bincount(self.exp_g, weights=(1 - c) / den, minlength=E)
+        xh1 = np.zeros((E, x.shape[1]))
+        xh2 = np.zeros((E, x.shape[1]))
+        xm = np.zeros((E, x.shape[1]))
+        np.add.at(xh1, self.exp_g, mean / den[:, None])
+        np.add.at(xh2, self.exp_g, mean * ((1 - c) / den)[:, None])
+        np.add.at(xm, self.exp_g, mean / np.repeat(self.nd, self.nd)[:, None])
+        H1 = np.zeros(self.G)
+        H1[self.eg] = h1
+        XH1 = np.zeros((self.G, x.shape[1]))
+        XH1[self.eg] = xh1
+        a = np.cumsum(H1)[self.gid]
+        bmat = np.cumsum(XH1, axis=0)[self.gid]
+        ev_of_g = np.full(self.G, -1)
+        ev_of_g[self.eg] = np.arange(E)
+        kd = ev_of_g[self.gid[self.death]]
+        a[self.death] -= h1[kd] - h2[kd]
+        bmat[self.death] -= xh1[kd] - xh2[kd]
+        resid = -r[:, None] * (x * a[:, None] - bmat)
+        resid[self.death] += x[self.death] - xm[kd]
+        return resid
+
+
+# ============================================================================== fit
+@dataclass
+class CoxResult:
+    """A fitted Cox model. ``table`` has one row per term; see the module docstring for conventions.
+
+    ``table`` columns: term, variable, level, coef, se, hr, lower, upper, z, p_value, estimable, note
+    (plus naive_se with ``robust=True``). ``tests``: likelihood_ratio, wald, score (and robust_score)
+    with statistic, df, p_value. ``var``: the variance matrix used (robust when ``robust=True``).
+    """
+
+    table: pd.DataFrame
+    coef: pd.Series
+    var: pd.DataFrame
+    naive_var: pd.DataFrame
+    n: int
+    n_events: int
+    n_dropped: int
+    loglik_null: float
+    loglik: float
+    tests: pd.DataFrame
+    concordance: float | None
+    concordance_counts: dict | None
+    iterations: int
+    converged: bool
+    ties: str
+    conf_level: float
+    robust: bool
+    time: str
+    event: str
+    covariates: list[str]
+    groups: dict[str, list[str]]
+    warnings: list[str] = field(default_factory=list)
+    _data: Any = field(default=None, repr=False)
+
+    @property
+    def hazard_ratios(self) -> pd.Series:
+        return self.table.set_index("term")["hr"]
+
+    def summary(self) -> str:
+        """A text summary laid out like R's ``summary(coxph)``."""
+        t = self.table
+        lines = [f"  n= {self.n}, number of events= {self.n_events}"
+                 + (f"\n   ({self.n_dropped} observations deleted due to missingness)" if self.n_dropped else ""),
+                 "", t[["term", "coef", "hr", "se", "z", "p_value", "lower", "upper"]].to_string(index=False), ""]
+        if self.concordance is not None:
+            lines.append(f"Concordance= {self.concordance:.3f}")
+        for name, row in self.tests.iterrows():
+            lines.append(f"{name:<18} {row.statistic:.2f} on {int(row.df)} df,   p={row.p_value:.3g}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str], ties: str = "efron",
+            conf_level: float = 0.95, robust: bool = False,
+            terms: Mapping[str, tuple[str, str | None]] | None = None,
+            groups: Mapping[str, Sequence[str]] | None = None,
+            compute_concordance: bool = True, iter_max: int = _ITER_MAX, eps: float = _EPS) -> CoxResult:
+    """Fit ``coxph(Surv(time, event) ~ covariates, ties = "efron")``.
+
+    ``covariates`` are numeric columns of ``data`` (0/1 dummies or numbers; see :func:`design_matrix`).
+    ``event`` is 1 (or True) for an event, 0 for censored. ``terms`` (column -> (variable, level), as
+    :attr:`DesignMatrix.terms`) fills the ``variable``/``level`` columns of the table; ``groups``
+    (variable -> columns) says which columns form one term for :func:`proportional_hazards_test`
+    (default: taken from ``terms``, else one term per column). ``ties``: "efron" (R's default) or
+    "breslow".
+    """
+    covariates = list(covariates)
+    if not covariates:
+        raise ValueError("cox_fit: no covariates given (a null model has no coefficients to report)")
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"cox_fit: ties must be 'efron' or 'breslow', got {ties!r}")
+    if len(set(covariates)) != len(covariates):
+        raise ValueError(f"cox_fit: duplicated covariates {covariates}")
+    missing_cols = [c for c in [time, event, *covariates] if c not in data.columns]
+    if missing_cols:
+        raise KeyError(f"cox_fit: columns not in the data: {missing_cols}")
+    sub = data[[time, event, *covariates]]
+    arr = sub.to_numpy(dtype=float)
+    ok = ~np.isnan(arr).any(axis=1)
+    n_dropped = int((~ok).sum())
+    arr = arr[ok]
+    if len(arr) == 0:
+        raise ValueError("cox_fit: no rows without missing values")
+    t, ev, X = arr[:, 0], arr[:, 1], arr[:, 2:]
+    if np.any(~np.isfinite(X)) or np.any(~np.isfinite(t)):
+        raise ValueError("cox_fit: infinite values in time or covariates")
+    if not np.all(np.isin(ev, (0, 1))):
+        raise ValueError(f"cox_fit: event column '{event}' must be 0/1 (or False/True)")
+    if np.any(t < 0):
+        raise ValueError(f"cox_fit: negative times in '{time}'")
+    n_events = int(ev.sum())
+    terms = dict(terms or {})
+    var_of = [terms.get(c, (c, None))[0] for c in covariates]
+    lev_of = [terms.get(c, (c, None))[1] for c in covariates]
+    if groups is None:
+        groups = {}
+        for c, v in zip(covariates, var_of):
+            groups.setdefault(v, []).append(c)
+    else:
+        groups = {k: list(v) for k, v in groups.items()}
+        listed = [c for cols in groups.values() for c in cols]
+        if sorted(listed) != sorted(covariates):
+            raise ValueError(f"cox_fit: groups must partition the covariates; got {groups}")
+    if n_events == 0:  # R: every coefficient NA, "Likelihood ratio test=0 on 0 df, p=1"
+        nan = np.full(len(covariates), np.nan)
+        table = pd.DataFrame({"term": covariates, "variable": var_of, "level": lev_of, "coef": nan, "se": nan,
+                              "hr": nan, "lower": nan, "upper": nan, "z": nan, "p_value": nan,
+                              "estimable": False, "note": "NA: no events"})
+        idx = pd.Index(covariates)
+        empty = pd.DataFrame(np.zeros((len(idx), len(idx))), index=idx, columns=idx)
+        tests = pd.DataFrame([{"test": k, "statistic": 0.0, "df": 0, "p_value": 1.0}
+                              for k in ("likelihood_ratio", "wald", "score")]).set_index("test")
+        return CoxResult(table, pd.Series(nan, index=idx), empty, empty.copy(), len(t), 0, n_dropped, float("nan"),
+                         float("nan"), tests, None, None, 0, False, ties, conf_level, robust, time, event,
+                         covariates, groups, ["no events: no coefficient is estimable (R reports NA)"], None)
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    p = X.shape[1]
+
+    # R's centring/scaling (coxph's nocenter = c(-1, 0, 1))
+    nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
+    means = np.where(nocenter, 0.0, X.mean(axis=0))
+    Xc = X - means
+    mad = np.abs(Xc).sum(axis=0)
+    scale = np.where(nocenter, 1.0, np.where(mad > 0, len(X) / np.where(mad > 0, mad, 1), 1.0))
+    Xs = Xc * scale
+
+    cd = _CoxData(t, ev, Xs, ties)
+    beta = np.zeros(p)
+    pc, u, imat = cd.score_info(beta)
+    loglik0 = pc["loglik"]
+    fac, flag = _cholesky2(imat, _TOLER_CHOL)
+    a = _chsolve2(fac, u)
+    sctest = float(u @ a)
+    best = loglik0
+    newbeta = beta + a
+    halving = 0
+    converged = False
+    it = 0
+    for it in range(1, iter_max + 1):
+        pc, u, imat = cd.score_info(newbeta)
+        newlk = pc["loglik"]
+        fac, flag = _cholesky2(imat, _TOLER_CHOL)
+        notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or not np.isfinite(newlk)
+        if not notfinite and abs(1 - best / newlk) <= eps:
+            best = newlk
+            beta = newbeta
+            converged = True
+            break
+        if notfinite or newlk < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = newlk
+            step = _chsolve2(fac, u)
+            beta = newbeta
+            newbeta = newbeta + step
+    if not converged:  # as coxfit6: back to the last accepted beta; R then reports iter = iter.max + 1
+        pc, u, imat = cd.score_info(beta)
+        best = pc["loglik"]
+        fac, flag = _cholesky2(imat, _TOLER_CHOL)
+        it = iter_max + 1
+    var_s = _chinv2(fac)
+    coef = beta * scale
+    u_o = u / scale
+    var = var_s * np.outer(scale, scale)
+
+    warns: list[str] = []
+    notes = [""] * p
+    estimable = np.ones(p, dtype=bool)
+    which_sing = np.diag(var) == 0 if flag < p else np.zeros(p, dtype=bool)
+    constant = np.ptp(X, axis=0) == 0
+    if not converged:
+        warns.append("Ran out of iterations and did not converge")
+    # R's test for an infinite coefficient: the next Newton step |u V| is still large. R applies it
+    # only after convergence; here also after running out of iterations (R then only warns that the
+    # fit did not converge), so that separated data are always marked NE.
+    with np.errstate(invalid="ignore", over="ignore"):
+        infs = np.abs(u_o @ var)
+        inf_flag = ~np.isfinite(u_o) | ~np.isfinite(infs) | ((infs > eps) & (infs > _TOLER_INF * np.abs(coef)))
+    inf_flag &= ~which_sing
+    for i, col in enumerate(covariates):
+        if which_sing[i]:
+            estimable[i] = False
+            why = "no variation" if constant[i] else "collinear with other covariates"
+            notes[i] = f"NA: {why}"
+            warns.append(f"'{col}': coefficient not estimable ({why}); R reports NA")
+        elif inf_flag[i]:
+            estimable[i] = False
+            notes[i] = "NE"
+            what = "loglik converged before this coefficient" if converged else "no convergence"
+            warns.append(f"'{col}': {what}; the coefficient may be infinite (e.g. no events in one group). "
+                         "Reported as NE")
+    coef = np.where(which_sing, np.nan, coef)
+
+    naive_var = var.copy()
+    robust_test = None
+    if robust:
+        resid = cd.score_residuals(np.where(which_sing, 0.0, beta))
+        resid_o = resid / scale  # score residuals on the original scale of x
+        dfbeta = resid_o @ var
+        var = dfbeta.T @ dfbeta
+        var[which_sing, :] = 0.0
+        var[:, which_sing] = 0.0
+        resid0 = cd.score_residuals(np.zeros(p)) / scale
+        keep = ~which_sing
+        u0 = resid0[:, keep].sum(axis=0)
+        robust_test = float(u0 @ np.linalg.lstsq(resid0[:, keep].T @ resid0[:, keep], u0, rcond=None)[0])
+
+    se = np.sqrt(np.diag(var))
+    se = np.where(which_sing, np.nan, se)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        zval = coef / se
+        pval = 2 * stats.norm.sf(np.abs(zval))
+        hr = np.exp(coef)
+        lower = np.exp(coef - z * se)
+        upper = np.exp(coef + z * se)
+
+    table = pd.DataFrame({"term": covariates, "variable": var_of, "level": lev_of, "coef": coef, "se": se,
+                          "hr": hr, "lower": lower, "upper": upper, "z": zval, "p_value": pval,
+                          "estimable": estimable, "note": notes})
+    if robust:
+        table.insert(5, "naive_se", np.where(which_sing, np.nan, np.sqrt(np.diag(naive_var))))
+
+    keep = ~which_sing
+    df = int(keep.sum())
+    b = coef[keep]
+    vk = var[np.ix_(keep, keep)]
+    try:
+        wald = float(b @ np.linalg.solve(vk, b))
+    except np.linalg.LinAlgError:
+        wald = float("nan")
+    lr = 2 * (best - loglik0)
+    rows = {"likelihood_ratio": (lr, df), "wald": (wald, df), "score": (sctest, df)}
+    if robust_test is not None:
+        rows["robust_score"] = (robust_test, df)
+    tests = pd.DataFrame([{"test": k, "statistic": s, "df": d, "p_value": float(stats.chi2.sf(s, d))}
+                          for k, (s, d) in rows.items()]).set_index("test")
+
+    conc, counts = None, None
+    if compute_concordance:
+        lp = X @ np.where(which_sing, 0.0, coef)
+        counts = concordance(t, ev, lp)
+        conc = counts["concordance"]
+
+    idx = pd.Index(covariates)
+    return CoxResult(
+        table=table, coef=pd.Series(coef, index=idx), var=pd.DataFrame(var, index=idx, columns=idx),
+        naive_var=pd.DataFrame(naive_var, index=idx, columns=idx), n=len(t), n_events=n_events,
+        n_dropped=n_dropped, loglik_null=loglik0, loglik=best, tests=tests, concordance=conc,
+        concordance_counts=counts, iterations=it, converged=converged, ties=ties, conf_level=conf_level,
+        robust=robust, time=time, event=event, covariates=covariates, groups=groups, warnings=warns,
+        _data=dict(cd=cd, X=X, t=t, ev=ev, beta_s=np.where(which_sing, 0.0, beta), scale=scale,
+                   which_sing=which_sing, naive_var=naive_var))
+
+
+# ============================================================================== concordance
+def concordance(time, event, risk) -> dict:
+    """Harrell's C as R ``concordance(coxph fit)`` (``timewt = "n"``, higher risk = shorter time).
+
+    Comparable pairs: the shorter time is an event; at equal times, an event and a censored time
+    (the censored one counts as longer); two events at the same time are ``tied_y`` and not used.
+    Returns concordant, discordant, tied_x (risk ties among comparable pairs), tied_y, tied_xy (event
+    pairs at equal times with unequal / equal risk, not used) and concordance
+    = (concordant + tied_x / 2) / (concordant + discordant + tied_x). O(n log^2 n), vectorised.
+    """
+    t = np.asarray(time, float)
+    ev = np.asarray(event, float) > 0
+    x = np.asarray(risk, float)
+    n = len(t)
+    if n == 0:
+        return dict(concordant=0, discordant=0, tied_x=0, tied_y=0, tied_xy=0, concordance=float("nan"))
+    # rank of (time, censored) lexicographically: j is "longer" than event i iff rk_j > rk_i
+    order = np.lexsort((~ev, t))
+    ts, cs = t[order], (~ev)[order]
+    newk = np.r_[True, (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])]
+    rk = np.empty(n, dtype=np.int64)
+    rk[order] = np.cumsum(newk) - 1
+    _, er = np.unique(x, return_inverse=True)
+    er = er.astype(np.int64)
+    R = int(rk.max()) + 1
+    Eb = int(er.max()) + 2
+    evi = np.flatnonzero(ev)
+    evi = evi[np.argsort(rk[evi], kind="stable")]   # queries in key order: searches stay local (fast)
+    rk_sorted = np.sort(rk)
+    greater = n - np.searchsorted(rk_sorted, rk[evi], side="right")
+    # ties in risk among the longer ones
+    key = np.sort(er * (R + 1) + rk)
+    tied = (np.searchsorted(key, (er[evi] + 1) * (R + 1), side="left")
+            - np.searchsorted(key, er[evi] * (R + 1) + rk[evi], side="right"))
+    # longer ones with a smaller risk: dominance count over the bits of rk
+    less = np.zeros(len(evi), dtype=np.int64)
+    nbits = max(1, int(R - 1).bit_length())
+    for bit in range(nbits):
+        prefix = rk >> (bit + 1)
+        has = ((rk >> bit) & 1).astype(bool)
+        ph = prefix[has]
+        keys = np.sort(ph * Eb + er[has])
+        first = np.concatenate(([0], np.cumsum(np.bincount(ph))))   # keys before each prefix value
+        sel = ~has[evi]
+        ii = evi[sel]
+        pi = prefix[ii]
+        lo = first[np.minimum(pi, len(first) - 1)]
+        less[sel] += np.searchsorted(keys, pi * Eb + er[ii], side="left") - lo
+    # in the Cox convention a higher risk should die first: event i concordant with j when x_i > x_j
+    conc = int(less.sum())
+    tx = int(tied.sum())
+    disc = int(greater.sum()) - conc - tx
+    # pairs of events at the same time: tied_xy when their risks are also equal, else tied_y (R's split)
+    _, cnt = np.unique(rk[ev], return_counts=True)        # events share rk exactly when their times are equal
+    ty_all = int((cnt * (cnt - 1) // 2).sum())
+    _, cnt_xy = np.unique(rk[ev] * Eb + er[ev], return_counts=True)
+    txy = int((cnt_xy * (cnt_xy - 1) // 2).sum())
+    denom = conc + disc + tx
+    return dict(concordant=conc, discordant=disc, tied_x=tx, tied_y=ty_all - txy, tied_xy=txy,
+                concordance=(conc + tx / 2) / denom if denom else float("nan"))
+
+
+# ============================================================================== screen
+@dataclass
+class ScreenResult:
+    """Univariate screen then multivariable model (Table 2 of a paper).
+
+    ``univariate``: one row per term of every univariate model (columns of :attr:`CoxResult.table` plus
+    ``model_variable``, ``n``, ``n_events``, ``global_wald_p``, ``lr_p``, ``selected``).
+    ``multivariate``: the :class:`CoxResult` of the selected (and forced) variables, or None.
+    """
+
+    univariate: pd.DataFrame
+    multivariate: CoxResult | None
+    selected: list[str]
+    univariate_fits: dict[str, CoxResult]
+    rule: str
+    entry_p: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def univariate_then_multivariate(data: pd.DataFrame, time: str, event: str,
+                                 candidates: Mapping[str, Sequence[str]], entry_p: float = 0.1,
+                                 forced: Sequence[str] = (), rule: str = "any_term",
+                                 terms: Mapping[str, tuple[str, str | None]] | None = None,
+                                 conf_level: float = 0.95, **fit_kwargs) -> ScreenResult:
+    """Fit each candidate variable alone, then the selected ones together.
+
+    ``candidates``: variable -> its term columns (all dummies of a factor together; see
+    :attr:`DesignMatrix.variables`). Each univariate model contains all terms of one variable and uses
+    the rows complete for that variable (R's default). Selection rule (``rule``):
+
+    * ``"any_term"`` (default): a variable enters when the Wald p of *any* of its terms is
+      < ``entry_p``. This is how Table 2 of the seed paper treats multi-level variables.
+    * ``"global_wald"``: when the model's global Wald test (all its terms jointly) has p < ``entry_p``.
+    * ``"likelihood_ratio"``: the same with the likelihood-ratio test.
+
+    Variables in ``forced`` enter whatever their p. A univariate term marked not estimable (NE/NA)
+    cannot select its variable. The multivariable model uses the rows complete for all its variables.
+    """
+    if rule not in ENTRY_RULES:
+        raise ValueError(f"rule must be one of {ENTRY_RULES}, got {rule!r}")
+    if not 0 < entry_p <= 1:
+        raise ValueError(f"entry_p must be in (0, 1], got {entry_p}")
+    unknown = [v for v in forced if v not in candidates]
+    if unknown:
+        raise ValueError(f"forced variables {unknown} are not among the candidates {list(candidates)}")
+    rows, fits, selected, warns = [], {}, [], []
+    for var, cols in candidates.items():
+        cols = list(cols)
+        fit = cox_fit(data, time, event, cols, conf_level=conf_level, terms=terms, groups={var: cols},
+                      **fit_kwargs)
+        fits[var] = fit
+        warns += [f"univariate {var}: {w}" for w in fit.warnings]
+        tab = fit.table.copy()
+        if terms is None:
+            tab["variable"] = var
+        tab.insert(0, "model_variable", var)
+        tab["n"] = fit.n
+        tab["n_events"] = fit.n_events
+        tab["global_wald_p"] = fit.tests.loc["wald", "p_value"]
+        tab["lr_p"] = fit.tests.loc["likelihood_ratio", "p_value"]
+        ok = tab["estimable"].to_numpy()
+        if rule == "any_term":
+            sel = bool(np.any((tab["p_value"].to_numpy() < entry_p) & ok))
+        elif rule == "global_wald":
+            sel = bool(fit.tests.loc["wald", "p_value"] < entry_p and ok.all())
+        else:
+            sel = bool(fit.tests.loc["likelihood_ratio", "p_value"] < entry_p and ok.all())
+        sel = sel or var in forced
+        tab["selected"] = sel
+        if sel:
+            selected.append(var)
+        rows.append(tab)
+    univariate = pd.concat(rows, ignore_index=True)
+    multivariate = None
+    if selected:
+        cols = [c for v in selected for c in candidates[v]]
+        multivariate = cox_fit(data, time, event, cols, conf_level=conf_level, terms=terms,
+                               groups={v: list(candidates[v]) for v in selected}, **fit_kwargs)
+        if terms is None:
+            owner = {c: v for v in selected for c in candidates[v]}
+            multivariate.table["variable"] = [owner[c] for c in multivariate.table["term"]]
+        warns += [f"multivariable: {w}" for w in multivariate.warnings]
+    return ScreenResult(univariate, multivariate, selected, fits, rule, entry_p, warns)
+
+
+# ============================================================================== cox.zph
+def _km_left(t: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Left-continuous Kaplan-Meier S(t-) at every t (as cox.zph's 'km' transform builds it)."""
+    ut, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=ev, minlength=len(ut))
+    cnt = np.bincount(inv, minlength=len(ut))
+    nrisk = len(t) - np.r_[0, np.cumsum(cnt)[:-1]]
+    s = np.cumprod(1 - d / nrisk)
+    s_left = np.r_[1.0, s[:-1]]
+    return s_left[inv]
+
+
+def proportional_hazards_test(result: CoxResult, transform: str = "km", terms: bool = True,
+                              global_test: bool = True) -> pd.DataFrame:
+    """R ``cox.zph(fit, transform, terms)``: chisq, df and p per term and GLOBAL (survival >= 3.0).
+
+    ``transform``: "km" (1 - left-continuous KM, R's default), "identity", "rank" or "log".
+    ``terms=True`` tests the columns of one variable (``result.groups``) jointly, as R does for a
+    factor; ``terms=False`` tests each column. Columns with a NaN coefficient are dropped, as in R.
+    """
+    d = result._data
+    if result.n_events == 0:
+        raise ValueError("proportional_hazards_test: the model has no events")
+    if d is None:
+        raise ValueError("proportional_hazards_test needs a CoxResult from cox_fit")
+    cd: _CoxData = d["cd"]
+    keep = ~d["which_sing"]
+    cols = [c for c, k in zip(result.covariates, keep) if k]
+    idx = np.flatnonzero(keep)
+    t_sorted = cd.time
+    ev_sorted = cd.event
+    if transform == "km":
+        tt = 1.0 - _km_left(t_sorted, ev_sorted.astype(float))
+    elif transform == "identity":
+        tt = t_sorted.astype(float)
+    elif transform == "rank":
+        tt = stats.rankdata(t_sorted)
+    elif transform == "log":
+        tt = np.log(t_sorted)
+    else:
+        raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
+    gtime = tt - tt[ev_sorted].mean()
+    g_event = gtime[cd.erow]                      # one value per event time
+    beta_s = d["beta_s"][idx]
+    x = cd.x[:, idx]
+    p = cd.pieces(beta_s, x)
+    mean = p["mean"]
+    nv = len(idx)
+    i11 = cd.weighted_info(p, None)
+    i12 = cd.weighted_info(p, g_event, power=1)
+    i22 = cd.weighted_info(p, g_event, power=2)
+    imat = np.block([[i11, i12], [i12.T, i22]])
+    g_exp = g_event[cd.exp_g]
+    u2 = (x[cd.death] * g_event[cd.exp_g][:, None]).sum(axis=0) - (mean * g_exp[:, None]).sum(axis=0)
+    # back to the original scale of x (the test statistics are invariant; keep the algebra exact)
+    sc = d["scale"][idx]
+    T = np.r_[sc, sc]
+    imat = imat * np.outer(1 / T, 1 / T)
+    u2 = u2 / sc
+
+    if terms:
+        groups = []
+        for var, gcols in result.groups.items():
+            gi = [cols.index(c) for c in gcols if c in cols]
+            if gi:
+                groups.append((var, gi))
+    else:
+        groups = [(c, [i]) for i, c in enumerate(cols)]
+    out = []
+    for name, gi in groups:
+        kk = list(range(nv)) + [nv + j for j in gi]
+        u = np.r_[np.zeros(nv), u2[gi]]
+        stat = float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u))
+        out.append((name, stat, len(gi)))
+    if global_test:
+        u = np.r_[np.zeros(nv), u2]
+        out.append(("GLOBAL", float(u @ np.linalg.solve(imat, u)), nv))
+    tab = pd.DataFrame(out, columns=["term", "chisq", "df"])
+    tab["p_value"] = stats.chi2.sf(tab["chisq"], tab["df"])
+    return tab.set_index("term")
