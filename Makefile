@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data lint-data r-reference clean lock venv
+.PHONY: book test data lint-data r-reference bench clean lock venv
 
 venv: $(STAMP)
 
@@ -35,6 +35,10 @@ lint-data: $(STAMP)
 # Re-derive the R reference values the tests compare against (needs R: r-base-core, r-cran-survival, r-cran-matchit).
 r-reference:
 	bash tests/reference/run_r_reference.sh
+
+# Time the survival helpers on 100 k and 1 M synthetic patients next to R survival (R optional). Not a test.
+bench: $(STAMP)
+	$(PY) benchmarks/bench_survival.py
 
 # Re-pin requirements.txt from requirements.in (top-level packages) in a scratch environment.
 lock:

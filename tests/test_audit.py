@@ -31,14 +31,17 @@ def test_statuses():
         dict(stat="n", value=46.0),            # counts must be exact -> differs
         dict(stat="pct", value=92.156862745),  # rounds to 92.2 -> reproduced
         dict(stat="p_value", value=0.0004),    # below 0.001 -> reproduced
-        dict(stat="median", value=30.0),       # published NR -> not comparable
+        dict(stat="median", value=30.0),       # published NR but reached here -> differs
         dict(stat="mean", value=12.4),         # > 12 -> reproduced
     ])
     out = compare_with_published(results, published).set_index("stat")["status"]
     assert out.to_dict() == {"n": "differs", "pct": "reproduced", "p_value": "reproduced",
-                             "median": "not comparable", "mean": "reproduced"}
+                             "median": "differs", "mean": "reproduced"}
     sentence = verdict_sentence(compare_with_published(results, published), spec=None)
-    assert sentence.startswith("**3 of 5** published numbers compared here are reproduced; 1 differ")
+    assert sentence.startswith("**3 of 5** published numbers compared here are reproduced; 2 differ")
+    # not reached on both sides is agreement
+    both_nr = compare_with_published(frame([dict(stat="median", value=float("nan"))]), published)
+    assert both_nr.set_index("stat")["status"].to_dict() == {"median": "reproduced"}
 
 
 def test_conflicting_values_finds_numbers_printed_twice_with_different_values(tmp_path):

@@ -37,8 +37,11 @@ def compare_with_published(results: pd.DataFrame, published: pd.DataFrame) -> pd
     merged = pub.merge(results[JOIN + ["value"]].rename(columns={"value": "reproduced"}), on=JOIN, how="inner")
     status = []
     for r in merged.itertuples():
+        if pd.isna(r.value) and pd.isna(r.reproduced):
+            status.append("reproduced")  # both not reached / not estimable (printed as NR or NA)
+            continue
         if pd.isna(r.value) or pd.isna(r.reproduced):
-            status.append("not comparable")
+            status.append("differs")  # reached on one side, not reached (NR / NA) on the other
             continue
         relation = r.relation if isinstance(r.relation, str) else ""
         if relation in RELATIONS:

@@ -36,12 +36,20 @@ class BuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class ChapterRun:
+    """One executed page: ``book/<study_id>/<chapter>.ipynb`` from ``notebooks/<notebook>.md``.
+
+    A page named ``<notebook>_<cohort>`` (e.g. ``survival_matched``) runs ``notebooks/<notebook>.md`` with the
+    parameter ``cohort = "<cohort>"``; a page named after its notebook runs it with the notebook's defaults.
+    """
+
     study_id: str
     chapter: str
+    notebook: str = ""
+    parameters: tuple = ()
 
     @property
     def source(self) -> Path:
-        return NOTEBOOKS_DIR / f"{self.chapter}.md"
+        return NOTEBOOKS_DIR / f"{self.notebook or self.chapter}.md"
 
     @property
     def target(self) -> Path:
@@ -75,6 +83,9 @@ def chapter_runs(toc_path: Path = ROOT / "_toc.yml") -> list[ChapterRun]:
         parts = Path(entry).with_suffix("").parts
         if len(parts) == 3 and parts[0] == "book" and (STUDIES_DIR / parts[1] / "study.yaml").exists():
             run = ChapterRun(parts[1], parts[2])
+            if not run.source.exists() and "_" in parts[2]:
+                notebook, variant = parts[2].rsplit("_", 1)
+                run = ChapterRun(parts[1], parts[2], notebook, (("cohort", variant),))
             if not run.source.exists():
                 raise BuildError(f"_toc.yml lists {entry}, but there is no notebook source {run.source}")
             runs.append(run)
@@ -123,7 +134,7 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
         out_nb.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook_from_source(run.source), source_nb)
         params = {"study_id": run.study_id, "results_dir": str((staging / "results").relative_to(ROOT)),
-                  **(parameters or {})}
+                  **dict(run.parameters), **(parameters or {})}
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(source_nb), str(out_nb), parameters=params, cwd=str(ROOT),

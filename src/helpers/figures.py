@@ -113,3 +113,104 @@ def propensity_overlap(scores: pd.Series, arm: pd.Series, matched_ids: pd.Index,
     ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------ Kaplan-Meier
+def km_step(table: pd.DataFrame, column: str = "surv") -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a right-continuous step curve from a Kaplan-Meier table, starting at (0, 1)."""
+    times = np.concatenate([[0.0], table["time"].to_numpy(float)])
+    values = np.concatenate([[1.0], table[column].to_numpy(float)])
+    return times, values
+
+
+def extend_ticks(times: list[float], last: float) -> list[float]:
+    """The at-risk times, continued at the same step until they cover the last observed time."""
+    if len(times) < 2:
+        return times
+    step = times[-1] - times[-2]
+    out = list(times)
+    while step > 0 and out[-1] < last:
+        out.append(out[-1] + step)
+    return out
+
+
+def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
+             ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
+             xmax: float | None = None) -> None:
+    """Draw one Kaplan-Meier panel in the style of the papers' Figures 2 and 3.
+
+    Step curves per arm with censoring marks (+), pointwise CI bands as shaded steps, an annotation (HR with CI
+    and log-rank p) in the panel, and under the x-axis the numbers at risk, counted as patients with
+    time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t).
+    """
+    colours = arm_colours(spec)
+    last = max(float(km.table["time"].max()) for km in kms.values())
+    at_risk_times = extend_ticks(list(at_risk_times), xmax if xmax is not None else last)
+    for arm, km in kms.items():
+        table = km.table
+        x, y = km_step(table)
+        colour = colours.get(arm, "#444444")
+        ax.step(x, y, where="post", color=colour, lw=1.6, label=spec.arm.labels.get(arm, arm))
+        if show_ci and "lower" in table:
+            _, lo = km_step(table, "lower")
+            _, hi = km_step(table, "upper")
+            ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0), step="post",
+                            color=colour, alpha=0.15, lw=0)
+        censored = table[table["n_censor"] > 0]
+        ax.plot(censored["time"], censored["surv"], ls="none", marker="|", ms=7, mew=1.2, color=colour)
+    right = xmax if xmax is not None else max(max(at_risk_times, default=0), last)
+    ax.set_xlim(0, right * 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel(ylabel)
+    if at_risk_times:
+        ax.set_xticks(at_risk_times)
+    ax.grid(axis="y", color="#e6e6e6", lw=0.6)
+    ax.legend(loc="upper right", fontsize=9)
+    if annotation:
+        ax.text(0.03, 0.04, annotation, transform=ax.transAxes, fontsize=9, va="bottom", ha="left",
+                bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", lw=0.6))
+    # numbers at risk
+    ax_risk.set_xlim(ax.get_xlim())
+    ax_risk.set_ylim(-0.5, len(kms) - 0.5)
+    for row, (arm, km) in enumerate(kms.items()):
+        y = len(kms) - 1 - row
+        for t, n in zip(at_risk_times, km.at_risk(at_risk_times)):
+            ax_risk.text(t, y, f"{int(n)}", ha="center", va="center", fontsize=8.5, color=colours.get(arm, "#444"))
+    ax_risk.set_yticks(range(len(kms)))
+    ax_risk.set_yticklabels([spec.arm.labels.get(a, a) for a in reversed(list(kms))], fontsize=8.5)
+    for label, arm in zip(ax_risk.get_yticklabels(), reversed(list(kms))):
+        label.set_color(colours.get(arm, "#444"))
+    ax_risk.set_xticks(at_risk_times)
+    ax_risk.tick_params(axis="both", length=0)
+    ax_risk.tick_params(axis="y", pad=16)  # keep the arm labels clear of the counts at t = 0
+    ax_risk.set_xticklabels([f"{t:g}" for t in at_risk_times], fontsize=8.5)
+    ax_risk.set_xlabel(f"Time ({time_unit})")
+    for side in ("top", "right", "left", "bottom"):
+        ax_risk.spines[side].set_visible(False)
+    ax_risk.text(0, 1.02, "Number at risk", transform=ax_risk.transAxes, fontsize=8.5, ha="left", va="bottom",
+                 fontweight="bold")
+    ax.tick_params(axis="x", labelbottom=False)
+
+
+def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str = "months", ncols: int = 2):
+    """A grid of Kaplan-Meier panels (e.g. PFS, IH-PFS, EH-PFS, OS), each with its at-risk table.
+
+    ``panels``: dicts with ``title``, ``kms`` (arm -> KaplanMeier), ``ylabel``, ``annotation``.
+    """
+    n = len(panels)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    n_arms = max(len(p["kms"]) for p in panels)
+    fig = plt.figure(figsize=(5.4 * ncols, 4.6 * nrows))
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.45, wspace=0.32)
+    for i, panel in enumerate(panels):
+        inner = outer[i // ncols, i % ncols].subgridspec(2, 1, height_ratios=[4.2, 0.45 + 0.3 * n_arms], hspace=0.22)
+        ax = fig.add_subplot(inner[0])
+        ax_risk = fig.add_subplot(inner[1], sharex=ax)
+        km_panel(ax, ax_risk, panel["kms"], spec, at_risk_times, time_unit, panel.get("ylabel", "Survival probability"),
+                 panel.get("annotation", ""))
+        letter = chr(ord("A") + i) if n > 1 else ""
+        ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")
+    return fig

@@ -11,9 +11,12 @@ The individual patient data of the seed studies are not public.  This module wri
   counts chosen to reproduce each published p-value under the paper's test policy, as close as possible to
   assumed proportions (the paper's Table 1 body is not in the text).
 
-Targets are read from ``published.yaml``; the assumptions (value ranges, grids, seed) from
-``reconstruction.yaml``.  Output: ``patients.csv`` and ``reconstruction_report.csv`` (every target, the value
-achieved, and whether it was hit).  Run ``python -m helpers.reconstruct [study ...]`` (``make data``).
+Once the baseline table is final, :mod:`helpers.reconstruct_survival` appends the time-to-event columns of the
+spec's ``survival`` endpoints (it never changes a baseline column).
+
+Targets are read from ``published.yaml``; the assumptions (value ranges, grids, seeds) from
+``reconstruction.yaml``.  Output: ``patients.csv`` and ``reconstruction_report.csv`` (every target with its
+analysis, the value achieved, and whether it was hit; ``relation`` marks targets printed as "< x" or "> x").  Run ``python -m helpers.reconstruct [study ...]`` (``make data``).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from . import hypothesis_tests as ht
 from .matching import match_cohort
 from .patients import analysis_column, cut_variable
 from .published import load_published
+from .reconstruct_survival import add_survival_endpoints
 from .spec import StudySpec, load_spec
 
 QUANTILE_PROBS = (0.25, 0.5, 0.75)
@@ -630,11 +634,19 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
             grid = (assumptions.get("continuous", {}).get(name) or assumptions.get("categorised", {}).get(name))["grid"]
             d = grid_decimals(float(grid))
             df[name] = df[name].map(lambda x, d=d: f"{x:.{d}f}")
+    survival_report = None
+    if spec.survival is not None and "survival" in assumptions:
+        # time-to-event columns, appended to the final baseline table (which they never change)
+        df, survival_report = add_survival_endpoints(spec, assumptions, published, df)
     path = out_dir / spec.patients_file.name
     df.to_csv(path, index=False, lineterminator="\n")
     if spec.matching is not None:
         report = pd.concat([report[report["cohort"] != "matched"], matched_cohort_report(spec, path, published)],
                            ignore_index=True)
+    report.insert(1, "analysis", np.where(report["variable"] == "pairs", "psm", "table1"))
+    report.insert(report.columns.get_loc("stat") + 1, "relation", "")
+    if survival_report is not None:
+        report = pd.concat([report, survival_report], ignore_index=True)
     report.insert(0, "study", study_id)
     report.to_csv(out_dir / "reconstruction_report.csv", index=False, lineterminator="\n")
     return path, report

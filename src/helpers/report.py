@@ -57,23 +57,48 @@ def parameters_table(**params) -> pd.DataFrame:
     return out.set_index("Parameter")
 
 
-def reconstruction_summary(spec: StudySpec) -> str:
-    """How close the synthetic reconstruction came to its targets, from ``reconstruction_report.csv``."""
+def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
+    """How close the synthetic reconstruction came to its targets, from ``reconstruction_report.csv``.
+
+    ``part`` is ``"baseline"`` (Table 1 and matching rows) or ``"survival"`` (the time-to-event targets).
+    """
     path = spec.folder / "reconstruction_report.csv"
     if not path.exists():
         return ""
-    report = pd.read_csv(path)
+    keys = ["study", "cohort", "analysis", "variable", "level", "group", "stat", "relation"]
+    report = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={k: str for k in keys})
+    report["hit"] = report["hit"].astype(str).str.lower() == "true"
+    if "analysis" in report.columns:
+        baseline = report["analysis"].isin(["table1", "psm"])
+        report = report[baseline] if part == "baseline" else report[~baseline]
+    elif part != "baseline":
+        return ""
+    if report.empty:
+        return ""
+    what = "baseline" if part == "baseline" else "survival"
     by_cohort = report.groupby("cohort", sort=False)["hit"].agg(["sum", "count"])
     parts = ", ".join(f"{int(r['sum'])} of {int(r['count'])} in the {c} cohort" for c, r in by_cohort.iterrows())
     text = (f"**How the synthetic cohort was made.** The generator (`python -m helpers.reconstruct "
-            f"{spec.study_id}`) aimed at {len(report)} published baseline numbers and hit {parts} "
+            f"{spec.study_id}`) aimed at {len(report)} published {what} numbers and hit {parts} "
             + ("(`reconstruction_report.csv`; the matched cohort is checked after matching the written table "
                "exactly as this chapter does)." if "matched" in by_cohort.index else "(`reconstruction_report.csv`)."))
-    missed = report[~report["hit"].astype(bool)]
+    missed = report[~report["hit"]]
+
+    def shown(value, relation=""):
+        if pd.isna(value):
+            return "NA (not reached)"
+        rel = f"{relation} " if isinstance(relation, str) and relation else ""
+        return f"{rel}{value:g}" if isinstance(value, float) and value == value else f"{rel}{value}"
+
     if 0 < len(missed) <= 12:
-        items = "\n".join(f"- {r.variable} {r.level} {r.group} {r.stat}".replace("  ", " ").replace(" nan", "")
-                          + f": published {r.target:g}, reconstructed {r.achieved:.4g}" for r in missed.itertuples())
-        text += " It could not reach:\n\n" + items
+        items = []
+        for r in missed.itertuples():
+            label = " ".join(str(x) for x in (getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
+                             if isinstance(x, str) and x and x not in ("table1",))
+            reached = "NA" if pd.isna(r.achieved) else f"{r.achieved:.4g}"
+            items.append(f"- {label}: published {shown(r.target, getattr(r, 'relation', ''))}, reconstructed {reached}")
+        text += " It could not reach:\n\n" + "\n".join(items)
     elif len(missed):
-        text += " The numbers it could not reach are the ones listed as differing above."
+        text += (" The numbers it could not reach are the ones listed as differing above." if part == "baseline"
+                 else f" The {len(missed)} numbers it could not reach are listed in `reconstruction_report.csv`.")
     return text

@@ -52,9 +52,12 @@ class ResultsTable:
             raise ValueError(f"duplicate result keys:\n{df[dup].to_string()}")
         return df
 
-    def write(self, results_dir: Path | str) -> Path:
-        """Write ``<results_dir>/<study>/<section>.csv`` (values unrounded) and return its path."""
-        out = Path(results_dir) / self.study / f"{self.section}.csv"
+    def write(self, results_dir: Path | str, name: str | None = None) -> Path:
+        """Write ``<results_dir>/<study>/<name or section>.csv`` (values unrounded) and return its path.
+
+        ``name`` separates several runs of one section (e.g. ``survival_matched``) so none overwrites another.
+        """
+        out = Path(results_dir) / self.study / f"{name or self.section}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
         self.frame().to_csv(out, index=False, float_format="%.17g")
         return out

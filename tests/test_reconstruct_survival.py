@@ -1,0 +1,243 @@
+"""The synthetic time-to-event columns: consistent endpoints, the headline numbers they were built to reproduce,
+and the generator's fast statistics agreeing with R and with the book's own survival helpers.
+
+Determinism (regenerating gives byte-identical files) is checked in ``test_reconstruct.py``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import reconstruct_survival as rs
+from helpers.cohorts import match_study, matching_settings
+from helpers.cox import cox_fit
+from helpers.patients import load_patients
+from helpers.rmst import rmst_difference
+from helpers.spec import load_spec
+from helpers.survival import kaplan_meier, logrank_test, median_followup
+
+STUDIES = ["erhcc_hait_mp", "haic_after_ab"]
+R_VALUES = Path(__file__).parent / "reference" / "r_values"
+R_DATA = Path(__file__).parent / "reference" / "data"
+
+
+@pytest.fixture(scope="module", params=STUDIES)
+def study(request):
+    spec = load_spec(request.param)
+    return spec, load_patients(spec)  # load_patients validates the endpoint columns (times >= 0, events 0/1, ...)
+
+
+def _report(spec) -> pd.DataFrame:
+    keys = ["study", "cohort", "analysis", "variable", "level", "group", "stat", "relation"]
+    return pd.read_csv(spec.folder / "reconstruction_report.csv", keep_default_na=False, na_values=[""],
+                       dtype={k: str for k in keys}).fillna({k: "" for k in keys})
+
+
+def _achieved(report, **key) -> float:
+    mask = pd.Series(True, index=report.index)
+    for k, v in key.items():
+        mask &= report[k] == v
+    rows = report[mask]
+    assert len(rows) >= 1, key
+    return float(rows["achieved"].iloc[0])
+
+
+# ------------------------------------------------------------------------------------------ consistency
+def test_endpoint_columns_are_consistent(study):
+    spec, data = study
+    pfs, os_ = spec.survival.endpoints["pfs"], spec.survival.endpoints["os"]
+    for ep in spec.survival.endpoints.values():
+        t, e = data[ep.time], data[ep.event]
+        assert t.notna().all() and (t >= 0.1).all(), ep.name
+        assert np.allclose(t * 10, np.round(t * 10)), f"{ep.name}: times are on a 0.1-month grid"
+        assert set(e.unique()) <= {0, 1}, ep.name
+    # progression (or death) first: OS >= PFS for every patient
+    assert (data[os_.time] >= data[pfs.time]).all()
+    # a censored PFS is censored at the end of follow-up, where OS is censored too
+    cens = data[pfs.event] == 0
+    assert (data.loc[cens, os_.event] == 0).all() and (data.loc[cens, os_.time] == data.loc[cens, pfs.time]).all()
+    # a death before progression is a PFS event at the death time
+    died_first = (data[os_.event] == 1) & (data[os_.time] == data[pfs.time])
+    assert (data.loc[died_first, pfs.event] == 1).all()
+
+
+def test_site_endpoints_follow_the_pfs_rules():
+    spec = load_spec("erhcc_hait_mp")
+    data = load_patients(spec)
+    eps = spec.survival.endpoints
+    pfs, os_ = eps["pfs"], eps["os"]
+    sites = [e for e in eps.values() if e.part_of == "pfs"]
+    assert [e.name for e in sites] == ["ihpfs", "ehpfs"]
+    for site in sites:
+        assert (data[site.time] == data[pfs.time]).all(), "a site endpoint shares the PFS time"
+        assert (data.loc[data[site.event] == 1, pfs.event] == 1).all(), "a site event is a PFS event"
+    any_site = (data[sites[0].event] == 1) | (data[sites[1].event] == 1)
+    # every PFS event is intrahepatic, extrahepatic or both -- or a death without progression, which
+    # censors both site endpoints at the death time
+    no_site = (data[pfs.event] == 1) & ~any_site
+    assert (data.loc[no_site, os_.event] == 1).all()
+    assert (data.loc[no_site, os_.time] == data.loc[no_site, pfs.time]).all()
+    both = (data[sites[0].event] == 1) & (data[sites[1].event] == 1)
+    assert any_site.sum() > 0 and both.sum() > 0  # "both" occurs
+
+
+def test_report_holds_every_published_survival_number(study):
+    spec, _ = study
+    from helpers.published import load_published
+
+    pub = load_published(spec)
+    pub = pub[(pub["section"] == "survival") & (pub["analysis"] != "stat_methods")]
+    distinct = pub.assign(relation=pub["relation"].fillna("")).drop_duplicates(
+        ["cohort", "analysis", "variable", "level", "group", "stat", "value", "relation"])
+    report = _report(spec)
+    survival_rows = report[~report["analysis"].isin(["table1", "psm"])]
+    assert len(survival_rows) == len(distinct)
+    assert set(report.columns) >= {"study", "cohort", "analysis", "variable", "level", "group", "stat",
+                                   "relation", "target", "achieved", "hit"}
+
+
+# ------------------------------------------------------------------------- the numbers aimed at (achieved)
+def _median(data, spec, endpoint, arm):
+    ep = spec.survival.endpoints[endpoint]
+    d = data[data[spec.arm.column] == arm]
+    return kaplan_meier(d[ep.time], d[ep.event]).median()
+
+
+def test_seed000_kaplan_meier_medians_as_published():
+    """Achieved by the generator (checked with the book's KM helper): PFS 3.7 vs 10.1 months, OS 38.2 months
+    for HAIT and not reached for HAIT-M-P (Results; Figure 2)."""
+    spec = load_spec("erhcc_hait_mp")
+    data = load_patients(spec)
+    assert round(_median(data, spec, "pfs", "HAIT").estimate, 1) == 3.7
+    assert round(_median(data, spec, "pfs", "HAIT-M-P").estimate, 1) == 10.1
+    assert round(_median(data, spec, "os", "HAIT").estimate, 1) == 38.2
+    assert math.isnan(_median(data, spec, "os", "HAIT-M-P").estimate)
+    p = logrank_test(data["pfs_months"], data["pfs_event"], data[spec.arm.column]).p_value
+    assert p < 0.001
+
+
+def test_seed004_kaplan_meier_medians_as_published():
+    """Achieved (checked with the book's KM helper): OS 6.8 vs 12.4 months and PFS 3.1 vs 8.2 months
+    (first-line vs post-ate-beva HAIC, Results 3.2), overall OS 8.3 and PFS 5.1, and the 47 deaths."""
+    spec = load_spec("haic_after_ab")
+    data = load_patients(spec)
+    assert round(_median(data, spec, "os", "first_line").estimate, 1) == 6.8
+    assert round(_median(data, spec, "os", "post_ab").estimate, 1) == 12.4
+    assert round(_median(data, spec, "pfs", "first_line").estimate, 1) == 3.1
+    assert round(_median(data, spec, "pfs", "post_ab").estimate, 1) == 8.2
+    assert round(kaplan_meier(data["os_months"], data["os_event"]).median().estimate, 1) == 8.3
+    assert round(kaplan_meier(data["pfs_months"], data["pfs_event"]).median().estimate, 1) == 5.1
+    assert int(data["os_event"].sum()) == 47
+    assert round(logrank_test(data["os_months"], data["os_event"], data[spec.arm.column]).p_value, 3) == 0.073
+
+
+def test_seed000_pfs_hazard_ratio_as_published():
+    """Achieved: PFS HR 0.36 (95% CI 0.22-0.60) for HAIT-M-P vs HAIT, with the book's Cox helper."""
+    spec = load_spec("erhcc_hait_mp")
+    data = load_patients(spec)
+    d = pd.DataFrame({"t": data["pfs_months"], "e": data["pfs_event"],
+                      "arm": (data[spec.arm.column] == "HAIT-M-P").astype(float)})
+    row = cox_fit(d, "t", "e", ["arm"], compute_concordance=False).table.iloc[0]
+    assert (round(row.hr, 2), round(row.lower, 2), round(row.upper, 2)) == (0.36, 0.22, 0.60)
+
+
+# --------------------------------------------- the generator's fast statistics against the book's helpers
+def test_report_values_agree_with_the_book_helpers(study):
+    """Every achieved value of a kind the book computes is recomputed here with helpers.survival/cox/rmst
+    (R-checked) on the written table, primary and matched cohort."""
+    spec, data = study
+    report = _report(spec)
+    arm = spec.arm.column
+    ref, exp = spec.arm.codes
+    cohorts = {"primary": data}
+    if spec.matching is not None:
+        cohorts["matched"] = match_study(data, spec, matching_settings(spec)).data
+    conf = yaml.safe_load((spec.folder / "reconstruction.yaml").read_text(encoding="utf-8"))["survival"]
+    followup = conf.get("followup_definition", "reverse_km")
+    checked = 0
+    for r in report[~report["analysis"].isin(["table1", "psm"])].itertuples():
+        kind, _, endpoint = r.analysis.partition(".")
+        ep = spec.survival.endpoints.get(endpoint)
+        d = cohorts[r.cohort]
+        got = None
+        if kind == "km" and r.level == "median":
+            sel = d if r.group == "all" else d[d[arm] == r.group]
+            m = kaplan_meier(sel[ep.time], sel[ep.event]).median()
+            got = {"estimate": m.estimate, "lower": m.lower, "upper": m.upper}[r.stat]
+        elif kind == "logrank":
+            got = logrank_test(d[ep.time], d[ep.event], d[arm]).p_value
+        elif kind == "cox_univariate" and r.variable == "arm":
+            x = pd.DataFrame({"t": d[ep.time], "e": d[ep.event], "x": (d[arm] == exp).astype(float)})
+            row = cox_fit(x, "t", "e", ["x"], compute_concordance=False).table.iloc[0]
+            got = {"hr": row.hr, "lower": row.lower, "upper": row.upper, "p_value": row.p_value}[r.stat]
+        elif kind == "followup" and r.group != "comparison":
+            sel = d if r.group == "all" else d[d[arm] == r.group]
+            if followup == "reverse_km":
+                f = median_followup(sel[ep.time], sel[ep.event])
+                got = {"estimate": f.median, "q1": f.q1, "q3": f.q3}[r.stat]
+            else:  # quartiles of the observed times (R quantile type 7)
+                got = float(np.quantile(sel[ep.time], {"q1": 0.25, "estimate": 0.5, "q3": 0.75}[r.stat]))
+        elif kind == "rmst":
+            c = rmst_difference(d[ep.time], d[ep.event], d[arm], tau_rule="floor_min_max", order=(ref, exp))
+            got = {"estimate": c.difference, "p_value": c.p_value}[r.stat]
+        if got is None:
+            continue
+        if math.isnan(got) or math.isnan(r.achieved):
+            assert math.isnan(got) and math.isnan(r.achieved), r
+        else:
+            assert got == pytest.approx(r.achieved, rel=1e-5, abs=1e-6), r
+        checked += 1
+    assert checked >= (30 if spec.study_id == "erhcc_hait_mp" else 10)
+
+
+# -------------------------------------------------------------------------- the fast statistics against R
+def test_fast_kaplan_meier_median_and_followup_match_r():
+    ref = json.loads((R_VALUES / "survival_km.json").read_text())
+    num = lambda v: math.nan if v is None else float(v)  # noqa: E731
+
+    def expand(times, a, b):
+        t = np.atleast_1d(np.array([float(x) for x in np.atleast_1d(times)]))
+        a, b = np.atleast_1d(a), np.atleast_1d(b)
+        return (np.repeat(np.concatenate([t, t]), np.concatenate([a, b])),
+                np.repeat(np.concatenate([np.ones_like(t), np.zeros_like(t)]), np.concatenate([a, b])))
+
+    for case in ref["km"]:
+        log = case["log"]
+        time, event = expand(log["time"], log["n_event"], log["n_censor"])
+        assert rs.km_median(time, event) == pytest.approx([num(x) for x in log["print_median"]], nan_ok=True), \
+            case["id"]
+    for case in ref["followup"]:
+        time, event = expand(case["time"], case["n_event"], case["n_lost"])
+        q = dict(zip([num(x) for x in case["quantile"]["q"]], [num(x) for x in case["quantile"]["quantile"]]))
+        assert rs.reverse_km_quantiles(time, event) == pytest.approx([q[0.75], q[0.5], q[0.25]], nan_ok=True), \
+            case["id"]
+
+
+def test_fast_cox_logrank_and_rmst_match_r():
+    lung = pd.read_csv(R_DATA / "lung.csv")
+    t = lung["time"].to_numpy(float)
+    e = (lung["status"] == 2).to_numpy(float)
+    female = (lung["sex"] == 2).to_numpy(float)
+    beta, se = rs.cox_fit(rs.CoxData(t, e), female)
+    assert beta[0] == pytest.approx(-0.531023537619508, rel=1e-7)
+    assert se[0] == pytest.approx(0.167178583230754, rel=1e-7)
+    assert rs.logrank_p(t, e, female.astype(int)) == pytest.approx(0.0013111645203554882, rel=1e-9)
+    m = lung.dropna(subset=["ph.ecog"])
+    X = np.column_stack([m["sex"] == 2, m["age"], m["ph.ecog"] == 1, m["ph.ecog"] >= 2]).astype(float)
+    beta, _ = rs.cox_fit(rs.CoxData(m["time"].to_numpy(float), (m["status"] == 2).to_numpy(float)), X)
+    assert beta == pytest.approx([-0.55132173861068, 0.0110311426100812, 0.409461385302794, 0.915752346009641],
+                                 rel=1e-6)
+    # several one-column models at once give the same as one at a time
+    b_many, s_many = rs.cox_fit_columns(rs.CoxData(t, e), np.column_stack([female, lung["age"].to_numpy(float)]))
+    assert b_many[1] == pytest.approx(0.0187201792045515, rel=1e-7)
+    assert s_many[1] == pytest.approx(0.00919920671792035, rel=1e-7)
+    comp = json.loads((R_VALUES / "rmst.json").read_text())["comparisons"][0]
+    diff, p = rs.rmst_difference(t, e, female.astype(int), float(comp["tau"]))
+    assert diff == pytest.approx(comp["difference"]["est"], rel=1e-9)
+    assert p == pytest.approx(comp["difference"]["p"], rel=1e-7)
