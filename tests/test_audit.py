@@ -71,3 +71,12 @@ def test_seed_papers_known_self_disagreements_are_found():
 
     found = conflicting_values(load_published(load_spec("erhcc_hait_mp")))
     assert set(found["values"]) == {"30.1 vs 27.6", "19.6 vs 19.2"}
+
+
+def test_published_numbers_not_computed_are_listed_when_asked():
+    published = pd.DataFrame([{**KEY, "stat": "hr", "value": 13.43, "printed": "13.43", "relation": None,
+                               "source": "Table 2", "note": None, "variable": "child_pugh"}])
+    results = frame([dict(stat="n", value=1.0)])
+    assert compare_with_published(results, published).empty
+    out = compare_with_published(results, published, include_missing=True)
+    assert out["status"].tolist() == ["not computed"]

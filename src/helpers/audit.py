@@ -31,12 +31,21 @@ def printed_decimals(printed: str, value: float) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def compare_with_published(results: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """One row per published value that the results table also holds: published, reproduced, status."""
+def compare_with_published(results: pd.DataFrame, published: pd.DataFrame,
+                           include_missing: bool = False) -> pd.DataFrame:
+    """One row per published value that the results table also holds: published, reproduced, status.
+
+    With ``include_missing``, published values this run did not compute at all (e.g. a multivariable term
+    for a variable the screen did not select) are kept with status ``not computed``.
+    """
     pub = published.drop_duplicates(JOIN).copy()
-    merged = pub.merge(results[JOIN + ["value"]].rename(columns={"value": "reproduced"}), on=JOIN, how="inner")
+    merged = pub.merge(results[JOIN + ["value"]].rename(columns={"value": "reproduced"}), on=JOIN,
+                       how="left" if include_missing else "inner", indicator="merge_status")
     status = []
     for r in merged.itertuples():
+        if r.merge_status == "left_only":
+            status.append("not computed")
+            continue
         if pd.isna(r.value) and pd.isna(r.reproduced):
             status.append("reproduced")  # both not reached / not estimable (printed as NR or NA)
             continue
@@ -61,6 +70,8 @@ def verdict_sentence(comparison: pd.DataFrame, spec) -> str:
     parts = [f"**{int(counts.get('reproduced', 0))} of {n}** published numbers compared here are reproduced"]
     if counts.get("differs", 0):
         parts.append(f"{int(counts['differs'])} differ")
+    if counts.get("not computed", 0):
+        parts.append(f"{int(counts['not computed'])} are not computed by this run (see the table)")
     if counts.get("not comparable", 0):
         parts.append(f"{int(counts['not comparable'])} are not comparable (not estimable or printed as NA)")
     by_cohort = comparison.groupby("cohort")["status"].apply(lambda s: f"{(s == 'reproduced').sum()}/{len(s)}")
@@ -88,7 +99,7 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
             "Difference": f"{r.difference:+.3g}" if pd.notna(r.difference) and r.difference != 0 else "",
             "Status": r.status,
             "Source": r.source,
-            "_order": {"differs": 0, "not comparable": 1, "reproduced": 2}.get(r.status, 3),
+            "_order": {"differs": 0, "not computed": 1, "not comparable": 2, "reproduced": 3}.get(r.status, 4),
         })
     out = pd.DataFrame(rows, columns=["Cohort", "Analysis", "Quantity", "Group", "Statistic", "Published",
                                       "Reproduced", "Difference", "Status", "Source", "_order"])
