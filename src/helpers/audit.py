@@ -104,3 +104,44 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["Cohort", "Analysis", "Quantity", "Group", "Statistic", "Published",
                                       "Reproduced", "Difference", "Status", "Source", "_order"])
     return out.sort_values(["_order", "Cohort"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, policy: str, arm_sizes: dict) -> str:
+    """Explain published 2×2 p-values that differ from the stated policy: which test gives the printed value.
+
+    ``differs``: rows of :func:`comparison_display`; ``rows``: the chapter's long result rows with per-arm
+    counts (``stat == "n"``). For each differing p-value (response level or adverse event), recompute the 2x2 table under every policy and name the ones
+    whose value prints as published (e.g. AST increased, any grade: printed 0.072 = Fisher; the stated rule,
+    chi-square with Yates' correction because no expected count is below 5, gives 0.081).
+    """
+    from .hypothesis_tests import categorical_p_value
+
+    notes = []
+    ref, exp = spec.arm.codes
+    for r in differs.itertuples():
+        if r.Statistic != "p_value" or r.Published in ("", "NA"):
+            continue
+        variable, _, level = r.Quantity.rpartition(" ")
+        n = rows[(rows["variable"] == variable) & (rows["level"] == level) & (rows["stat"] == "n")]
+        k = {g: int(v) for g, v in zip(n["group"], n["value"])}
+        if ref not in k or exp not in k:
+            continue
+        table = np.array([[k[ref], arm_sizes[ref] - k[ref]], [k[exp], arm_sizes[exp] - k[exp]]])
+        decimals = len(r.Published.split(".")[1]) if "." in r.Published else 3
+        matches = []
+        for name in ("fisher", "chisq_yates", "chisq"):
+            p, _ = categorical_p_value(table, name)
+            if round(p, decimals) == float(r.Published):
+                matches.append(name)
+        p_policy, method = categorical_p_value(table, policy)
+        terms = spec.adverse_events.terms if spec.adverse_events else {}
+        criteria = {k: c.label for k, c in spec.response.criteria.items()} if spec.response else {}
+        label = terms.get(variable) or criteria.get(variable) or variable
+        level_label = {"any_grade": "any grade", "grade_3_4": "grade 3-4"}.get(level, level)
+        found = (f"the printed value is what {' and '.join(matches)} gives" if matches
+                 else "no standard test gives the printed value from these counts")
+        notes.append(f"- {label}, {level_label} ({k[ref]}/{arm_sizes[ref]} vs {k[exp]}/{arm_sizes[exp]}): the paper "
+                     f"prints p = {r.Published}; the stated policy ({policy}: {method}) gives {p_policy:.3f}; {found}.")
+    if not notes:
+        return ""
+    return "**Why these p-values differ**\n\n" + "\n".join(notes)

@@ -214,3 +214,94 @@ def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str
         letter = chr(ord("A") + i) if n > 1 else ""
         ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Response and safety figures
+# ----------------------------------------------------------------------------------------------
+#: Okabe-Ito colours for best overall response, best (CR) to worst (PD); more categories cycle the rest.
+RESPONSE_COLOURS = ("#009E73", "#56B4E9", "#F0E442", "#D55E00", "#CC79A7", "#999999")
+
+
+def _row_value(rows: pd.DataFrame, variable: str, level: str, group: str, stat: str) -> float:
+    hit = rows[(rows.variable == variable) & (rows.level == level) & (rows.group == group) & (rows.stat == stat)]
+    return float(hit["value"].iloc[0]) if len(hit) else float("nan")
+
+
+def response_bars(rows: pd.DataFrame, spec: StudySpec, criteria: list[str] | None = None):
+    """Stacked horizontal bars of the best overall response (% of patients) per criterion and arm.
+
+    ``rows``: :func:`helpers.response.best_response_table` output for the criteria (concatenated).  One bar
+    per (criterion, arm), criteria top to bottom in the given order, segments CR -> PD left to right.
+    """
+    criteria = list(criteria or spec.response.criteria)
+    cats = list(spec.response.categories)
+    colours = {c: RESPONSE_COLOURS[i % len(RESPONSE_COLOURS)] for i, c in enumerate(cats)}
+    bars = [(c, a) for c in criteria for a in spec.arm.codes]
+    fig, ax = plt.subplots(figsize=(7.2, 0.55 * len(bars) + 1.4))
+    ys = np.arange(len(bars))[::-1].astype(float)
+    for (crit, arm), y in zip(bars, ys):
+        left = 0.0
+        for cat in cats:
+            pct = _row_value(rows, crit, cat, arm, "pct")
+            ax.barh(y, pct, left=left, height=0.7, color=colours[cat], edgecolor="white", lw=0.6,
+                    label=cat if (crit, arm) == bars[0] else None)
+            if pct >= 6:
+                ax.text(left + pct / 2, y, f"{pct:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if cat in (cats[0], cats[-1]) else "#222222")
+            left += pct
+    labels = [f"{spec.response.criteria[c].label}: {spec.arm.labels[a]}" for c, a in bars]
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Patients (%)")
+    ax.set_ylabel("Response criterion and arm")
+    ax.legend(title="Best overall response", ncols=len(cats), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              fontsize=8.5, title_fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _lighten(colour: str, amount: float = 0.6) -> tuple:
+    r, g, b = mpl.colors.to_rgb(colour)
+    return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
+
+
+def ae_butterfly(rows: pd.DataFrame, spec: StudySpec, include_overall: bool = False):
+    """Two-sided bar chart of adverse events: reference arm to the left, experimental arm to the right.
+
+    ``rows``: :func:`helpers.safety.adverse_event_table` output.  Any grade light, grade 3-4 dark (drawn
+    over it), terms on the y axis in the table's order (top first), x axis "Patients (%)" with absolute
+    tick labels on both sides.
+    """
+    body = rows[rows.level.isin(["any_grade", "grade_3_4"])]
+    variables = [v for v in dict.fromkeys(body["variable"]) if include_overall or v != "overall"]
+    terms = spec.adverse_events.terms
+    lo, hi = spec.adverse_events.severe_range
+    severe = f"grade {lo}" if lo == hi else f"grade {lo}–{hi}"
+    ref, exp = spec.arm.codes
+    colours = arm_colours(spec)
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(variables) + 1.6))
+    ys = np.arange(len(variables))[::-1].astype(float)
+    top = 0.0
+    for arm, sign in ((ref, -1.0), (exp, 1.0)):
+        anyg = np.array([_row_value(rows, v, "any_grade", arm, "pct") for v in variables])
+        sev = np.array([_row_value(rows, v, "grade_3_4", arm, "pct") for v in variables])
+        top = max(top, float(np.nanmax(anyg)) if len(anyg) else 0.0)
+        name = spec.arm.labels[arm]
+        ax.barh(ys, sign * anyg, height=0.7, color=_lighten(colours[arm]), label=f"{name}: any grade")
+        ax.barh(ys, sign * sev, height=0.7, color=colours[arm], label=f"{name}: {severe}")
+    limit = max(10.0, np.ceil(top / 10.0) * 10.0)
+    ax.set_xlim(-limit, limit)
+    ax.axvline(0, color="#333333", lw=0.8)
+    ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{abs(v):g}"))
+    ax.set_yticks(ys)
+    ax.set_yticklabels(["Any adverse event" if v == "overall" else terms.get(v, v) for v in variables])
+    ax.set_xlabel("Patients (%)")
+    ax.text(0.25, 1.01, f"← {spec.arm.labels[ref]}", transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
+    ax.text(0.75, 1.01, f"{spec.arm.labels[exp]} →", transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
+    ax.grid(axis="x", color="#e6e6e6", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(variables), 1)), fontsize=8.5)
+    fig.tight_layout()
+    return fig

@@ -95,7 +95,8 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
 
     endpoints = list(spec.survival.endpoints.values()) if spec.survival else []
     required = [spec.id_column, spec.arm.column, *spec.variables,
-                *[c for ep in endpoints for c in (ep.time, ep.event)]]
+                *[c for ep in endpoints for c in (ep.time, ep.event)],
+                *response_columns(spec), *wide_ae_columns(spec)]
     missing = [c for c in required if c not in raw.columns]
     for c in missing:
         problems.append(Problem(None, c, "required column is missing"
@@ -154,6 +155,15 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
                 out[name + CUT_SUFFIX] = cut_variable(out[name], var)
     for ep in endpoints:
         _load_endpoint(ep, cells, rownum, out, problems)
+    if spec.response is not None:
+        for crit in spec.response.criteria.values():
+            _load_response(crit, spec.response.categories, cells, rownum, out, problems)
+    for column in wide_ae_columns(spec):
+        grades, bad = _parse_grades(cells[column])
+        for i in cells.index[bad]:
+            problems.append(Problem(rownum[i], column, f"adverse event grade must be a whole number 0-5 "
+                                                       f"(0 = none), got '{cells[column][i]}'"))
+        out[column] = grades.where(~bad, 0).astype(int)
     for ep in endpoints:
         if ep.part_of is not None and not problems:
             parent = spec.survival.endpoints[ep.part_of]
@@ -183,6 +193,101 @@ def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame
                                                      f"'{event_raw[i]}' ({ep.short})"))
     out[ep.time] = times.astype(float)
     out[ep.event] = events.where(events.isin([0, 1])).astype(float)
+
+
+def response_columns(spec: StudySpec) -> list[str]:
+    """Best-overall-response columns of the spec's response criteria (empty without a response section)."""
+    return [c.column for c in spec.response.criteria.values()] if spec.response is not None else []
+
+
+def wide_ae_columns(spec: StudySpec) -> list[str]:
+    """Grade columns of wide-format adverse events, in term order (empty otherwise)."""
+    ae = spec.adverse_events
+    if ae is None or ae.format != "wide":
+        return []
+    return [ae.column(t) for t in ae.terms]
+
+
+def _load_response(crit, categories, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame,
+                   problems: list) -> None:
+    """A best overall response column: one of the declared categories; missing values are errors."""
+    col = cells[crit.column]
+    ok = col.isin(list(categories))
+    for i in col.index[~ok]:
+        what = "value is missing" if col[i] in MISSING_TOKENS else f"unknown response category '{col[i]}'"
+        problems.append(Problem(rownum[i], crit.column, f"{what} ({crit.label} best overall response): expected one "
+                                                        f"of {list(categories)}"))
+    out[crit.column] = pd.Categorical(col.where(ok), categories=list(categories), ordered=True)
+
+
+def _parse_grades(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numeric grades and a mask of cells that are not whole numbers 0-5 (missing included)."""
+    values = pd.to_numeric(col.where(~col.isin(MISSING_TOKENS)), errors="coerce")
+    bad = values.isna() | ~values.isin([0, 1, 2, 3, 4, 5])
+    return values, bad
+
+
+def load_adverse_events(spec: StudySpec, data_index: pd.Index, path: Path | str | None = None) -> pd.DataFrame:
+    """Read a long-format adverse-event file (``<id column>, term, grade``; one row per event) as a wide table.
+
+    Returns one integer grade column per term (named by the term code, in the spec's order), indexed by
+    ``data_index`` (the patient ids), holding each patient's maximum grade per term, 0 when the patient has
+    no row for the term.  Raises :class:`DataValidationError` naming file, row and column for grades outside
+    0-5, unknown terms, patient ids not in ``data_index``, missing columns or empty cells.
+    """
+    ae = spec.adverse_events
+    if ae is None or ae.format != "long":
+        raise ValueError(f"study '{spec.study_id}' has no long-format adverse_events section")
+    path = Path(path) if path is not None else spec.folder / str(ae.file)
+    raw = read_table(path)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    id_col = spec.id_column
+    missing = [c for c in (id_col, "term", "grade") if c not in raw.columns]
+    if missing:
+        raise DataValidationError(path, [Problem(None, c, "required column is missing (columns found: "
+                                                          f"{', '.join(raw.columns)})") for c in missing])
+    cells = raw.apply(lambda s: s.str.strip()) if not raw.empty else raw
+    rownum = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
+    problems: list[Problem] = []
+    known = set(map(str, data_index))
+    ids, terms = cells[id_col], cells["term"]
+    for i in ids.index[~ids.isin(known)]:
+        what = "patient id is missing" if ids[i] in MISSING_TOKENS else f"unknown patient id '{ids[i]}'"
+        problems.append(Problem(rownum[i], id_col, f"{what}: not in the patient table"))
+    for i in terms.index[~terms.isin(list(ae.terms))]:
+        what = "term is missing" if terms[i] in MISSING_TOKENS else f"unknown adverse event term '{terms[i]}'"
+        problems.append(Problem(rownum[i], "term", f"{what}: expected one of {list(ae.terms)}"))
+    grades, bad = _parse_grades(cells["grade"])
+    for i in cells.index[bad]:
+        problems.append(Problem(rownum[i], "grade", f"adverse event grade must be a whole number 0-5, "
+                                                    f"got '{cells['grade'][i]}'"))
+    if problems:
+        raise DataValidationError(path, problems)
+    long = pd.DataFrame({"id": ids, "term": terms, "grade": grades.astype(int)})
+    wide = long.pivot_table(index="id", columns="term", values="grade", aggfunc="max") if len(long) else None
+    out = pd.DataFrame(0, index=pd.Index(data_index, name=id_col), columns=list(ae.terms), dtype=int)
+    if wide is not None:
+        wide = wide.reindex(index=out.index.astype(str), columns=list(ae.terms)).fillna(0).astype(int)
+        out[:] = wide.to_numpy()
+    return out
+
+
+def adverse_event_grades(spec: StudySpec, data: pd.DataFrame, known_ids: pd.Index | None = None) -> pd.DataFrame:
+    """Maximum grade per patient (rows, ``data``'s index) and term (columns: term codes, spec order).
+
+    Wide format reads the ``<prefix><term>`` columns of ``data`` (from :func:`load_patients`); long format
+    reads the spec's file with :func:`load_adverse_events`.  ``known_ids`` are the ids the long file may
+    mention (default ``data.index``; pass the full patient table's index when ``data`` is a sub-cohort).
+    """
+    ae = spec.adverse_events
+    if ae is None:
+        raise ValueError(f"study '{spec.study_id}' has no adverse_events section")
+    if ae.format == "wide":
+        grades = data[[ae.column(t) for t in ae.terms]].copy()
+        grades.columns = list(ae.terms)
+        return grades.astype(int)
+    full = load_adverse_events(spec, known_ids if known_ids is not None else data.index)
+    return full.loc[data.index]
 
 
 def cut_variable(values: pd.Series, var: Variable) -> pd.Series:

@@ -21,6 +21,7 @@ analysis, the value achieved, and whether it was hit; ``relation`` marks targets
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import itertools
 import math
@@ -36,6 +37,7 @@ from . import hypothesis_tests as ht
 from .matching import match_cohort
 from .patients import analysis_column, cut_variable
 from .published import load_published
+from .reconstruct_response import add_response_and_safety
 from .reconstruct_survival import add_survival_endpoints
 from .spec import StudySpec, load_spec
 
@@ -637,7 +639,11 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
     survival_report = None
     if spec.survival is not None and "survival" in assumptions:
         # time-to-event columns, appended to the final baseline table (which they never change)
-        df, survival_report = add_survival_endpoints(spec, assumptions, published, df)
+        # (typed through a spec without the response/AE sections: those columns do not exist yet)
+        base_spec = dataclasses.replace(spec, **{k: None for k in ("response", "adverse_events") if hasattr(spec, k)})
+        df, survival_report = add_survival_endpoints(base_spec, assumptions, published, df)
+    # best-response and adverse-event columns, appended after the survival columns (PFS orders the responses)
+    df, response_report = add_response_and_safety(spec, assumptions, published, df)
     path = out_dir / spec.patients_file.name
     df.to_csv(path, index=False, lineterminator="\n")
     if spec.matching is not None:
@@ -647,6 +653,8 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
     report.insert(report.columns.get_loc("stat") + 1, "relation", "")
     if survival_report is not None:
         report = pd.concat([report, survival_report], ignore_index=True)
+    if response_report is not None:
+        report = pd.concat([report, response_report], ignore_index=True)
     report.insert(0, "study", study_id)
     report.to_csv(out_dir / "reconstruction_report.csv", index=False, lineterminator="\n")
     return path, report

@@ -167,6 +167,57 @@ TAU_RULES = ("floor_min_max", "min_max")
 
 
 @dataclass(frozen=True)
+class ResponseCriterion:
+    """One response assessment (e.g. RECIST 1.1): its display label and the column of best overall response."""
+
+    id: str
+    label: str
+    column: str
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    """The ``response`` section: best overall response codes (best first), which of them count towards the
+    objective response rate (ORR) and the disease control rate (DCR), the test policy and the criteria."""
+
+    categories: tuple[str, ...]
+    objective: tuple[str, ...]
+    control: tuple[str, ...]
+    criteria: dict[str, ResponseCriterion]
+    test: str = "fisher_if_expected_lt5"
+
+
+@dataclass(frozen=True)
+class AdverseEventSpec:
+    """The ``adverse_events`` section.
+
+    ``format="wide"``: one grade column per term in the patient table, named ``<column_prefix><term>``
+    (grade 0 = no event).  ``format="long"``: a separate ``file`` with columns ``<id column>, term, grade``
+    (one row per event; patients without a row had no event).  ``terms`` maps term codes to labels in the
+    paper's order; ``severe_grades`` are the grades of the "grade 3-4" column.
+    """
+
+    terms: dict[str, str]
+    format: str = "wide"
+    column_prefix: str = "ae_"
+    file: str | None = None
+    test: str = "fisher_if_expected_lt5"
+    severe_grades: tuple[int, ...] = (3, 4)
+
+    def column(self, term: str) -> str:
+        """The wide-format column of ``term``."""
+        return f"{self.column_prefix}{term}"
+
+    @property
+    def severe_range(self) -> tuple[int, int]:
+        return min(self.severe_grades), max(self.severe_grades)
+
+
+AE_FORMATS = ("wide", "long")
+AE_GRADES = (0, 1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
 class FlowStep:
     step: str
     n: int
@@ -191,6 +242,8 @@ class StudySpec:
     flow: tuple[FlowStep, ...]
     survival: SurvivalSpec | None = None
     notes: str = ""
+    response: ResponseSpec | None = None
+    adverse_events: AdverseEventSpec | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -364,6 +417,13 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         flow.append(FlowStep(str(fraw["step"]), int(fraw["n"]), str(fraw.get("label", fraw["step"]))))
 
     survival = _parse_survival(raw.get("survival"), variables, arm_column, problems)
+    used = set(variables) | {arm_column, id_column}
+    if survival is not None:
+        used |= {c for ep in survival.endpoints.values() for c in (ep.time, ep.event)}
+    response = _parse_response(raw.get("response"), used, problems)
+    if response is not None:
+        used |= {c.column for c in response.criteria.values()}
+    adverse_events = _parse_adverse_events(raw.get("adverse_events"), used, problems)
 
     if problems:
         raise SpecError(path, problems)
@@ -384,6 +444,8 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         flow=tuple(flow),
         survival=survival,
         notes=str(raw.get("notes", "")),
+        response=response,
+        adverse_events=adverse_events,
         raw=raw,
     )
 
@@ -480,3 +542,112 @@ def _parse_survival(sraw: Any, variables: dict[str, Variable], arm_column: str,
     return SurvivalSpec(endpoints=endpoints, time_unit=str(sraw.get("time_unit", "months")), conf_type=conf_type,
                         at_risk_times=numbers("at_risk_times"), landmarks=numbers("landmarks"),
                         followup_endpoint=followup, cox=cox, rmst_endpoints=rmst_endpoints, rmst_tau=tau)
+
+
+def _code_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not value or not all(isinstance(x, (str, int)) for x in value):
+        problems.append(f"{where}: must be a non-empty list of codes, got {value!r}")
+        return None
+    return tuple(str(x) for x in value)
+
+
+def _check_policy(value: Any, where: str, problems: list[str]) -> str:
+    from .hypothesis_tests import CATEGORICAL_POLICIES  # local: hypothesis_tests does not import spec
+
+    policy = str(value)
+    if policy not in CATEGORICAL_POLICIES:
+        problems.append(f"{where}: '{policy}' is not one of {list(CATEGORICAL_POLICIES)}")
+    return policy
+
+
+def _parse_response(rraw: Any, used_columns: set[str], problems: list[str]) -> ResponseSpec | None:
+    """Parse the optional ``response`` section, appending every problem to ``problems``."""
+    if not rraw:
+        return None
+    if not isinstance(rraw, dict):
+        problems.append("response: must be a mapping with 'categories', 'objective', 'control' and 'criteria'")
+        return None
+    categories = _code_list(rraw.get("categories"), "response.categories", problems) or ()
+    if len(set(categories)) != len(categories):
+        problems.append(f"response.categories: codes must be unique, got {list(categories)}")
+    subsets = {}
+    for key in ("objective", "control"):
+        codes = _code_list(rraw.get(key), f"response.{key}", problems) or ()
+        unknown = [c for c in codes if categories and c not in categories]
+        if unknown:
+            problems.append(f"response.{key}: {unknown} not in response.categories {list(categories)}")
+        subsets[key] = codes
+    if subsets["objective"] and subsets["control"] and not set(subsets["objective"]) <= set(subsets["control"]):
+        problems.append(f"response.control: must include every objective response code {list(subsets['objective'])}")
+    test = _check_policy(rraw.get("test", "fisher_if_expected_lt5"), "response.test", problems)
+    criteria: dict[str, ResponseCriterion] = {}
+    craw_all = rraw.get("criteria")
+    if not isinstance(craw_all, dict) or not craw_all:
+        problems.append("response.criteria: required mapping of criterion id -> {label, column}")
+        craw_all = {}
+    seen: dict[str, str] = {}
+    for cid, craw in craw_all.items():
+        where = f"response.criteria.{cid}"
+        if not isinstance(craw, dict):
+            problems.append(f"{where}: must be a mapping with 'label' and 'column'")
+            continue
+        column = craw.get("column")
+        if not isinstance(column, str) or not column:
+            problems.append(f"{where}.column: required column name is missing")
+            continue
+        if column in used_columns:
+            problems.append(f"{where}.column: column '{column}' is already used by a variable, the arm, the id "
+                            f"or an endpoint")
+        if column in seen:
+            problems.append(f"{where}.column: column '{column}' is also used by criterion '{seen[column]}'")
+        seen[column] = str(cid)
+        criteria[str(cid)] = ResponseCriterion(str(cid), str(craw.get("label", cid)), column)
+    return ResponseSpec(categories, subsets["objective"], subsets["control"], criteria, test)
+
+
+def _parse_adverse_events(araw: Any, used_columns: set[str], problems: list[str]) -> AdverseEventSpec | None:
+    """Parse the optional ``adverse_events`` section, appending every problem to ``problems``."""
+    if not araw:
+        return None
+    if not isinstance(araw, dict):
+        problems.append("adverse_events: must be a mapping with at least 'format' and 'terms'")
+        return None
+    fmt = str(araw.get("format", "wide"))
+    if fmt not in AE_FORMATS:
+        problems.append(f"adverse_events.format: '{fmt}' is not one of {list(AE_FORMATS)}")
+    prefix = araw.get("column_prefix", "ae_")
+    if not isinstance(prefix, str):
+        problems.append(f"adverse_events.column_prefix: must be text, got {prefix!r}")
+        prefix = "ae_"
+    file = araw.get("file")
+    if fmt == "long":
+        if not isinstance(file, str) or not file:
+            problems.append("adverse_events.file: required for format 'long' (a CSV/Excel file with columns "
+                            "patient id, term, grade)")
+            file = None
+    elif file is not None and not isinstance(file, str):
+        problems.append(f"adverse_events.file: must be a file name, got {file!r}")
+        file = None
+    test = _check_policy(araw.get("test", "fisher_if_expected_lt5"), "adverse_events.test", problems)
+    severe = araw.get("severe_grades", [3, 4])
+    if (not isinstance(severe, list) or not severe
+            or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 5 for g in severe)):
+        problems.append(f"adverse_events.severe_grades: must be a non-empty list of grades 1-5, got {severe!r}")
+        severe = [3, 4]
+    elif sorted(set(severe)) != list(range(min(severe), max(severe) + 1)):
+        problems.append(f"adverse_events.severe_grades: must be consecutive grades, got {severe!r}")
+    terms_raw = araw.get("terms")
+    if isinstance(terms_raw, list):
+        terms_raw = {str(t): str(t) for t in terms_raw}
+    if not isinstance(terms_raw, dict) or not terms_raw:
+        problems.append("adverse_events.terms: required mapping of term code -> label, in the paper's order")
+        terms_raw = {}
+    terms = {str(k): str(v) for k, v in terms_raw.items()}
+    if "overall" in terms:
+        problems.append("adverse_events.terms: 'overall' is reserved for 'any adverse event'")
+    if fmt == "wide":
+        for t in terms:
+            if prefix + t in used_columns:
+                problems.append(f"adverse_events.terms.{t}: column '{prefix + t}' is already used elsewhere in the spec")
+    return AdverseEventSpec(terms=terms, format=fmt, column_prefix=prefix, file=file, test=test,
+                            severe_grades=tuple(int(g) for g in severe))

@@ -1,0 +1,146 @@
+"""Safety: treatment-related adverse events by arm (Table 4), any grade and grade 3-4.
+
+A patient counts once per term, at the maximum grade (:func:`helpers.patients.adverse_event_grades`).
+``any_grade`` is grade >= 1; ``grade_3_4`` is a maximum grade within the spec's ``severe_grades`` range
+(by default 3 to 4; a grade-5 event is then not counted there).  The ``overall`` row counts patients with
+any term.  Percentages are of all patients of the arm (0-100); p-values compare "event" vs "no event" by
+arm with the spec's categorical policy (default ``adverse_events.test``).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from . import hypothesis_tests as ht
+from .spec import StudySpec
+from .table1 import format_p
+
+ANALYSIS = "adverse_events"
+LEVELS = ("any_grade", "grade_3_4")
+OVERALL = "overall"
+ORDERS = ("paper", "frequency")
+
+
+def _policy_p(table: np.ndarray, policy: str) -> tuple[float, str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ht.categorical_p_value(table, policy)
+    except ValueError:  # e.g. no events at all under a chi-square policy
+        return math.nan, ""
+
+
+def event_masks(grades: pd.DataFrame, spec: StudySpec) -> dict[str, pd.DataFrame]:
+    """Boolean patients x terms frames: ``any_grade`` (grade >= 1) and ``grade_3_4`` (grade in the severe range)."""
+    lo, hi = spec.adverse_events.severe_range
+    return {"any_grade": grades >= 1, "grade_3_4": (grades >= lo) & (grades <= hi)}
+
+
+def adverse_event_table(grades: pd.DataFrame, arms: pd.Series, spec: StudySpec, policy: str | None = None,
+                        order: str = "paper", cohort: str = "primary") -> pd.DataFrame:
+    """Adverse events by arm as long result rows.
+
+    ``grades``: patients x term codes, maximum grade (from :func:`helpers.patients.adverse_event_grades`);
+    ``arms``: the arm code of each patient (same index).  Columns ``cohort, analysis, variable, level,
+    group, stat, value`` with ``analysis = "adverse_events"``, ``variable`` = ``overall`` then the term codes
+    (``order="paper"``: the spec's order; ``"frequency"``: by total any-grade count, most frequent first,
+    ties in the spec's order), ``level`` in ``any_grade``/``grade_3_4`` (plus ``patients``: the arm sizes),
+    ``group`` an arm code (``n``, ``pct``) or ``comparison`` (``p_value``).  ``.attrs["tests"]`` maps
+    ``(variable, level)`` to the test used.
+    """
+    ae = spec.adverse_events
+    if ae is None:
+        raise ValueError(f"study '{spec.study_id}' has no adverse_events section")
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}: expected one of {list(ORDERS)}")
+    unknown = [t for t in grades.columns if t not in ae.terms]
+    missing = [t for t in ae.terms if t not in grades.columns]
+    if unknown or missing:
+        raise ValueError(f"grade columns must be the spec's terms: unknown {unknown}, missing {missing}")
+    if not grades.index.equals(arms.index):
+        arms = arms.reindex(grades.index)
+    policy = policy or ae.test
+    codes = spec.arm.codes
+    arm = arms.astype(object)
+    n = {a: int((arm == a).sum()) for a in codes}
+    empty = [a for a in codes if n[a] == 0]
+    if empty:
+        raise ValueError(f"adverse events need patients in both arms; arm(s) {empty} have none")
+    masks = event_masks(grades[list(ae.terms)], spec)
+    terms = list(ae.terms)
+    if order == "frequency":
+        counts = masks["any_grade"].sum(axis=0)
+        terms = sorted(terms, key=lambda t: (-int(counts[t]), terms.index(t)))
+    rows: list[dict] = []
+    tests: dict[tuple[str, str], str] = {}
+
+    def add(variable, level, group, stat, value):
+        rows.append(dict(variable=variable, level=level, group=group, stat=stat, value=float(value)))
+
+    for a in codes:
+        add(OVERALL, "patients", a, "n", n[a])
+    for variable in [OVERALL, *terms]:
+        for level in LEVELS:
+            m = masks[level]
+            hit = m.any(axis=1) if variable == OVERALL else m[variable]
+            k = {a: int((hit & (arm == a)).sum()) for a in codes}
+            for a in codes:
+                add(variable, level, a, "n", k[a])
+                add(variable, level, a, "pct", 100.0 * k[a] / n[a])
+            table = np.array([[k[a] for a in codes], [n[a] - k[a] for a in codes]])  # event/no event x arms
+            if sum(k.values()) == 0:
+                # no event in either arm: nothing to compare; papers print NA (R's chisq.test gives NaN)
+                p, method = math.nan, "no events in either arm"
+            else:
+                p, method = _policy_p(table, policy)
+            tests[(variable, level)] = method
+            add(variable, level, "comparison", "p_value", p)
+    long = pd.DataFrame(rows)
+    long.insert(0, "analysis", ANALYSIS)
+    long.insert(0, "cohort", cohort)
+    long.attrs["tests"] = tests
+    return long
+
+
+def severe_label(spec: StudySpec) -> str:
+    lo, hi = spec.adverse_events.severe_range
+    return f"Grade {lo}" if lo == hi else f"Grade {lo}–{hi}"
+
+
+def term_label(spec: StudySpec, variable: str) -> str:
+    return "Any adverse event" if variable == OVERALL else spec.adverse_events.terms.get(variable, variable)
+
+
+def adverse_event_display(rows: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """Table 4 layout: one row per term (in ``rows``' order, ``overall`` first); columns (Any grade | Grade
+    3-4) x (each arm ``n (x.x%)``, ``P``)."""
+    codes = spec.arm.codes
+    body = rows[rows.level.isin(LEVELS)]
+    variables = list(dict.fromkeys(body["variable"]))
+
+    def value(variable, level, group, stat):
+        hit = rows[(rows.variable == variable) & (rows.level == level) & (rows.group == group) & (rows.stat == stat)]
+        return float(hit["value"].iloc[0])
+
+    heads = {"any_grade": "Any grade", "grade_3_4": severe_label(spec)}
+    arm_head = {a: f"{spec.arm.labels[a]} (N={value(OVERALL, 'patients', a, 'n'):.0f})" for a in codes}
+    table: dict[tuple[str, str], list[str]] = {}
+    for level in LEVELS:
+        for a in codes:
+            table[(heads[level], arm_head[a])] = [f"{value(v, level, a, 'n'):.0f} ({value(v, level, a, 'pct'):.1f}%)"
+                                                 for v in variables]
+        table[(heads[level], "P")] = [format_p(value(v, level, "comparison", "p_value")) for v in variables]
+    out = pd.DataFrame(table, index=pd.Index([term_label(spec, v) for v in variables], name="Adverse event"))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out
+
+
+def treatment_related_deaths(grades: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """Patients with a grade-5 event (death, CTCAE) on any term, as one results row (``group = all``)."""
+    terms = [t for t in spec.adverse_events.terms if t in grades.columns]
+    deaths = int((grades[terms].fillna(0).to_numpy() >= 5).any(axis=1).sum())
+    return pd.DataFrame([dict(analysis=ANALYSIS, variable="treatment_related_death", level="any_grade",
+                              group="all", stat="n", value=float(deaths))])
