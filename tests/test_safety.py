@@ -278,4 +278,4 @@ def test_discrepancy_note_names_the_test_behind_seed000_ast_p_value():
                                  Published="0.072")])
     note = discrepancy_note(differs, rows, spec, "fisher_if_expected_lt5", {ref: 51, exp: 50})
     assert "gives 0.081" in note
-    assert "the printed value is what fisher gives" in note
+    assert "the printed value is what Fisher's exact test gives" in note

@@ -138,7 +138,9 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
         criteria = {k: c.label for k, c in spec.response.criteria.items()} if spec.response else {}
         label = terms.get(variable) or criteria.get(variable) or variable
         level_label = {"any_grade": "any grade", "grade_3_4": "grade 3-4"}.get(level, level)
-        found = (f"the printed value is what {' and '.join(matches)} gives" if matches
+        names = {"fisher": "Fisher's exact test", "chisq_yates": "chi-square with Yates' correction",
+                 "chisq": "the uncorrected chi-square"}
+        found = (f"the printed value is what {' and '.join(names[m] for m in matches)} gives" if matches
                  else "no standard test gives the printed value from these counts")
         notes.append(f"- {label}, {level_label} ({k[ref]}/{arm_sizes[ref]} vs {k[exp]}/{arm_sizes[exp]}): the paper "
                      f"prints p = {r.Published}; the stated policy ({policy}: {method}) gives {p_policy:.3f}; {found}.")
