@@ -114,9 +114,14 @@ def term_label(spec: StudySpec, variable: str) -> str:
     return "Any adverse event" if variable == OVERALL else spec.adverse_events.terms.get(variable, variable)
 
 
-def adverse_event_display(rows: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+def adverse_event_display(rows: pd.DataFrame, spec: StudySpec, printed: dict | None = None) -> pd.DataFrame:
     """Table 4 layout: one row per term (in ``rows``' order, ``overall`` first); columns (Any grade | Grade
-    3-4) x (each arm ``n (x.x%)``, ``P``)."""
+    3-4) x (each arm ``n (x.x%)``, ``P``).
+
+    ``printed`` maps ``(term, level)`` to a p-value the paper prints differently; such cells show both,
+    ``0.081 (printed 0.072)†``, and the page explains the difference in a footnote.
+    """
+    printed = printed or {}
     codes = spec.arm.codes
     body = rows[rows.level.isin(LEVELS)]
     variables = list(dict.fromkeys(body["variable"]))
@@ -132,7 +137,9 @@ def adverse_event_display(rows: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
         for a in codes:
             table[(heads[level], arm_head[a])] = [f"{value(v, level, a, 'n'):.0f} ({value(v, level, a, 'pct'):.1f}%)"
                                                  for v in variables]
-        table[(heads[level], "P")] = [format_p(value(v, level, "comparison", "p_value")) for v in variables]
+        table[(heads[level], "P")] = [
+            format_p(value(v, level, "comparison", "p_value"))
+            + (f" (printed {printed[(v, level)]})†" if (v, level) in printed else "") for v in variables]
     out = pd.DataFrame(table, index=pd.Index([term_label(spec, v) for v in variables], name="Adverse event"))
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out
