@@ -305,3 +305,83 @@ def ae_butterfly(rows: pd.DataFrame, spec: StudySpec, include_overall: bool = Fa
     ax.legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(variables), 1)), fontsize=8.5)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------- forest plot
+def forest_plot(table: pd.DataFrame, spec: StudySpec, title: str = "", xlim: tuple[float, float] = (0.05, 20.0)):
+    """Forest plot of subgroup hazard ratios, one row per level, with the numbers printed beside it.
+
+    ``table``: :attr:`helpers.subgroups.SubgroupResult.table`. Log-scale x-axis with a reference line at 1;
+    CIs running off the axis end in an arrow; non-estimable levels print "NE" and draw nothing, so they
+    cannot distort the axis. Columns on the left: subgroup, events/n per arm; on the right: HR (95% CI), P.
+    """
+    ref, exp = spec.arm.codes
+    colours = arm_colours(spec)
+    rows = []  # (kind, payload): header rows for variables, data rows for levels
+    for variable, block in table.groupby("variable", sort=False):
+        rows.append(("header", block.iloc[0]))
+        for _, r in block.iterrows():
+            rows.append(("level", r))
+    n = len(rows)
+    height = 0.3 * n + 1.9
+    fig = plt.figure(figsize=(10, height))
+    gs = fig.add_gridspec(1, 3, width_ratios=[4.3, 3.2, 3.0], wspace=0.02, bottom=1.2 / height, top=1 - 0.8 / height)
+    ax_left, ax, ax_right = (fig.add_subplot(gs[0, i]) for i in range(3))
+    lo, hi = xlim
+    y_positions = np.arange(n)[::-1]
+    for axis in (ax_left, ax_right):
+        axis.set_xlim(0, 1)
+        axis.set_ylim(-0.8, n - 0.2)
+        axis.axis("off")
+    ax.set_ylim(-0.8, n - 0.2)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.axvline(1.0, color="#555555", lw=0.8)
+    head_y = n - 0.2
+    ax_left.text(0.0, head_y, "Subgroup", fontweight="bold", fontsize=9, va="bottom")
+    ax_left.text(0.62, head_y, f"{spec.arm.labels[ref]}\nevents/n", fontweight="bold", fontsize=8.5, va="bottom",
+                 ha="center", color=colours[ref])
+    ax_left.text(0.88, head_y, f"{spec.arm.labels[exp]}\nevents/n", fontweight="bold", fontsize=8.5, va="bottom",
+                 ha="center", color=colours[exp])
+    ax_right.text(0.05, head_y, "HR (95% CI)", fontweight="bold", fontsize=9, va="bottom")
+    ax_right.text(0.72, head_y, "P", fontweight="bold", fontsize=9, va="bottom")
+    ax_right.text(0.88, head_y, "P int.", fontweight="bold", fontsize=9, va="bottom")
+    for (kind, r), y in zip(rows, y_positions):
+        if kind == "header":
+            ax_left.text(0.0, y, r["variable_label"], fontsize=9, fontweight="bold", va="center")
+            p_int = r["p_interaction"]
+            ax_right.text(0.88, y, "NA" if not np.isfinite(p_int) else ("<0.001" if p_int < 0.001 else f"{p_int:.3f}"),
+                          fontsize=8.5, va="center")
+            continue
+        ax_left.text(0.04, y, str(r["label"]), fontsize=8.5, va="center")
+        ax_left.text(0.62, y, f"{r['events_ref']}/{r['n_ref']}", fontsize=8.5, va="center", ha="center")
+        ax_left.text(0.88, y, f"{r['events_exp']}/{r['n_exp']}", fontsize=8.5, va="center", ha="center")
+        if not r["estimable"]:
+            ax_right.text(0.05, y, "NE", fontsize=8.5, va="center", color="#777777")
+            ax_right.text(0.72, y, "NE", fontsize=8.5, va="center", color="#777777")
+            ax.text(1.0, y, "  not estimable", fontsize=7.5, va="center", color="#777777", ha="left")
+            continue
+        hr, l, u, p = r["hr"], r["lower"], r["upper"], r["p_value"]
+        l_draw, u_draw = max(l, lo), min(u, hi)
+        ax.plot([l_draw, u_draw], [y, y], color="#222222", lw=1.1)
+        if l < lo:
+            ax.annotate("", xy=(lo, y), xytext=(lo * 1.6, y), arrowprops=dict(arrowstyle="->", lw=1.1, color="#222"))
+        if u > hi:
+            ax.annotate("", xy=(hi, y), xytext=(hi / 1.6, y), arrowprops=dict(arrowstyle="->", lw=1.1, color="#222"))
+        if lo <= hr <= hi:
+            ax.plot([hr], [y], marker="s", ms=5.5, color=colours[exp], mec="#222222", mew=0.6)
+        ax_right.text(0.05, y, f"{hr:.2f} ({l:.2f}–{u:.2f})" if np.isfinite(u) else f"{hr:.2f} ({l:.2f}–NE)",
+                      fontsize=8.5, va="center")
+        ax_right.text(0.72, y, "<0.001" if p < 0.001 else f"{p:.3f}", fontsize=8.5, va="center",
+                      fontweight="bold" if p < 0.05 else "normal")
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo <= t <= hi]
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    ax.set_xlabel(f"Hazard ratio (log scale)\n← favours {spec.arm.labels[exp]}    favours {spec.arm.labels[ref]} →",
+                  fontsize=9)
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=11)
+    return fig

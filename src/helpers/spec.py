@@ -161,6 +161,14 @@ class SurvivalSpec:
     rmst_tau: str | float = "floor_min_max"
 
 
+@dataclass(frozen=True)
+class SubgroupSpec:
+    """The ``subgroups`` section: endpoints and baseline variables of the forest plots."""
+
+    endpoints: tuple[str, ...]
+    variables: tuple[str, ...]
+
+
 CONF_TYPES = ("log", "log-log", "plain")
 ENTRY_RULES = ("any_term", "global_wald")
 TAU_RULES = ("floor_min_max", "min_max")
@@ -241,6 +249,7 @@ class StudySpec:
     matching: MatchingSpec | None
     flow: tuple[FlowStep, ...]
     survival: SurvivalSpec | None = None
+    subgroups: SubgroupSpec | None = None
     notes: str = ""
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
@@ -417,6 +426,7 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         flow.append(FlowStep(str(fraw["step"]), int(fraw["n"]), str(fraw.get("label", fraw["step"]))))
 
     survival = _parse_survival(raw.get("survival"), variables, arm_column, problems)
+    subgroups = _parse_subgroups(raw.get("subgroups"), variables, survival, problems)
     used = set(variables) | {arm_column, id_column}
     if survival is not None:
         used |= {c for ep in survival.endpoints.values() for c in (ep.time, ep.event)}
@@ -443,6 +453,7 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         matching=matching,
         flow=tuple(flow),
         survival=survival,
+        subgroups=subgroups,
         notes=str(raw.get("notes", "")),
         response=response,
         adverse_events=adverse_events,
@@ -651,3 +662,27 @@ def _parse_adverse_events(araw: Any, used_columns: set[str], problems: list[str]
                 problems.append(f"adverse_events.terms.{t}: column '{prefix + t}' is already used elsewhere in the spec")
     return AdverseEventSpec(terms=terms, format=fmt, column_prefix=prefix, file=file, test=test,
                             severe_grades=tuple(int(g) for g in severe))
+
+
+def _parse_subgroups(graw: Any, variables: dict[str, Variable], survival: SurvivalSpec | None,
+                     problems: list[str]) -> SubgroupSpec | None:
+    """Parse the optional ``subgroups`` section (needs ``survival`` for its endpoints)."""
+    if not graw:
+        return None
+    if not isinstance(graw, dict):
+        problems.append("subgroups: must be a mapping with 'endpoints' and 'variables'")
+        return None
+    endpoints = tuple(str(x) for x in graw.get("endpoints") or ())
+    names = tuple(str(x) for x in graw.get("variables") or ())
+    known = survival.endpoints if survival else {}
+    for e in endpoints:
+        if e not in known:
+            problems.append(f"subgroups.endpoints: '{e}' is not an endpoint of the survival section")
+    for v in names:
+        if v not in variables:
+            problems.append(f"subgroups.variables: '{v}' is not declared under variables")
+        elif variables[v].type == "continuous" and variables[v].cut is None:
+            problems.append(f"subgroups.variables: '{v}' is continuous without a 'cut'; subgroups need categories")
+    if not endpoints or not names:
+        problems.append("subgroups: needs at least one endpoint and one variable")
+    return SubgroupSpec(endpoints, names)

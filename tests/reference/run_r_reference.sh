@@ -36,5 +36,8 @@ Rscript "$here/survival_km_reference.R"
 echo "== Cox / cox.zph / RMST / pseudo-value reference (tests/reference/survival_cox_reference.R; geepack optional)"
 Rscript "$here/survival_cox_reference.R"
 
+echo "== subgroup Cox models on the committed synthetic seed-000 cohort (tests/reference/subgroups_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/subgroups_reference.R)
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"

@@ -1,0 +1,138 @@
+"""Subgroup analysis: the treatment hazard ratio within each level of baseline variables, and the
+treatment-by-subgroup interaction test, as in seed 000's Figure 4.
+
+For each level of each variable, a Cox model with the arm alone is fitted to the patients of that level
+(Efron ties, Wald 95% CI and p, as R ``coxph``). The interaction p-value is a likelihood-ratio test of
+``arm + variable + arm:variable`` against ``arm + variable`` in all patients (R:
+``anova(coxph(Surv ~ arm * v), coxph(Surv ~ arm + v))``), with degrees of freedom = levels - 1.
+A level where the hazard ratio cannot be estimated (an arm with no patients or no events) is reported with
+its counts and "NE", never as a number.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import cox as coxmod
+from .survival_chapter import cox_terms, endpoint, format_hr, format_p
+from .patients import CUT_SUFFIX
+from .spec import StudySpec
+
+
+@dataclass
+class SubgroupResult:
+    endpoint: str
+    table: pd.DataFrame  # one row per (variable, level)
+
+    def rows(self) -> list[dict]:
+        """Results-table rows: ``subgroup.<endpoint>`` with hr/lower/upper/p_value per level, n and events per arm
+        (``group`` = arm code), and the interaction p (``level`` empty, ``stat = p_interaction``)."""
+        out = []
+        a = f"subgroup.{self.endpoint}"
+        for r in self.table.itertuples():
+            for stat in ("hr", "lower", "upper", "p_value"):
+                v = getattr(r, stat) if r.estimable else math.nan
+                out.append(dict(analysis=a, variable=r.variable, level=r.level, group="all", stat=stat, value=v))
+            out.append(dict(analysis=a, variable=r.variable, level=r.level, group=r.ref, stat="n", value=r.n_ref))
+            out.append(dict(analysis=a, variable=r.variable, level=r.level, group=r.exp, stat="n", value=r.n_exp))
+            out.append(dict(analysis=a, variable=r.variable, level=r.level, group=r.ref, stat="events",
+                            value=r.events_ref))
+            out.append(dict(analysis=a, variable=r.variable, level=r.level, group=r.exp, stat="events",
+                            value=r.events_exp))
+        for variable, p in self.table.groupby("variable", sort=False)["p_interaction"].first().items():
+            out.append(dict(analysis=a, variable=variable, level="", group="all", stat="p_interaction", value=p))
+        return [{**r, "value": float(r["value"]) if r["value"] is not None else math.nan} for r in out]
+
+
+def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables) -> SubgroupResult:
+    """Treatment HR (experimental vs reference arm) per level of each variable, with the interaction test."""
+    ep = endpoint(spec, name)
+    ref, exp = spec.arm.codes
+    arm = data[spec.arm.column].astype(str)
+    rows = []
+    for variable in variables:
+        var = spec.variables[variable]
+        column = variable if var.type == "categorical" else variable + CUT_SUFFIX
+        if var.type == "continuous" and var.cut is None:
+            raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
+        levels = list(var.category_labels)
+        values = data[column].astype(object)
+        p_int = interaction_p(data, spec, ep, variable)
+        for level in levels:
+            sub = data[values == level]
+            sub_arm = arm[values == level]
+            n = {a: int((sub_arm == a).sum()) for a in (ref, exp)}
+            events = {a: int(sub.loc[sub_arm == a, ep.event].sum()) for a in (ref, exp)}
+            hr = lower = upper = p = math.nan
+            estimable, reason = False, ""
+            if min(n.values()) == 0:
+                reason = "an arm has no patients"
+            elif sum(events.values()) == 0 or min(events.values()) == 0:
+                reason = "an arm has no events"
+            else:
+                design = pd.DataFrame({"time": sub[ep.time].to_numpy(float), "event": sub[ep.event].to_numpy(float),
+                                       "arm": (sub_arm == exp).astype(float).to_numpy()})
+                fit = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False)
+                t = fit.table.iloc[0]
+                estimable = bool(t.get("estimable", True))
+                hr, lower, upper, p = (float(t["hr"]), float(t["lower"]), float(t["upper"]), float(t["p_value"]))
+                if not estimable:
+                    reason = "the estimate diverges"
+            rows.append(dict(variable=variable, level=level, label=var.category_labels.get(level, level),
+                             variable_label=var.display_label, ref=ref, exp=exp, n_ref=n[ref], n_exp=n[exp],
+                             events_ref=events[ref], events_exp=events[exp], hr=hr, lower=lower, upper=upper,
+                             p_value=p, estimable=estimable, reason=reason, p_interaction=p_int))
+    return SubgroupResult(name, pd.DataFrame(rows))
+
+
+def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str) -> float:
+    """Likelihood-ratio p of the arm-by-variable interaction (NaN if a model cannot be fitted)."""
+    design, terms, _ = cox_terms(data, spec, ["arm", variable])
+    arm_col = terms["arm"][0]
+    inter = []
+    for col in terms[variable]:
+        design[f"{arm_col}*{col}"] = design[arm_col] * design[col]
+        inter.append(f"{arm_col}*{col}")
+    design["time"] = data[ep.time].to_numpy(float)
+    design["event"] = data[ep.event].to_numpy(float)
+    design = design.reset_index(drop=True)
+    main = [arm_col, *terms[variable]]
+    try:
+        reduced = coxmod.cox_fit(design, "time", "event", main, compute_concordance=False)
+        full = coxmod.cox_fit(design, "time", "event", main + inter, compute_concordance=False)
+    except (ValueError, np.linalg.LinAlgError):
+        return math.nan
+    # R drops aliased (NA) coefficients from the degrees of freedom; so do we
+    df = int(full.table["coef"].notna().sum() - reduced.table["coef"].notna().sum())
+    if df <= 0:
+        return math.nan
+    lr = 2.0 * (full.loglik - reduced.loglik)
+    return float(stats.chi2.sf(max(lr, 0.0), df))
+
+
+def subgroup_display(result: SubgroupResult, spec: StudySpec) -> pd.DataFrame:
+    """The table beside the forest plot: events/n per arm, HR (95% CI), p and the interaction p."""
+    ref, exp = spec.arm.codes
+    out = []
+    for r in result.table.itertuples():
+        out.append({"Subgroup": f"{r.variable_label}: {r.label}",
+                    f"{spec.arm.labels[ref]} events/n": f"{r.events_ref}/{r.n_ref}",
+                    f"{spec.arm.labels[exp]} events/n": f"{r.events_exp}/{r.n_exp}",
+                    "HR (95% CI)": format_hr(r.hr, r.lower, r.upper, estimable=r.estimable),
+                    "P": format_p(r.p_value) if r.estimable else "NE",
+                    "P interaction": format_p(r.p_interaction)})
+    return pd.DataFrame(out)
+
+
+def significant_subgroups_text(result: SubgroupResult, spec: StudySpec, alpha: float = 0.05) -> str:
+    """A sentence naming the subgroups whose treatment HR has p < alpha (for comparison with the paper)."""
+    sig = result.table[(result.table["estimable"]) & (result.table["p_value"] < alpha)]
+    ep = endpoint(spec, result.endpoint)
+    if sig.empty:
+        return f"For {ep.short}, no subgroup reaches p < {alpha:g}."
+    names = [f"{r.variable_label} {r.label} (HR {format_hr(r.hr, r.lower, r.upper)})" for r in sig.itertuples()]
+    return f"For {ep.short}, the treatment effect reaches p < {alpha:g} in: " + "; ".join(names) + "."
