@@ -80,4 +80,13 @@ def inconsistencies_markdown(spec: StudySpec, published: pd.DataFrame, section: 
         key = " / ".join(str(r[c]) for c in ("cohort", "analysis", "variable", "level", "group", "stat") if r[c])
         bullets.append(f"- `{key}` is printed as {r['values']}: {r['where']}.")
     bullets += [f"- {i['description']} ({i.get('sources', '')})." for i in noted_inconsistencies(spec, section)]
+    from .consistency import consistency_report, study_policies  # checks computed from published.yaml alone
+
+    checks = consistency_report(published, spec.arm.codes, study_policies(spec))
+    if len(checks):
+        sections = published.drop_duplicates("analysis").set_index("analysis")["section"]
+        checks = checks[checks["analysis"].map(sections) == section]
+        for r in checks[checks["verdict"] != "consistent"].itertuples():
+            key = " / ".join(str(x) for x in (r.cohort, r.analysis, r.variable, r.level, r.group) if x)
+            bullets.append(f"- Automatic check, `{key}`: printed {r.printed}; {r.evidence}: {r.verdict}.")
     return "\n".join(bullets)
