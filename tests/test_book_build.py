@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers.build import chapter_runs
@@ -71,3 +72,26 @@ def test_bad_spec_stops_the_build(repo_copy):
     assert proc.returncode == 2
     assert "arm.reference: 'HAIT-X' is not one of" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_set_without_output_is_refused_and_assignments_parse():
+    from helpers.build import BuildError, main, parse_assignments
+
+    assert main(["--set", "match_caliper=0.2"]) == 2  # would overwrite the default book
+    assert parse_assignments(["match_caliper=0.2", "landmarks=[6, 12]", "test=fisher", "patients_file="]) == {
+        "match_caliper": 0.2, "landmarks": [6, 12], "test": "fisher", "patients_file": None}
+    with pytest.raises(BuildError, match="NAME=VALUE"):
+        parse_assignments(["caliper 0.2"])
+
+
+@pytest.mark.book
+def test_rerun_with_new_parameters_writes_a_separate_book(tmp_path):
+    """The documented re-run command: a wider caliper, without touching the default book."""
+    from helpers.build import main
+
+    out = tmp_path / "caliper02"
+    assert main(["--output", str(out), "--set", "match_caliper=0.2"]) == 0
+    assert (out / "html" / "index.html").exists()
+    psm = pd.read_csv(out / "results" / "erhcc_hait_mp" / "cohorts.csv")
+    caliper = psm[(psm.analysis == "psm") & (psm.variable == "caliper_width")]["value"].iloc[0]
+    assert caliper == 0.2

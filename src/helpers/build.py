@@ -133,7 +133,9 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
         source_nb.parent.mkdir(parents=True, exist_ok=True)
         out_nb.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook_from_source(run.source), source_nb)
-        params = {"study_id": run.study_id, "results_dir": str((staging / "results").relative_to(ROOT)),
+        results_dir = staging / "results"
+        results_dir = results_dir.relative_to(ROOT) if results_dir.is_relative_to(ROOT) else results_dir
+        params = {"study_id": run.study_id, "results_dir": str(results_dir),
                   **dict(run.parameters), **(parameters or {})}
         start = time.perf_counter()
         try:
@@ -183,6 +185,68 @@ def render(staging: Path, strict: bool = True) -> Path:
     return final
 
 
+def parse_assignments(items: list[str]) -> dict:
+    """``["match_caliper=0.2", "landmarks=[6, 12]"]`` -> parameters; values are read as YAML (0.2, [6, 12], null)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise BuildError(f"--set expects NAME=VALUE (a notebook parameter), got {item!r}")
+        out[name.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def build_run(output: Path, parameters: dict, strict: bool = True, log=print) -> int:
+    """Re-run the whole book with changed parameters into ``output`` (``output/html``, ``output/results``).
+
+    The default book (``book/``, ``_build/html``) is not touched: the book's pages and configuration are
+    copied into ``output/project`` and the notebooks executed there. Parameters a notebook does not declare
+    are ignored by it (papermill only warns).
+    """
+    runs = chapter_runs()
+    studies = sorted({r.study_id for r in runs})
+    errors = validate(studies)
+    if errors:
+        for e in errors:
+            print(f"error: {e}", file=sys.stderr)
+        return 2
+    output = Path(output).resolve()
+    project = output / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, project / name)
+    shutil.copytree(BOOK_DIR, project / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    staging = output / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        log(f"executing {len(runs)} notebooks with {parameters}")
+        execute(runs, staging, parameters=parameters, log=log)
+        for run in runs:
+            target = project / "book" / run.study_id / f"{run.chapter}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
+        shutil.rmtree(output / "results", ignore_errors=True)
+        shutil.copytree(staging / "results", output / "results")
+        jb = Path(sys.executable).parent / "jupyter-book"
+        cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(project)]
+        if strict:
+            cmd += ["-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+            raise BuildError(f"jupyter-book build failed (exit {proc.returncode}).\n{tail}")
+        shutil.rmtree(output / "html", ignore_errors=True)
+        shutil.move(str(project / "_build" / "html"), str(output / "html"))
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"book built with changed parameters: {output / 'html' / 'index.html'} (the default book is untouched)")
+    return 0
+
+
 def build(validate_only: bool = False, strict: bool = True, log=print) -> int:
     runs = chapter_runs()
     studies = sorted({r.study_id for r in runs})
@@ -217,7 +281,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Validate, execute and render the book.")
     parser.add_argument("--validate-only", action="store_true", help="only check the specs and patient tables")
     parser.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="change a notebook parameter for every chapter (repeatable), e.g. match_caliper=0.2; "
+                             "needs --output")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="build the re-run book here (html/ and results/) instead of the default book")
     args = parser.parse_args(argv)
+    if args.set or args.output:
+        if args.output is None:
+            print("error: --set needs --output DIR, so the default book is not overwritten", file=sys.stderr)
+            return 2
+        try:
+            parameters = parse_assignments(args.set)
+        except BuildError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return build_run(args.output, parameters, strict=not args.no_strict)
     return build(validate_only=args.validate_only, strict=not args.no_strict)
 
 
