@@ -640,7 +640,7 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
     if spec.survival is not None and "survival" in assumptions:
         # time-to-event columns, appended to the final baseline table (which they never change)
         # (typed through a spec without the response/AE sections: those columns do not exist yet)
-        base_spec = dataclasses.replace(spec, **{k: None for k in ("response", "adverse_events") if hasattr(spec, k)})
+        base_spec = dataclasses.replace(spec, response=None, adverse_events=None)
         df, survival_report = add_survival_endpoints(base_spec, assumptions, published, df)
     # best-response and adverse-event columns, appended after the survival columns (PFS orders the responses)
     df, response_report = add_response_and_safety(spec, assumptions, published, df)

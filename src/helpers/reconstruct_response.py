@@ -60,6 +60,17 @@ def _p(k_ref: int, n_ref: int, k_exp: int, n_exp: int, policy: str) -> float:
     return float(ht.categorical_p_value(table, policy)[0])
 
 
+def _achieved(stat: str, group: str, k: dict, n: dict, ref: str, exp: str, policy: str) -> float | None:
+    """The reconstructed value of a published count, percentage or p-value (None for other statistics)."""
+    if stat == "n":
+        return float(k[group])
+    if stat == "pct":
+        return 100.0 * k[group] / n[group]
+    if stat == "p_value":
+        return _p(k[ref], n[ref], k[exp], n[exp], policy)
+    return None
+
+
 def _row(r, achieved: float) -> dict:
     target = float(r.value) if r.value is not None and not pd.isna(r.value) else math.nan
     decimals = {"n": 0, "pct": 1}.get(r.stat, 3)
@@ -129,30 +140,17 @@ def add_best_response(spec, assumptions: dict, published: pd.DataFrame, df: pd.D
         out[f"{c}_best"] = columns[c]
     rows = []
     n = {arm: int((df[arm_col] == arm).sum()) for arm in spec.arm.codes}
-    policy = (spec_response_test(spec) or "fisher_if_expected_lt5")
+    policy = spec.response.test
     for r in pub.itertuples():
         col = columns.get(r.variable)
         if col is None:
             continue
         cats = COMPOSITES.get(r.level, (r.level,))
         k = {arm: int(np.isin(col[df[arm_col].to_numpy() == arm], cats).sum()) for arm in spec.arm.codes}
-        if r.stat == "n":
-            achieved = float(k[r.group])
-        elif r.stat == "pct":
-            achieved = 100.0 * k[r.group] / n[r.group]
-        elif r.stat == "p_value":
-            achieved = _p(k[ref], n[ref], k[exp], n[exp], policy)
-        else:
-            continue
-        rows.append(_row(r, achieved))
+        achieved = _achieved(r.stat, r.group, k, n, ref, exp, policy)
+        if achieved is not None:
+            rows.append(_row(r, achieved))
     return out, rows
-
-
-def spec_response_test(spec) -> str | None:
-    """The response test policy from study.yaml (read directly: the spec parser may not know the section)."""
-    import yaml
-    raw = yaml.safe_load((spec.folder / "study.yaml").read_text(encoding="utf-8")) or {}
-    return (raw.get("response") or {}).get("test")
 
 
 # --------------------------------------------------------------------------------------------- adverse events
@@ -255,7 +253,7 @@ def add_adverse_events(spec, assumptions: dict, published: pd.DataFrame, df: pd.
     for t in terms:
         out[f"ae_{t}"] = grades[t]
     # report
-    policy = _ae_test(spec) or "fisher_if_expected_lt5"
+    policy = spec.adverse_events.test
     arms = df[arm_col].to_numpy()
     n = {arm: int((arms == arm).sum()) for arm in spec.arm.codes}
     matrix = np.column_stack([grades[t] for t in terms])
@@ -269,22 +267,10 @@ def add_adverse_events(spec, assumptions: dict, published: pd.DataFrame, df: pd.
             continue
         hit_mask = g >= (3 if r.level == "grade_3_4" else 1)
         k = {arm: int(hit_mask[arms == arm].sum()) for arm in spec.arm.codes}
-        if r.stat == "n":
-            achieved = float(k[r.group])
-        elif r.stat == "pct":
-            achieved = 100.0 * k[r.group] / n[r.group]
-        elif r.stat == "p_value":
-            achieved = _p(k[ref], n[ref], k[exp], n[exp], policy)
-        else:
-            continue
-        rows.append(_row(r, achieved))
+        achieved = _achieved(r.stat, r.group, k, n, ref, exp, policy)
+        if achieved is not None:
+            rows.append(_row(r, achieved))
     return out, rows
-
-
-def _ae_test(spec) -> str | None:
-    import yaml
-    raw = yaml.safe_load((spec.folder / "study.yaml").read_text(encoding="utf-8")) or {}
-    return (raw.get("adverse_events") or {}).get("test")
 
 
 # ------------------------------------------------------------------------------------------------- entry point

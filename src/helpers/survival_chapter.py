@@ -18,6 +18,7 @@ from . import rmst as rmstmod
 from . import survival as surv
 from .patients import CUT_SUFFIX
 from .spec import Endpoint, StudySpec
+from .table1 import format_p
 
 
 def _row(analysis, variable, level, group, stat, value) -> dict:
@@ -232,12 +233,6 @@ def format_hr(hr: float, lower: float, upper: float, decimals: int = 2, estimabl
     lo = f"{lower:.{decimals}f}" if np.isfinite(lower) else "NE"
     hi = f"{upper:.{decimals}f}" if np.isfinite(upper) else "NE"
     return f"{hr:.{decimals}f} ({lo}–{hi})"
-
-
-def format_p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return "NA"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def cox_display(screens: list[CoxScreen], spec: StudySpec) -> pd.DataFrame:
