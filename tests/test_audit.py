@@ -79,4 +79,94 @@ def test_published_numbers_not_computed_are_listed_when_asked():
     results = frame([dict(stat="n", value=1.0)])
     assert compare_with_published(results, published).empty
     out = compare_with_published(results, published, include_missing=True)
-    assert out["status"].tolist() == ["not computed"]
+    assert out["status"].tolist() == ["not reproducible"]
+    assert "not in the analysis-results table" in out["reason"].iloc[0]
+
+
+def test_tolerance_classes_decide_close_versus_differs():
+    """Each class's 'close' rule on hand-made values just inside and just outside it."""
+    hr_key = dict(section="survival", analysis="cox_univariate.os", variable="arm", level="B", group="")
+    published = pd.DataFrame([
+        {**KEY, **hr_key, "stat": "hr", "value": 0.50, "printed": "0.50 (0.30-0.80)", "source": "Table 2"},
+        {**KEY, **hr_key, "stat": "lower", "value": 0.30, "printed": "0.50 (0.30-0.80)", "source": "Table 2"},
+        {**KEY, **hr_key, "stat": "upper", "value": 0.80, "printed": "0.50 (0.30-0.80)", "source": "Table 2"},
+        {**KEY, "stat": "pct", "value": 40.0, "printed": "20 (40.0%)", "source": "Table 1"},
+        {**KEY, "group": "B", "stat": "pct", "value": 40.0, "printed": "20 (40.0%)", "source": "Table 1"},
+        {**KEY, "stat": "p_value", "value": 0.30, "printed": "0.30", "source": "Table 1"},
+        {**KEY, "group": "B", "stat": "p_value", "value": 0.06, "printed": "0.06", "source": "Table 1"},
+        {**KEY, "group": "C", "stat": "p_value", "value": 0.001, "relation": "<", "printed": "<0.001",
+         "source": "Table 1"},
+        {**KEY, "analysis": "km.os", "level": "median", "stat": "estimate", "value": 10.0, "printed": "10.0",
+         "source": "Results"},
+        {**KEY, "analysis": "km.os", "level": "t=12", "stat": "estimate", "value": 0.540, "printed": "54.0%",
+         "source": "Results"},
+        {**KEY, "analysis": "psm", "variable": "caliper_width", "stat": "estimate", "value": 0.1,
+         "printed": "caliper = 0.1", "source": "Methods"},
+    ])
+    results = pd.DataFrame([
+        {**KEY, **hr_key, "stat": "hr", "value": 0.72},       # outside 10% but inside the CI -> close
+        {**KEY, **hr_key, "stat": "lower", "value": 0.34},    # 13% off -> differs
+        {**KEY, **hr_key, "stat": "upper", "value": 0.85},    # 6% off -> close
+        {**KEY, "stat": "pct", "value": 41.9},                # 1.9 points -> close
+        {**KEY, "group": "B", "stat": "pct", "value": 42.1},  # 2.1 points -> differs
+        {**KEY, "stat": "p_value", "value": 0.35},            # same side, within 20% -> close
+        {**KEY, "group": "B", "stat": "p_value", "value": 0.04},  # other side of 0.05 -> differs
+        {**KEY, "group": "C", "stat": "p_value", "value": 0.004},  # not < 0.001, same side, within 0.01 -> close
+        {**KEY, "analysis": "km.os", "level": "median", "stat": "estimate", "value": 10.9},  # 9% -> close
+        {**KEY, "analysis": "km.os", "level": "t=12", "stat": "estimate", "value": 0.60},  # 6 points -> differs
+        {**KEY, "analysis": "psm", "variable": "caliper_width", "stat": "estimate", "value": 0.2},  # setting
+    ])
+    out = compare_with_published(results, published)
+    got = list(zip(out["stat"], out["group"], out["status"]))
+    assert got == [("hr", "", "close"), ("lower", "", "differs"), ("upper", "", "close"),
+                   ("pct", "A", "close"), ("pct", "B", "differs"), ("p_value", "A", "close"),
+                   ("p_value", "B", "differs"), ("p_value", "C", "close"), ("estimate", "A", "close"),
+                   ("estimate", "A", "differs"), ("estimate", "A", "differs")]
+    assert out["tolerance"].tolist()[-3:] == ["estimate", "survival rate", "setting"]
+
+
+def test_hazard_ratio_without_published_ci_uses_ten_percent():
+    published = frame([dict(analysis="cox", stat="hr", value=2.0, printed="2.0", source="Results")])
+    assert compare_with_published(frame([dict(analysis="cox", stat="hr", value=2.19)]), published)[
+        "status"].item() == "close"
+    assert compare_with_published(frame([dict(analysis="cox", stat="hr", value=2.25)]), published)[
+        "status"].item() == "differs"
+
+
+def test_paper_part_groups_sources():
+    from helpers.audit import paper_part
+
+    assert paper_part("Table 1 row Sex, column HAIT") == "Table 1"
+    assert paper_part("Figure 2B caption") == "Figure 2"
+    assert paper_part("Supplementary Table S3") == "Supplementary Table S3"
+    assert paper_part("Results: Patient characteristics, para 1") == "Results"
+    assert paper_part("Abstract, Results") == "Abstract"
+    assert paper_part(None) == "Other"
+
+
+def test_audit_counts_every_occurrence_groups_by_part_and_links_pages():
+    from helpers.audit import audit_display, audit_published, audit_summary, audit_verdict
+
+    published = frame([
+        dict(stat="n", value=47, printed="47", source="Table 1", note=None),
+        dict(stat="n", value=47, printed="47 patients", source="Abstract", note=None),   # printed twice
+        dict(stat="n", value=48, printed="48 patients", source="Discussion", note=None),  # disagrees
+        dict(stat="mean", value=3.0, printed="3.0", source="Table 1", note=None),         # not computed
+        dict(analysis="eligibility", variable="age", stat="threshold", value=18, relation=">",
+             printed="older than 18", source="Methods", note=None),
+    ])
+    results = frame([dict(stat="n", value=47.0)]).assign(page="cohorts")
+    audit = audit_published(results, published)
+    assert audit["part"].tolist() == ["Abstract", "Methods", "Table 1", "Table 1", "Discussion"]
+    assert audit["status"].tolist() == ["reproduced", "not reproducible", "reproduced", "not reproducible",
+                                        "differs"]
+    assert audit["page"].tolist() == ["cohorts"] * 5  # the not-computed mean: its section's page
+    assert "design setting" in audit["reason"].iloc[1]
+    summary = audit_summary(audit)
+    assert summary.loc["All published numbers"].tolist() == [2, 0, 1, 2, 5]
+    assert summary.loc["Table 1", "total"] == 2
+    assert audit_verdict(audit, "Demo") == ("Demo: 2 of 5 published numbers reproduced, 0 close, 1 differ, "
+                                            "2 not reproducible from the available data")
+    shown = audit_display(audit, {"cohorts": "Cohorts"})
+    assert shown["Computed in"].iloc[0] == "<a href='cohorts.html'>Cohorts</a>"
+    assert shown["Published"].iloc[1] == ">18"

@@ -12,6 +12,7 @@ import pytest
 
 from helpers.build import chapter_runs
 from helpers.paths import ROOT
+from helpers.published import load_published
 
 
 def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -23,6 +24,12 @@ def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
 def test_toc_names_a_cohorts_chapter_per_study():
     runs = {(r.study_id, r.chapter) for r in chapter_runs()}
     assert {("erhcc_hait_mp", "cohorts"), ("haic_after_ab", "cohorts")} <= runs
+
+
+def test_audit_pages_run_after_every_chapter_they_read():
+    order = [r.chapter for r in chapter_runs()]
+    audits = [i for i, c in enumerate(order) if c == "audit"]
+    assert len(audits) == 2 and audits == list(range(len(order) - 2, len(order)))
 
 
 @pytest.mark.book
@@ -39,6 +46,17 @@ def test_strict_build_of_the_whole_book():
         header = results.read_text(encoding="utf-8").splitlines()[0]
         assert header == "study,cohort,section,analysis,variable,level,group,stat,value"
     assert "Propensity scores by arm" in (html / "book" / "erhcc_hait_mp" / "cohorts.html").read_text(encoding="utf-8")
+    # the landing page's verdicts are pasted from the audit pages, whose counts are in the results table
+    index = (html / "book" / "index.html").read_text(encoding="utf-8")
+    for study in ("erhcc_hait_mp", "haic_after_ab"):
+        audit = pd.read_csv(ROOT / "_build" / "results" / study / "audit.csv")
+        totals = audit[audit["variable"] == "all"].set_index("level")["value"].astype(int)
+        n_published = len(load_published(ROOT / "data" / "studies" / study / "published.yaml"))
+        assert totals.sum() == n_published  # every published number is classified
+        sentence = (f"{totals['reproduced']} of {n_published} published numbers reproduced, {totals['close']} close, "
+                    f"{totals['differs']} differ, {totals['not reproducible']} not reproducible")
+        assert sentence in index
+        assert sentence in (html / "book" / study / "audit.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -90,3 +90,28 @@ def test_seed_papers_known_discrepancies_are_found_without_false_alarms():
     found4 = set(zip(report4.loc[report4["verdict"] != "consistent", "variable"],
                      report4.loc[report4["verdict"] != "consistent", "level"]))
     assert {("mrecist", "ORR"), ("mrecist", "DCR")} <= found4
+
+
+def test_grim_flags_impossible_means_of_whole_numbers():
+    """Hand-made: 7 patients' ages sum to an integer, so a mean of 35.50 is impossible (35.43 or 35.57 are)."""
+    from helpers.consistency import grim_checks
+
+    def row(**kw):
+        base = dict(cohort="primary", section="cohorts", analysis="table1", variable="age", level="", group="A",
+                    stat="mean", relation=None, printed="", source="Table 1", note=None)
+        return {**base, **kw}
+
+    pub = pd.DataFrame([
+        row(analysis="flow", variable="patients", level="included", group="A", stat="n", value=7, printed="7"),
+        row(analysis="flow", variable="patients", level="included", group="B", stat="n", value=120, printed="120"),
+        row(value=35.50, printed="35.50 ± 3.1"),             # impossible with n = 7
+        row(value=35.57, printed="35.57 ± 3.1", level="x"),  # 249/7 = 35.571 -> possible
+        row(value=35.5, printed="35.5", group="B"),          # n = 120 >= 10: not informative
+        row(value=35.5, printed="35.5", variable="bmi"),     # not declared integer: not checked
+    ])
+    out = grim_checks(pub, ["age"]).set_index(["level", "group"])
+    assert out.loc[("", "A"), "verdict"] == "inconsistent (GRIM)"
+    assert "35.4286" in out.loc[("", "A"), "evidence"] and "35.5714" in out.loc[("", "A"), "evidence"]
+    assert out.loc[("x", "A"), "verdict"] == "consistent" and "249/7" in out.loc[("x", "A"), "evidence"]
+    assert out.loc[("", "B"), "verdict"] == "consistent" and "every mean" in out.loc[("", "B"), "evidence"]
+    assert len(out) == 3

@@ -135,3 +135,15 @@ def test_excel_input(tiny_study):
     loaded = load_patients(spec, xlsx)
     assert loaded.loc["p6", "alt"] == 40.5
     assert np.array_equal(loaded["alt"], load_patients(spec)["alt"])
+
+
+def test_integer_variable_rejects_fractions(tiny_study):
+    spec_file = tiny_study / "study.yaml"
+    spec_file.write_text(spec_file.read_text(encoding="utf-8").replace(
+        "age: {label: Age, unit: years, type: continuous,", "age: {label: Age, unit: years, type: continuous, integer: true,"),
+        encoding="utf-8")
+    assert load_spec(spec_file).variables["age"].integer
+    err = bad_table(tiny_study, "pid,arm,sex,age,alt\np1,ctl,m,50,30\np2,trt,f,61.5,40\np3,trt,m,70.25,41\n")
+    assert [str(p) for p in err.problems] == [
+        "row 3, column 'age': value 61.5 is not a whole number (the spec declares integer: true)",
+        "row 4, column 'age': value 70.25 is not a whole number (the spec declares integer: true)"]

@@ -1,14 +1,20 @@
-"""Published versus reproduced: join the analysis-results table with ``published.yaml``.
+"""Published versus reproduced: join the analysis-results table with ``published.yaml`` and classify each number.
 
-Tolerance rules (documented in ``book/results_table.md``):
+Every published number gets one status (documented on each study's audit page and in ``book/methods.md``):
 
-* counts (``stat == "n"``): exact;
-* everything else: equal when rounded to the printed number of decimals (``printed`` text; a proportion
-  printed as a percentage keeps two more), or, for values with a ``relation`` (``<``, ``<=``, ``>``, ``>=``),
-  reproduced when the relation holds.
+* **reproduced**: equal to the published value at the precision the paper printed (counts exactly); for a value
+  printed with a relation ("< 0.001", "exceeded 12 months"), the relation holds; not reached / not estimable
+  on both sides (NR, NA) also counts as reproduced;
+* **close**: not equal at the printed precision but within the tolerance of its class (:data:`TOLERANCE_RULES`:
+  a hazard ratio inside the published 95% CI, a median within 10%, a p-value with the same conclusion at 0.05
+  and within max(0.01, 20%) of the published value, ...); counts and design settings are never close;
+* **differs**: outside the tolerance, or reached on one side and not on the other;
+* **not reproducible**: this build does not compute the number at all (for example a multivariable term for a
+  variable this run's screen did not select); the ``reason`` column says why.
 """
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -17,6 +23,23 @@ import pandas as pd
 RELATIONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
              ">=": lambda a, b: a >= b}
 JOIN = ["cohort", "section", "analysis", "variable", "level", "group", "stat"]
+STATUSES = ["reproduced", "close", "differs", "not reproducible"]
+STATUS_COLOURS = {"reproduced": "#009E73", "close": "#56B4E9", "differs": "#D55E00", "not reproducible": "#BBBBBB"}
+ALPHA = 0.05
+
+#: Tolerance class -> (what counts as reproduced, what counts as close). Shown on the audit pages.
+TOLERANCE_RULES = {
+    "count": ("exact", "never"),
+    "setting": ("exact (caliper, ratio, thresholds)", "never"),
+    "percentage": ("printed decimals", "within 2 percentage points"),
+    "p-value": ("printed decimals, or the relation (P < 0.001) holds",
+                "same side of 0.05 and within max(0.01, 20%)"),
+    "hazard ratio": ("printed decimals", "inside the published 95% CI (10% if none)"),
+    "survival rate": ("printed decimals", "within 5 percentage points"),
+    "confidence limit": ("printed decimals", "within 10%"),
+    "estimate": ("printed decimals (medians, means, SDs, quartiles)", "within 10%"),
+}
+SETTING_ANALYSES = {"psm", "stat_methods", "eligibility"}
 
 
 def printed_decimals(printed: str, value: float) -> int:
@@ -31,51 +54,148 @@ def printed_decimals(printed: str, value: float) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def compare_with_published(results: pd.DataFrame, published: pd.DataFrame,
-                           include_missing: bool = False) -> pd.DataFrame:
+def tolerance_class(stat: str, analysis: str = "", level: str = "") -> str:
+    """The tolerance class (a key of :data:`TOLERANCE_RULES`) of one published number."""
+    if stat == "n":
+        return "count"
+    if analysis in SETTING_ANALYSES or stat == "threshold":
+        return "setting"
+    if stat == "pct":
+        return "percentage"
+    if stat == "p_value":
+        return "p-value"
+    if stat == "hr":
+        return "hazard ratio"
+    if stat in ("lower", "upper"):
+        return "confidence limit"
+    if stat == "estimate" and str(level).startswith("t="):
+        return "survival rate"
+    return "estimate"
+
+
+def _is_close(klass: str, published: float, reproduced: float, ci: tuple[float, float] | None) -> bool:
+    if klass in ("count", "setting"):
+        return False
+    diff = abs(reproduced - published)
+    if klass == "percentage":
+        return diff <= 2.0 + 1e-9
+    if klass == "p-value":
+        same_side = (reproduced < ALPHA) == (published < ALPHA)
+        return same_side and diff <= max(0.01, 0.2 * published) + 1e-12
+    if klass == "hazard ratio" and ci is not None and np.all(np.isfinite(ci)):
+        return ci[0] <= reproduced <= ci[1]
+    if klass == "survival rate":
+        return diff <= 0.05 + 1e-9
+    return diff <= 0.10 * abs(published) + 1e-12
+
+
+def _published_ci(published: pd.DataFrame) -> dict[tuple, tuple[float, float]]:
+    """(cohort, section, analysis, variable, level, group) -> the published 95% CI of a hazard ratio."""
+    key = JOIN[:-1]
+    first = published[published["stat"].isin(["lower", "upper"])].drop_duplicates(JOIN)
+    wide = first.pivot_table(index=key, columns="stat", values="value", aggfunc="first")
+    if not {"lower", "upper"} <= set(wide.columns):
+        return {}
+    return {k: (r["lower"], r["upper"]) for k, r in wide.iterrows()}
+
+
+def _missing_reason(row, results: pd.DataFrame) -> str:
+    if tolerance_class(row.stat, row.analysis, row.level) == "setting":
+        return ("a design setting or eligibility criterion: not computable from the patient table, which holds "
+                "only the included patients")
+    if isinstance(row.note, str) and row.note.strip():
+        return row.note.strip()
+    same_section = results[(results["cohort"] == row.cohort) & (results["section"] == row.section)]
+    if same_section.empty:
+        return f"no chapter of this build computes the {row.section} of the {row.cohort} cohort"
+    if row.analysis.startswith("cox_multivariate"):
+        return "the multivariable model of this run did not select this variable (univariable screen)"
+    if (same_section["analysis"] == row.analysis).sum() == 0:
+        return f"this build does not compute the analysis '{row.analysis}'"
+    return "this quantity is not in the analysis-results table"
+
+
+def compare_with_published(results: pd.DataFrame, published: pd.DataFrame, include_missing: bool = False,
+                           every_occurrence: bool = False) -> pd.DataFrame:
     """One row per published value that the results table also holds: published, reproduced, status.
 
-    With ``include_missing``, published values this run did not compute at all (e.g. a multivariable term
-    for a variable the screen did not select) are kept with status ``not computed``.
+    ``status`` is one of :data:`STATUSES` (see the module docstring); ``tolerance`` names the class whose rule
+    was applied. With ``include_missing``, published values this run did not compute at all are kept with
+    status ``not reproducible`` and a ``reason``. A number the paper prints several times is compared once,
+    unless ``every_occurrence`` (the audit counts every printed occurrence).
     """
-    pub = published.drop_duplicates(JOIN).copy()
-    merged = pub.merge(results[JOIN + ["value"]].rename(columns={"value": "reproduced"}), on=JOIN,
-                       how="left" if include_missing else "inner", indicator="merge_status")
-    status = []
+    pub = published.copy() if every_occurrence else published.drop_duplicates(JOIN).copy()
+    for col in ("relation", "note", "printed", "source"):
+        if col not in pub.columns:
+            pub[col] = None
+    res = results[JOIN + ["value"]].drop_duplicates(JOIN).rename(columns={"value": "reproduced"})
+    merged = pub.merge(res, on=JOIN, how="left" if include_missing else "inner", indicator="merge_status")
+    cis = _published_ci(published)
+    status, klasses, reasons = [], [], []
     for r in merged.itertuples():
+        klass = tolerance_class(r.stat, r.analysis, r.level)
+        klasses.append(klass)
+        reason = ""
         if r.merge_status == "left_only":
-            status.append("not computed")
+            status.append("not reproducible")
+            reasons.append(_missing_reason(r, results))
             continue
+        # for a design setting the relation states the rule ("P < 0.1 enters the model"), not a bound
+        relation = r.relation if isinstance(r.relation, str) and klass != "setting" else ""
         if pd.isna(r.value) and pd.isna(r.reproduced):
-            status.append("reproduced")  # both not reached / not estimable (printed as NR or NA)
-            continue
-        if pd.isna(r.value) or pd.isna(r.reproduced):
-            status.append("differs")  # reached on one side, not reached (NR / NA) on the other
-            continue
-        relation = r.relation if isinstance(r.relation, str) else ""
-        if relation in RELATIONS:
-            status.append("reproduced" if RELATIONS[relation](r.reproduced, r.value) else "differs")
-            continue
-        d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
-        status.append("reproduced" if round(r.reproduced, d) == round(r.value, d) else "differs")
+            s = "reproduced"  # both not reached / not estimable (printed as NR or NA)
+        elif pd.isna(r.value) or pd.isna(r.reproduced):
+            s = "differs"  # reached on one side, not reached (NR / NA) on the other
+            reason = "not reached / not estimable on one side only"
+        elif relation in RELATIONS:
+            s = "reproduced" if RELATIONS[relation](r.reproduced, r.value) else "differs"
+        else:
+            d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
+            s = "reproduced" if round(r.reproduced, d) == round(r.value, d) else "differs"
+        if s == "differs" and not reason:
+            ci = cis.get(tuple(getattr(r, c) for c in JOIN[:-1])) if r.stat == "hr" else None
+            if _is_close(klass, r.value, r.reproduced, ci):
+                s = "close"
+        status.append(s)
+        reasons.append(reason)
     merged["status"] = status
+    merged["tolerance"] = klasses
+    merged["reason"] = reasons
     merged["difference"] = merged["reproduced"] - merged["value"]
-    return merged[JOIN + ["printed", "value", "reproduced", "difference", "status", "source"]]
+    return merged[JOIN + ["printed", "value", "relation", "reproduced", "difference", "tolerance", "status",
+                          "reason", "source"]]
 
 
-def verdict_sentence(comparison: pd.DataFrame, spec) -> str:
-    """One line: how many published numbers this chapter reproduces, counted from ``comparison``."""
+def status_counts(comparison: pd.DataFrame) -> dict[str, int]:
+    """Numbers per status, in the order of :data:`STATUSES` (zeros included)."""
     counts = comparison["status"].value_counts()
+    return {s: int(counts.get(s, 0)) for s in STATUSES}
+
+
+def verdict_sentence(comparison: pd.DataFrame, spec=None) -> str:
+    """One line: how many published numbers this chapter reproduces, counted from ``comparison``."""
+    c = status_counts(comparison)
     n = len(comparison)
-    parts = [f"**{int(counts.get('reproduced', 0))} of {n}** published numbers compared here are reproduced"]
-    if counts.get("differs", 0):
-        parts.append(f"{int(counts['differs'])} differ")
-    if counts.get("not computed", 0):
-        parts.append(f"{int(counts['not computed'])} are not computed by this run (see the table)")
-    if counts.get("not comparable", 0):
-        parts.append(f"{int(counts['not comparable'])} are not comparable (not estimable or printed as NA)")
+    parts = [f"**{c['reproduced']} of {n}** published numbers compared here are reproduced"]
+    if c["close"]:
+        parts.append(f"{c['close']} are close (within the tolerance of the audit)")
+    if c["differs"]:
+        parts.append(f"{c['differs']} differ")
+    if c["not reproducible"]:
+        parts.append(f"{c['not reproducible']} are not computed by this run (see the table)")
     by_cohort = comparison.groupby("cohort")["status"].apply(lambda s: f"{(s == 'reproduced').sum()}/{len(s)}")
     return "; ".join(parts) + " (" + ", ".join(f"{c}: {v}" for c, v in by_cohort.items()) + ")."
+
+
+def _difference_text(difference: float, published: float) -> str:
+    """Reproduced minus published, blank when zero up to floating-point noise."""
+    if pd.isna(difference) or abs(difference) <= 1e-9 * max(1.0, abs(published)):
+        return ""
+    return f"{difference:+.3g}"
+
+
+def _reproduced_text(r, d: int) -> str:
+    return f"{r.reproduced:.{d}f}" if pd.notna(r.reproduced) else ("" if r.status == "not reproducible" else "NA")
 
 
 def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
@@ -88,18 +208,19 @@ def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
     for r in comparison.itertuples():
         d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
         what = " ".join(str(x) for x in (r.variable, r.level) if x)
+        rel = r.relation if isinstance(r.relation, str) and r.relation in RELATIONS else ""
         rows.append({
             "Cohort": r.cohort,
             "Analysis": r.analysis,
             "Quantity": what,
             "Group": r.group,
             "Statistic": r.stat,
-            "Published": f"{r.value:.{d}f}" if pd.notna(r.value) else "NA",
-            "Reproduced": f"{r.reproduced:.{d}f}" if pd.notna(r.reproduced) else "NA",
-            "Difference": f"{r.difference:+.3g}" if pd.notna(r.difference) and r.difference != 0 else "",
+            "Published": f"{rel}{r.value:.{d}f}" if pd.notna(r.value) else "NA",
+            "Reproduced": _reproduced_text(r, d),
+            "Difference": _difference_text(r.difference, r.value),
             "Status": r.status,
             "Source": r.source,
-            "_order": {"differs": 0, "not computed": 1, "not comparable": 2, "reproduced": 3}.get(r.status, 4),
+            "_order": {"differs": 0, "not reproducible": 1, "close": 2, "reproduced": 3}.get(r.status, 4),
         })
     out = pd.DataFrame(rows, columns=["Cohort", "Analysis", "Quantity", "Group", "Statistic", "Published",
                                       "Reproduced", "Difference", "Status", "Source", "_order"])
@@ -119,8 +240,8 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     notes = []
     ref, exp = spec.arm.codes
     for r in differs.itertuples():
-        if r.Statistic != "p_value" or r.Published in ("", "NA"):
-            continue
+        if r.Statistic != "p_value" or not re.fullmatch(r"\d+(\.\d+)?", r.Published):
+            continue  # NA or printed with a relation ("<0.001")
         variable, _, level = r.Quantity.rpartition(" ")
         n = rows[(rows["variable"] == variable) & (rows["level"] == level) & (rows["stat"] == "n")]
         k = {g: int(v) for g, v in zip(n["group"], n["value"])}
@@ -147,3 +268,160 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     if not notes:
         return ""
     return "**Why these p-values differ**\n\n" + "\n".join(notes)
+
+
+# --- The reproduction audit of a whole study (the audit chapter) -------------------------------------------
+
+_PART_RANK = {"Abstract": 0, "Methods": 1, "Results": 2, "Table": 3, "Figure": 4, "Discussion": 5}
+
+
+def paper_part(source: str) -> str:
+    """Where in the paper a number is printed, for grouping: "Table 2", "Figure 1", "Results", "Abstract", ...
+
+    >>> paper_part("Table 1 row Sex, column HAIT"), paper_part("Results 3.2 Survival"), paper_part("")
+    ('Table 1', 'Results', 'Other')
+    """
+    text = str(source or "").strip()
+    m = re.match(r"(Supplementary\s+)?(Table|Figure|Fig\.)\s*(S?\d+)", text, flags=re.IGNORECASE)
+    if m:
+        kind = "Figure" if m.group(2).lower().startswith("fig") else "Table"
+        return f"{'Supplementary ' if m.group(1) else ''}{kind} {m.group(3)}"
+    m = re.match(r"[A-Za-z]+", text)
+    return m.group(0).capitalize() if m else "Other"
+
+
+def _part_sort_key(part: str) -> tuple:
+    words = part.split()
+    number = re.sub(r"\D", "", words[-1]) if len(words) > 1 else ""
+    supplementary = part.startswith("Supplementary")
+    kind = words[1] if supplementary else words[0]
+    return (supplementary, _PART_RANK.get(kind, 6), int(number) if number else 0, part)
+
+
+def page_of_results_file(stem: str, pages: list[str]) -> str:
+    """The book page that wrote ``<stem>.csv``: ``survival_primary`` was written by page ``survival``."""
+    if stem in pages:
+        return stem
+    base = stem.rsplit("_", 1)[0]
+    return base if base in pages else ""
+
+
+def read_study_results(results_dir, study_id: str, pages: list[str]) -> pd.DataFrame:
+    """Every result CSV of one study (except the audit's own) with the ``page`` that computed each row."""
+    from pathlib import Path
+
+    from .results import KEY_COLUMNS
+
+    frames = []
+    for f in sorted((Path(results_dir) / study_id).glob("*.csv")):
+        if f.stem == "audit":
+            continue
+        df = pd.read_csv(f, dtype={c: str for c in KEY_COLUMNS}, keep_default_na=False,
+                         na_values={"value": ["", "nan", "NaN"]})
+        frames.append(df.assign(page=page_of_results_file(f.stem, pages)))
+    if not frames:
+        raise FileNotFoundError(
+            f"no analysis results for study '{study_id}' under {results_dir}/{study_id}/: build the book "
+            "(make book) or execute the study's chapters first; the audit compares their results")
+    return pd.concat(frames, ignore_index=True)
+
+
+def audit_published(results: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Every printed occurrence of every published number, classified (see the module docstring).
+
+    ``results``: the study's analysis results with a ``page`` column (:func:`read_study_results`). Adds
+    ``part`` (the table or section of the paper) and ``page`` (the book page computing the number; for a
+    number not computed, the page of its section and cohort, if any).
+    """
+    out = compare_with_published(results, published, include_missing=True, every_occurrence=True)
+    pages = results.drop_duplicates(JOIN).set_index(JOIN)["page"]
+    section_pages = (results[results["page"] != ""].drop_duplicates(["cohort", "section"])
+                     .set_index(["cohort", "section"])["page"])
+    keys = list(out[JOIN].itertuples(index=False, name=None))
+    out["page"] = [pages.get(k, section_pages.get((k[0], k[1]), "")) for k in keys]
+    out["part"] = out["source"].map(paper_part)
+    order = {p: i for i, p in enumerate(sorted(out["part"].unique(), key=_part_sort_key))}
+    out["_order"] = out["part"].map(order)
+    return out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
+    """Counts per part of the paper (rows, in the paper's order) and status (columns), with a total row."""
+    parts = list(dict.fromkeys(audit["part"]))
+    table = (audit.groupby(["part", "status"]).size().unstack(fill_value=0)
+             .reindex(index=parts, columns=STATUSES, fill_value=0))
+    table["total"] = table.sum(axis=1)
+    table.loc["All published numbers"] = table.sum()
+    table.index.name = "Part of the paper"
+    table.columns.name = None
+    return table.astype(int)
+
+
+def audit_verdict(audit: pd.DataFrame, label: str = "") -> str:
+    """The one-line verdict, counted from ``audit`` (never typed): "612 of 949 published numbers reproduced, ..."."""
+    c = status_counts(audit)
+    n = len(audit)
+    text = (f"{c['reproduced']} of {n} published numbers reproduced, {c['close']} close, {c['differs']} "
+            f"differ, {c['not reproducible']} not reproducible from the available data")
+    return f"{label}: {text}" if label else text
+
+
+def tolerance_rules_table() -> pd.DataFrame:
+    """The tolerance rules as a table for the page (one row per class)."""
+    return pd.DataFrame([{"Class": k, "Reproduced when": v[0], "Close when": v[1]}
+                         for k, v in TOLERANCE_RULES.items()])
+
+
+def audit_display(audit: pd.DataFrame, page_titles: dict[str, str] | None = None) -> pd.DataFrame:
+    """A reader's view of :func:`audit_published`: where printed, what, published and reproduced (at the printed
+    precision), difference, tolerance class, status, the reason for a number not computed, and an HTML link
+    to the page that computes it (``show_table(..., escape=False)``)."""
+    titles = page_titles or {}
+    rows = []
+    for r in audit.itertuples():
+        d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
+        rel = r.relation if isinstance(r.relation, str) and r.relation in RELATIONS else ""
+        link = (f"<a href='{html.escape(r.page)}.html'>{html.escape(titles.get(r.page, r.page))}</a>"
+                if r.page else "")
+        rows.append({
+            "Printed in": html.escape(str(r.source)),
+            "Quantity": html.escape(" ".join(str(x) for x in (r.cohort if r.cohort != "primary" else "",
+                                                              r.analysis, r.variable, r.level) if x)),
+            "Group": html.escape(r.group),
+            "Statistic": r.stat,
+            "Published": f"{rel}{r.value:.{d}f}" if pd.notna(r.value) else "NA",
+            "Reproduced": html.escape(_reproduced_text(r, d)),
+            "Difference": _difference_text(r.difference, r.value),
+            "Tolerance": r.tolerance,
+            "Status": r.status + (f" ({html.escape(r.reason)})" if r.reason else ""),
+            "Computed in": link,
+        })
+    return pd.DataFrame(rows)
+
+
+def audit_figure(audit: pd.DataFrame, title: str = ""):
+    """Horizontal stacked bars: for each part of the paper, how many numbers have each status."""
+    import matplotlib.pyplot as plt
+
+    summary = audit_summary(audit).drop(index="All published numbers")
+    parts = list(summary.index)[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(parts) + 1.5))
+    left = np.zeros(len(parts))
+    for status in STATUSES:
+        counts = summary.loc[parts, status].to_numpy(dtype=float)
+        ax.barh(parts, counts, left=left, color=STATUS_COLOURS[status], label=status, height=0.7,
+                edgecolor="white", linewidth=0.5)
+        for y, (x0, w) in enumerate(zip(left, counts)):
+            if w >= 0.06 * summary["total"].max():
+                ax.text(x0 + w / 2, y, f"{int(w)}", ha="center", va="center", fontsize=8,
+                        color="white" if status in ("reproduced", "differs") else "black")
+        left += counts
+    for y, total in enumerate(summary.loc[parts, "total"]):
+        ax.text(total + summary["total"].max() * 0.01, y, f"{int(total)}", va="center", fontsize=8)
+    ax.set_xlabel("Published numbers (each printed occurrence counted)")
+    ax.set_xlim(0, summary["total"].max() * 1.08)
+    ax.legend(ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, handlelength=1.2)
+    if title:
+        ax.set_title(title, pad=24)
+    fig.tight_layout()
+    return fig

@@ -30,6 +30,10 @@ from .patients import DataValidationError, load_patients
 from .spec import SpecError, load_spec
 
 
+#: Notebooks that read the other chapters' analysis results (the audit): executed after all other chapters.
+READS_OTHER_RESULTS = ("audit",)
+
+
 class BuildError(RuntimeError):
     """A build stage failed; the message says which and why."""
 
@@ -89,7 +93,28 @@ def chapter_runs(toc_path: Path = ROOT / "_toc.yml") -> list[ChapterRun]:
             if not run.source.exists():
                 raise BuildError(f"_toc.yml lists {entry}, but there is no notebook source {run.source}")
             runs.append(run)
-    return runs
+    # stable sort: the audit pages run last, after every chapter whose results they read
+    return sorted(runs, key=lambda r: (r.notebook or r.chapter) in READS_OTHER_RESULTS)
+
+
+def study_pages(study_id: str, toc_path: Path = ROOT / "_toc.yml") -> dict[str, str]:
+    """The executed pages of one study in TOC order with their titles (``{"survival": "Survival", ...}``)."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    titles: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            parts = Path(str(node["file"])).with_suffix("").parts if "file" in node else ()
+            if len(parts) == 3 and parts[0] == "book" and parts[1] == study_id:
+                titles[parts[2]] = str(node.get("title") or parts[2].replace("_", " ").capitalize())
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc)
+    return titles
 
 
 def validate(study_ids: list[str], patients_files: dict[str, str] | None = None) -> list[str]:

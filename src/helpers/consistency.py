@@ -1,8 +1,9 @@
 """Internal consistency of a paper's published numbers, from ``published.yaml`` alone (no patient data).
 
-Three checks, each returning one row per number checked with a ``verdict`` and the evidence:
+Four checks, each returning one row per number checked with a ``verdict`` and the evidence:
 
 * :func:`percentage_checks`: a printed percentage against its count and the arm size (the flow rows);
+* :func:`grim_checks`: a printed mean of whole numbers (age in years) against the means n patients can have;
 * :func:`categorical_p_checks`: a between-arm p-value recomputed from the published counts under Pearson's
   chi-square with and without Yates' correction and Fisher's exact test, naming the tests that give the
   printed value (to its printed precision) and flagging p-values no standard test gives;
@@ -60,6 +61,44 @@ def percentage_checks(pub: pd.DataFrame) -> pd.DataFrame:
                          level=r.level, group=r.group, printed=f"{r.value:.{d}f}%",
                          evidence=f"{k:g}/{n_arm:g} = {implied:.{d + 2}f}%",
                          verdict="consistent" if ok else "inconsistent", source=r.source))
+    return pd.DataFrame(rows)
+
+
+def grim_checks(pub: pd.DataFrame, integer_variables) -> pd.DataFrame:
+    """GRIM test (Brown & Heathers 2017) of each printed mean of a whole-number variable (e.g. age in years).
+
+    The mean of n whole numbers is k/n for some integer k, so a mean printed with d decimals is possible only
+    if some k gives k/n within half a unit of the last printed decimal. n is the arm size from the flow rows
+    (both arms for ``group == "all"``). With n >= 10^d every printed mean is possible, so the check is
+    reported as not informative (verdict ``consistent``) rather than silently passed.
+    """
+    sizes = _arm_sizes(pub)
+    integer_variables = set(integer_variables or ())
+    rows = []
+    for r in _first(pub[(pub["stat"] == "mean") & pub["variable"].isin(integer_variables)]).itertuples():
+        if r.group == "all":
+            arms = [v for (c, _), v in sizes.items() if c == r.cohort]
+            n = sum(arms) if arms else None
+        else:
+            n = sizes.get((r.cohort, r.group))
+        if not n or not np.isfinite(r.value):
+            continue
+        d = printed_decimals(r.printed, r.value)
+        half = 0.5 * 10.0 ** -d + 1e-9
+        k = math.floor(r.value * n)
+        possible = [j / n for j in range(k - 1, k + 3) if abs(j / n - r.value) <= half]
+        if n >= 10 ** d:
+            evidence, verdict = f"n = {n:g} ≥ 10^{d}: every mean printed to {d} decimals is possible", "consistent"
+        elif possible:
+            evidence, verdict = f"n = {n:g}: {possible[0] * n:.0f}/{n:g} = {possible[0]:.{d + 3}f}", "consistent"
+        else:
+            near = [j / n for j in (k, k + 1)]
+            evidence = (f"n = {n:g}: no total of whole numbers gives {r.value:.{d}f} (nearest means "
+                        f"{near[0]:.{d + 2}f} and {near[1]:.{d + 2}f})")
+            verdict = "inconsistent (GRIM)"
+        rows.append(dict(check="GRIM", cohort=r.cohort, analysis=r.analysis, variable=r.variable, level=r.level,
+                         group=r.group, printed=f"{r.value:.{d}f}", evidence=evidence, verdict=verdict,
+                         source=r.source))
     return pd.DataFrame(rows)
 
 
@@ -169,10 +208,17 @@ def hazard_ratio_checks(pub: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def consistency_report(pub: pd.DataFrame, arms: list[str], policies: dict[str, str] | None = None) -> pd.DataFrame:
-    """All three checks in one table (``verdict != 'consistent'`` are the findings)."""
-    parts = [percentage_checks(pub), categorical_p_checks(pub, arms, policies), hazard_ratio_checks(pub)]
+def consistency_report(pub: pd.DataFrame, arms: list[str], policies: dict[str, str] | None = None,
+                       integer_variables=()) -> pd.DataFrame:
+    """All checks in one table (``verdict != 'consistent'`` are the findings)."""
+    parts = [percentage_checks(pub), grim_checks(pub, integer_variables), categorical_p_checks(pub, arms, policies),
+             hazard_ratio_checks(pub)]
     return pd.concat([x for x in parts if len(x)], ignore_index=True)
+
+
+def integer_variables(spec) -> list[str]:
+    """Variables the spec declares as whole numbers (``integer: true``): their published means get GRIM checks."""
+    return [name for name, v in spec.variables.items() if getattr(v, "integer", False)]
 
 
 def study_policies(spec) -> dict[str, str]:

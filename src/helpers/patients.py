@@ -143,6 +143,10 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
             values = pd.to_numeric(col.where(~is_missing), errors="coerce")
             for i in col.index[~is_missing & values.isna()]:
                 problems.append(Problem(rownum[i], name, f"not a number: '{col[i]}'"))
+            if var.integer:
+                for i in values.index[values.notna() & (values % 1 != 0)]:
+                    problems.append(Problem(rownum[i], name, f"value {col[i]} is not a whole number (the spec "
+                                                             "declares integer: true)"))
             lo, hi = var.valid_range
             if lo is not None:
                 for i in values.index[values < lo]:

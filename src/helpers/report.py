@@ -26,13 +26,14 @@ def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
 
 
 def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
-               collapsed: str | None = None, index: bool = True) -> None:
+               collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False) -> None:
     """Display a table with a caption above it and notes below it.
 
     ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
-    ``index=False`` hides the row labels.
+    ``index=False`` hides the row labels; ``escape=False`` keeps HTML in cells (links), which the caller
+    must then have escaped itself; ``wrap=True`` lets long cells wrap instead of widening the table.
     """
-    body = df.head(max_rows).to_html(escape=True, na_rep="", border=0, classes=["book-table"], index=index)
+    body = df.head(max_rows).to_html(escape=escape, na_rep="", border=0, classes=["book-table"], index=index)
     cap = f"<p class='table-caption'><strong>{html.escape(caption)}</strong></p>" if caption else ""
     foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
     more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
@@ -40,7 +41,36 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
     inner = f"{cap}{body}{foot}{more}"
     if collapsed:
         inner = f"<details><summary>{html.escape(collapsed)}</summary>{inner}</details>"
-    display(HTML(f"<div class='book-table-wrap'>{inner}</div>"))
+    classes = "book-table-wrap wrap-cells" if wrap else "book-table-wrap"
+    display(HTML(f"<div class='{classes}'>{inner}</div>"))
+
+
+def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note: str = "",
+                              max_rows: int = 1000) -> pd.DataFrame:
+    """The "published versus reproduced" block of a chapter: the verdict line, the numbers not reproduced
+    exactly (close, differing, not computed) and, folded, every compared number. Returns the displayed rows.
+
+    ``comparison`` comes from :func:`helpers.audit.compare_with_published`; ``what`` names the numbers
+    ("survival numbers of this cohort"). The statuses and tolerance rules are those of the study's audit page.
+    """
+    from IPython.display import Markdown
+
+    from .audit import comparison_display, verdict_sentence
+
+    if comparison.empty:
+        return comparison_display(comparison)
+    display(Markdown(verdict_sentence(comparison)))
+    shown = comparison_display(comparison)
+    off = shown[shown["Status"] != "reproduced"]
+    if len(off):
+        show_table(off, caption=f"Published {what} this run does not reproduce exactly.", index=False,
+                   max_rows=max_rows, notes="close: within the tolerance of its class (see the study's "
+                   "reproduction audit page); not reproducible: not computed by this run.",
+                   collapsed=f"Show the {len(off)} numbers not reproduced exactly" if len(off) > 25 else None)
+    show_table(shown, caption=f"Every published {what} next to the value computed from the patient table."
+               + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
+               collapsed=f"Show all {len(shown)} compared numbers")
+    return shown
 
 
 def parameters_table(**params) -> pd.DataFrame:

@@ -63,6 +63,7 @@ class Variable:
     cut: Cut | None = None
     summarise_as: str = "categorical"
     missing_allowed: bool = False
+    integer: bool = False  # whole numbers (age in completed years): checked on load; enables GRIM checks
 
     @property
     def is_categorical(self) -> bool:
@@ -382,7 +383,10 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
             cut=cut,
             summarise_as=summarise_as,
             missing_allowed=bool(vraw.get("missing_allowed", False)),
+            integer=bool(vraw.get("integer", False)),
         )
+        if vraw.get("integer") and vtype == "categorical":
+            problems.append(f"{where}integer: only continuous variables can be declared integer")
     if arm_column in variables:
         problems.append(f"variables.{arm_column}: the arm column must not also be declared as a variable")
 
