@@ -113,3 +113,21 @@ def test_rerun_with_new_parameters_writes_a_separate_book(tmp_path):
     psm = pd.read_csv(out / "results" / "erhcc_hait_mp" / "cohorts.csv")
     caliper = psm[(psm.analysis == "psm") & (psm.variable == "caliper_width")]["value"].iloc[0]
     assert caliper == 0.2
+
+
+@pytest.mark.book
+def test_plain_papermill_on_a_chapter_as_the_readme_shows(tmp_path):
+    """The README's single-chapter re-run: jupytext to .ipynb, then the papermill CLI with -p parameters."""
+    bin_dir = Path(sys.executable).parent
+    source = tmp_path / "cohorts.ipynb"
+    out = tmp_path / "cohorts-caliper02.ipynb"
+    subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "--set-kernel", "python3",
+                    str(ROOT / "notebooks" / "cohorts.md"), "-o", str(source)], check=True, capture_output=True)
+    proc = subprocess.run([str(bin_dir / "papermill"), str(source), str(out), "-p", "study_id", "erhcc_hait_mp",
+                           "-p", "match_caliper", "0.2", "-p", "results_dir", str(tmp_path / "results")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    psm = pd.read_csv(tmp_path / "results" / "erhcc_hait_mp" / "cohorts.csv")
+    caliper = psm[(psm.analysis == "psm") & (psm.variable == "caliper_width")]["value"].iloc[0]
+    assert caliper == 0.2
+    assert "match_caliper = 0.2" in out.read_text(encoding="utf-8")  # papermill's injected-parameters cell
