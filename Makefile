@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data lint-data r-reference bench clean lock venv
+.PHONY: book test data lint-data r-reference bench clean lock venv publish
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Publish from a workstation: build, then push _build/html to the gh-pages branch (GitHub Pages: branch gh-pages).
+# CI publishes with .github/workflows/pages.yml instead.
+publish: book
+	$(PY) -m ghp_import --no-jekyll --push --force --message "Publish the book" _build/html
 
 # Regenerate the synthetic (reconstructed) patient tables from the published aggregates. Deterministic.
 data: $(STAMP)
