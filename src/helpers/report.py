@@ -1,7 +1,9 @@
 """Display helpers for the notebooks: captioned tables, the synthetic-data notice, the parameters table."""
 from __future__ import annotations
 
+import base64
 import html
+import re
 from dataclasses import asdict, is_dataclass
 
 import pandas as pd
@@ -25,20 +27,40 @@ def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
     return ""
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "table"
+
+
+def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False) -> str:
+    """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``)."""
+    out = df.copy()
+    if html_cells:
+        out = out.map(lambda v: html.unescape(re.sub(r"<[^>]+>", "", v)) if isinstance(v, str) else v)
+    return out.to_csv(index=index)
+
+
 def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
-               collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False) -> None:
-    """Display a table with a caption above it and notes below it.
+               collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False,
+               download: bool = True) -> None:
+    """Display a table with a caption above it, notes below it and a link to download it as CSV.
 
     ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
     ``index=False`` hides the row labels; ``escape=False`` keeps HTML in cells (links), which the caller
-    must then have escaped itself; ``wrap=True`` lets long cells wrap instead of widening the table.
+    must then have escaped itself; ``wrap=True`` lets long cells wrap instead of widening the table. The CSV
+    (all rows, also those beyond ``max_rows``) is embedded in the page, so the download works offline.
     """
     body = df.head(max_rows).to_html(escape=escape, na_rep="", border=0, classes=["book-table"], index=index)
-    cap = f"<p class='table-caption'><strong>{html.escape(caption)}</strong></p>" if caption else ""
+    anchor = f" id='table-{html.escape(_slug(caption))}'" if caption else ""
+    cap = f"<p class='table-caption'{anchor}><strong>{html.escape(caption)}</strong></p>" if caption else ""
     foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
     more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
             if len(df) > max_rows else "")
-    inner = f"{cap}{body}{foot}{more}"
+    link = ""
+    if download and len(df):
+        data = base64.b64encode(table_csv(df, index, html_cells=not escape).encode("utf-8")).decode("ascii")
+        link = (f"<p class='table-download'><small><a download='{_slug(caption or 'table')}.csv' "
+                f"href='data:text/csv;charset=utf-8;base64,{data}'>Download this table (CSV)</a></small></p>")
+    inner = f"{cap}{body}{foot}{more}{link}"
     if collapsed:
         inner = f"<details><summary>{html.escape(collapsed)}</summary>{inner}</details>"
     classes = "book-table-wrap wrap-cells" if wrap else "book-table-wrap"
@@ -71,6 +93,33 @@ def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note:
                + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
                collapsed=f"Show all {len(shown)} compared numbers")
     return shown
+
+
+_FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
+
+
+def show_figure(fig, caption: str, alt: str, anchor: str | None = None) -> int:
+    """Display a matplotlib figure with alt text, and its numbered caption ("Figure 2. ...") below it.
+
+    The PNG carries ``alt`` for screen readers (myst-nb copies it onto the ``<img>``); the caption gets an
+    HTML id (``anchor``, default ``figure-<n>``) so ``page.html#figure-2`` links to it. The PNG is written
+    without matplotlib's software metadata, so identical figures give identical bytes. Returns the number.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)  # not displayed a second time by the inline backend
+    _FIGURES_SHOWN[0] += 1
+    number = _FIGURES_SHOWN[0]
+    display(Image(data=buffer.getvalue(), metadata={"alt": alt}))
+    anchor = anchor or f"figure-{number}"
+    display(HTML(f"<p class='figure-caption' id='{html.escape(anchor)}'><strong>Figure {number}.</strong> "
+                 f"{html.escape(caption)}</p>"))
+    return number
 
 
 def parameters_table(**params) -> pd.DataFrame:
