@@ -99,26 +99,27 @@ _FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
 
 
 def show_figure(fig, caption: str, alt: str, anchor: str | None = None) -> int:
-    """Display a matplotlib figure with alt text, and its numbered caption ("Figure 2. ...") below it.
+    """Display a matplotlib figure with alt text and its numbered caption ("Figure 2. ...") below it.
 
-    The PNG carries ``alt`` for screen readers (myst-nb copies it onto the ``<img>``); the caption gets an
-    HTML id (``anchor``, default ``figure-<n>``) so ``page.html#figure-2`` links to it. The PNG is written
-    without matplotlib's software metadata, so identical figures give identical bytes. Returns the number.
+    The figure is one HTML ``<figure>``: an ``<img>`` (the PNG inlined, with ``alt`` for screen readers) and a
+    ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets ``page.html#figure-2`` link to it.
+    The PNG is written without matplotlib's software metadata, so identical figures give identical bytes.
+    Numbering is per page (every notebook runs in its own kernel). Returns the figure's number.
     """
     import io
 
     import matplotlib.pyplot as plt
-    from IPython.display import Image
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
-    display(Image(data=buffer.getvalue(), metadata={"alt": alt}))
     anchor = anchor or f"figure-{number}"
-    display(HTML(f"<p class='figure-caption' id='{html.escape(anchor)}'><strong>Figure {number}.</strong> "
-                 f"{html.escape(caption)}</p>"))
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
+                 f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt, quote=True)}'/>"
+                 f"<figcaption><strong>Figure {number}.</strong> {html.escape(caption)}</figcaption></figure>"))
     return number
 
 
