@@ -149,8 +149,8 @@ def test_a_setting_that_matches_nobody_gives_a_clear_row(survival_study):
     assert math.isnan(nobody["hr"]) and "no patient matched" in nobody["note"]
     everyone = table[table["key"] == "caliper=none;ratio=1;replace=false"].iloc[0]
     assert everyone["n_treated"] == 3 and everyone["n_control"] == 3
-    shown = sens.sensitivity_display(table, spec)
-    assert "no patient matched" in shown.iloc[1]["OS HR (95% CI)"]
+    shown = sens.sensitivity_display(table, spec, "os")
+    assert "no patient matched" in shown.iloc[1]["HR (95% CI)"]
     ResultsTable(spec.study_id, "sensitivity").extend(sens.result_rows(table, spec))  # NaN rows are written, no crash
 
 
@@ -199,6 +199,9 @@ def test_results_rows_summary_and_figure(seed000):
     text = sens.summary_text(table, spec)
     matched = table[(table["endpoint"] == "os") & (table["cohort"] == "matched")]
     assert f"ranged from {matched['hr'].min():.2f}" in text and f"to {matched['hr'].max():.2f}" in text
+    both = sens.sensitivity_display(table, spec)
+    assert len(both) == 21 and {"PFS HR (95% CI)", "OS HR (95% CI)"} <= set(both.columns)
+    assert both["Setting"].str.endswith("(paper)").sum() == 1
     fig = figures.sensitivity_forest(table, spec)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["PFS", "OS"]

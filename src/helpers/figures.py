@@ -429,11 +429,7 @@ def sensitivity_forest(table: pd.DataFrame, spec: StudySpec, xlim: tuple[float, 
     for k in keys:
         r = first.loc[k]
         paper = bool(r["paper_setting"])
-        if r["cohort"] == "primary":
-            label = r["setting"]
-        else:
-            cal = "no caliper" if not np.isfinite(r["caliper"]) else f"caliper {r['caliper']:g} SD"
-            label = f"{cal}, 1:{int(r['ratio'])}, {'with' if r['replace'] else 'no'} replacement"
+        label = r["setting"]
         weight = "bold" if paper or r["cohort"] == "primary" else "normal"
         ax_left.text(0.0, y[k], label, fontsize=8, va="center", fontweight=weight)
         ax_left.text(0.80, y[k], f"{int(r['n_treated'])}", fontsize=8, va="center", ha="center")

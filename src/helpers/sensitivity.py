@@ -85,9 +85,9 @@ def setting_key(s: MatchingSpec) -> str:
 
 
 def setting_label(s: MatchingSpec) -> str:
-    """'caliper 0.1 SD, 1:1, without replacement'."""
+    """'caliper 0.1 SD, 1:1, no replacement'."""
     cal = "no caliper" if s.caliper is None else f"caliper {s.caliper:g} SD"
-    return f"{cal}, 1:{s.ratio}, {'with' if s.replace else 'without'} replacement"
+    return f"{cal}, 1:{s.ratio}, {'with' if s.replace else 'no'} replacement"
 
 
 # ------------------------------------------------------------------------------------- weighted Cox model
@@ -330,23 +330,26 @@ def _ci_text(hr, lo, up) -> str:
     return sc.format_hr(hr, lo, up, estimable=bool(np.isfinite(hr)))
 
 
-def sensitivity_display(table: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
-    """The table for the page: one row per setting, per endpoint HR (95% CI) model-based and robust."""
+def sensitivity_display(table: pd.DataFrame, spec: StudySpec, endpoint: str | None = None) -> pd.DataFrame:
+    """The table for the page: one row per setting with n per arm, balance and, per endpoint (all, or only
+    ``endpoint``), events, HR (95% CI) model-based, the robust 95% CI and the log-rank P (blank when weighted)."""
+    if endpoint is not None:
+        table = table[table["endpoint"] == endpoint]
+    one = table["endpoint"].nunique() == 1
     out = []
     for key, block in table.groupby("key", sort=False):
         first = block.iloc[0]
         row = {"Setting": first["setting"] + (" (paper)" if first["paper_setting"] else ""),
                f"n {spec.arm.labels[spec.arm.experimental]}": int(first["n_treated"]),
                f"n {spec.arm.labels[spec.arm.reference]}": int(first["n_control"]),
-               "Weights": "matching weights" if first["weighted"] else ("—" if first["cohort"] == "primary" else "all 1"),
                "Max |SMD|": "" if not np.isfinite(first["smd_max"]) else f"{first['smd_max']:.2f}"}
         for r in block.itertuples():
-            ep = r.endpoint_label
-            row[f"{ep} events (exp/ref)"] = f"{r.events_treated}/{r.events_control}"
-            row[f"{ep} HR (95% CI)"] = r.note if (r.note and not np.isfinite(r.hr)) else _ci_text(r.hr, r.lower, r.upper)
-            row[f"{ep} robust 95% CI"] = ("" if not np.isfinite(r.robust_lower) else
-                                          f"{r.robust_lower:.2f}–{r.robust_upper:.2f}")
-            row[f"{ep} log-rank P"] = "" if not np.isfinite(r.logrank_p) else sc.format_p(r.logrank_p)
+            ep = "" if one else f"{r.endpoint_label} "
+            row[f"{ep}Events exp/ref"] = f"{r.events_treated}/{r.events_control}"
+            row[f"{ep}HR (95% CI)"] = r.note if (r.note and not np.isfinite(r.hr)) else _ci_text(r.hr, r.lower, r.upper)
+            row[f"{ep}Robust CI"] = ("" if not np.isfinite(r.robust_lower) else
+                                         f"{r.robust_lower:.2f}–{r.robust_upper:.2f}")
+            row[f"{ep}Log-rank P"] = "" if not np.isfinite(r.logrank_p) else sc.format_p(r.logrank_p)
         out.append(row)
     return pd.DataFrame(out)
 
