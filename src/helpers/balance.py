@@ -7,6 +7,11 @@ Convention (R ``tableone``/``cobalt`` with ``s.d.denom = "pooled"``):
   level only): SMD = (p₁ − p₀) / sqrt((p₁(1 − p₁) + p₀(1 − p₀)) / 2), 0 when both proportions are 0 or 1.
 
 Arm 1 is the experimental arm, arm 0 the reference arm.  |SMD| < 0.1 is the usual threshold for balance.
+
+With ``weights`` (e.g. matching weights after 1:k matching or matching with replacement) means and
+proportions are weighted and the SDs are weighted with the "reliability weights" correction
+``sum w (x - m)^2 * sum w / ((sum w)^2 - sum w^2)`` (R ``cobalt``'s ``col_w_sd``); all weights 1 gives the
+unweighted formulas above. Units with weight 0 are left out.
 """
 from __future__ import annotations
 
@@ -33,11 +38,38 @@ def smd_proportion(p1: float, p0: float) -> float:
     return float((p1 - p0) / denom)
 
 
-def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: list[str]) -> pd.DataFrame:
+def _weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    sw = w.sum()
+    m = float((w * x).sum() / sw)
+    denom = sw**2 - (w**2).sum()
+    var = float((w * (x - m) ** 2).sum() * sw / denom) if denom > 0 else float("nan")
+    return m, var
+
+
+def smd_continuous_weighted(x1, x0, w1, w0) -> float:
+    """Weighted version of :func:`smd_continuous` (pooled weighted SDs, reliability-weights correction)."""
+    m1, v1 = _weighted_mean_var(np.asarray(x1, float), np.asarray(w1, float))
+    m0, v0 = _weighted_mean_var(np.asarray(x0, float), np.asarray(w0, float))
+    denom = np.sqrt((v1 + v0) / 2)
+    diff = m1 - m0
+    if denom == 0:
+        return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
+    return float(diff / denom)
+
+
+def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: list[str],
+                             weights: pd.Series | None = None) -> pd.DataFrame:
     """SMD per variable (per level for categorical variables with more than two levels).
 
+    ``weights`` (aligned on ``data``'s index) weight the means, proportions and SDs; see the module notes.
     Returns columns ``variable, level, label, smd``.
     """
+    if weights is not None:
+        w = pd.Series(weights, dtype=float).reindex(data.index)
+        if w.isna().any() or (w < 0).any():
+            raise ValueError("weights must be given, and non-negative, for every row of the data")
+        data, w = data[w > 0], w[w > 0]
+        return _weighted_differences(data, spec, variables, w)
     arm = data[spec.arm.column]
     ref, exp = spec.arm.codes
     rows = []
@@ -55,6 +87,32 @@ def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: lis
         else:
             rows.append(dict(variable=variable, level="", label=var.display_label,
                              smd=smd_continuous(col[arm == exp].dropna(), col[arm == ref].dropna())))
+    return pd.DataFrame(rows)
+
+
+def _weighted_differences(data, spec, variables, w) -> pd.DataFrame:
+    arm = data[spec.arm.column]
+    ref, exp = spec.arm.codes
+    is1, is0 = (arm == exp).to_numpy(), (arm == ref).to_numpy()
+    wv = w.to_numpy(float)
+    rows = []
+    for variable in variables:
+        var = spec.variables[variable]
+        col = data[analysis_column(spec, variable)]
+        ok = col.notna().to_numpy()
+        if var.is_categorical:
+            levels = list(var.category_labels.items())
+            shown = levels[1:] if len(levels) == 2 else levels
+            for level, label in shown:
+                hit = (col == level).to_numpy(float)
+                p1 = float(np.average(hit[is1 & ok], weights=wv[is1 & ok]))
+                p0 = float(np.average(hit[is0 & ok], weights=wv[is0 & ok]))
+                rows.append(dict(variable=variable, level=level, label=f"{var.label}: {label}",
+                                 smd=smd_proportion(p1, p0)))
+        else:
+            x = col.to_numpy(float)
+            rows.append(dict(variable=variable, level="", label=var.display_label,
+                             smd=smd_continuous_weighted(x[is1 & ok], x[is0 & ok], wv[is1 & ok], wv[is0 & ok])))
     return pd.DataFrame(rows)
 
 

@@ -385,3 +385,101 @@ def forest_plot(table: pd.DataFrame, spec: StudySpec, title: str = "", xlim: tup
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=11)
     return fig
+
+
+# ------------------------------------------------------------------------------- matching sensitivity
+def sensitivity_forest(table: pd.DataFrame, spec: StudySpec, xlim: tuple[float, float] | None = None):
+    """Forest plot of the treatment HR over the matching settings, one panel per endpoint.
+
+    ``table``: :func:`helpers.sensitivity.matching_sensitivity`. Each row is a setting (the primary cohort on
+    top); the thick light bar is the model-based 95% CI, the thin black line with caps the robust one
+    (clustered by matched set); the paper's setting is shaded and its label bold; the dashed vertical line is
+    the primary cohort's HR, the solid one HR = 1. Matched patients per arm are printed beside each label.
+    """
+    ref, exp = spec.arm.codes
+    colours = arm_colours(spec)
+    keys = list(dict.fromkeys(table["key"]))
+    endpoints = list(dict.fromkeys(table["endpoint"]))
+    first = table.drop_duplicates("key").set_index("key")
+    n = len(keys)
+    if xlim is None:
+        vals = table[["lower", "upper", "robust_lower", "robust_upper", "hr"]].to_numpy(float).ravel()
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        nice = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+        vmin, vmax = (vals.min(), vals.max()) if len(vals) else (0.5, 2.0)
+        xlim = (max([v for v in nice if v <= min(vmin, 0.5)] or [nice[0]]),
+                min([v for v in nice if v >= max(vmax, 2.0)] or [nice[-1]]))
+    lo, hi = xlim
+    height = 0.28 * n + 1.9
+    fig = plt.figure(figsize=(10.5, height))
+    gs = fig.add_gridspec(1, 1 + len(endpoints), width_ratios=[4.2] + [3.0] * len(endpoints), wspace=0.16,
+                          bottom=1.15 / height, top=1 - 0.75 / height)
+    ax_left = fig.add_subplot(gs[0, 0])
+    axes = [fig.add_subplot(gs[0, i + 1]) for i in range(len(endpoints))]
+    y = {k: n - 1 - i for i, k in enumerate(keys)}
+    ax_left.set_xlim(0, 1)
+    ax_left.set_ylim(-0.7, n - 0.3)
+    ax_left.axis("off")
+    head = n - 0.3
+    ax_left.text(0.0, head, "Matching setting", fontweight="bold", fontsize=9, va="bottom")
+    ax_left.text(0.80, head, f"n\n{spec.arm.labels[exp]}", fontweight="bold", fontsize=8, va="bottom", ha="center",
+                 color=colours[exp])
+    ax_left.text(0.95, head, f"n\n{spec.arm.labels[ref]}", fontweight="bold", fontsize=8, va="bottom", ha="center",
+                 color=colours[ref])
+    for k in keys:
+        r = first.loc[k]
+        paper = bool(r["paper_setting"])
+        label = r["setting"]
+        weight = "bold" if paper or r["cohort"] == "primary" else "normal"
+        ax_left.text(0.0, y[k], label, fontsize=8, va="center", fontweight=weight)
+        ax_left.text(0.80, y[k], f"{int(r['n_treated'])}", fontsize=8, va="center", ha="center")
+        ax_left.text(0.95, y[k], f"{int(r['n_control'])}", fontsize=8, va="center", ha="center")
+        if paper:
+            ax_left.axhspan(y[k] - 0.45, y[k] + 0.45, xmin=0, xmax=1, color="#fff1c9", zorder=0)
+    primary_key = next((k for k in keys if first.loc[k, "cohort"] == "primary"), None)
+    if primary_key is not None:
+        ax_left.axhline(y[primary_key] - 0.5, color="#999999", lw=0.6)
+    for ax, name in zip(axes, endpoints):
+        block = table[table["endpoint"] == name].set_index("key")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.axvline(1.0, color="#555555", lw=0.8)
+        if primary_key is not None and np.isfinite(block.loc[primary_key, "hr"]):
+            ax.axvline(block.loc[primary_key, "hr"], color="#555555", lw=0.8, ls="--")
+        for k in keys:
+            r = block.loc[k]
+            yy = y[k]
+            if bool(r["paper_setting"]):
+                ax.axhspan(yy - 0.45, yy + 0.45, color="#fff1c9", zorder=0)
+            if not np.isfinite(r["hr"]):
+                ax.text(np.sqrt(lo * hi), yy, r["note"] or "NE", fontsize=7, va="center", ha="center", color="#777777")
+                continue
+            ax.plot([max(r["lower"], lo), min(r["upper"], hi)], [yy, yy], color="#bdbdbd", lw=4.5,
+                    solid_capstyle="butt", zorder=1)
+            if np.isfinite(r["robust_lower"]):
+                ax.errorbar([r["hr"]], [yy], xerr=[[r["hr"] - max(r["robust_lower"], lo)],
+                                                   [min(r["robust_upper"], hi) - r["hr"]]],
+                            fmt="none", ecolor="#222222", elinewidth=0.9, capsize=2.0, zorder=2)
+            marker = "D" if r["cohort"] == "primary" else "s"
+            colour = colours[exp] if bool(r["paper_setting"]) else ("#ffffff" if r["cohort"] == "primary" else "#444444")
+            ax.plot([r["hr"]], [yy], marker=marker, ms=5.5 if bool(r["paper_setting"]) else 4.5, color=colour,
+                    mec="#222222", mew=0.7, zorder=3, ls="none")
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo <= t <= hi]
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+        label = table.loc[table["endpoint"] == name, "endpoint_label"].iloc[0]
+        ax.set_title(label, fontsize=10, fontweight="bold")
+        ax.set_xlabel(f"Hazard ratio, {spec.arm.labels[exp]} vs {spec.arm.labels[ref]}\n(log scale; < 1 favours "
+                      f"{spec.arm.labels[exp]})", fontsize=8.5)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color="#bdbdbd", lw=4.5, label="95% CI, model-based"),
+               Line2D([], [], color="#222222", lw=0.9, marker="|", ms=6, label="95% CI, robust (clustered)"),
+               Line2D([], [], color="#555555", lw=0.8, ls="--", label="HR in the primary cohort"),
+               Line2D([], [], color=colours[exp], marker="s", mec="#222222", ls="none",
+                      label="paper's setting (shaded)")]
+    fig.legend(handles=handles, loc="lower center", ncols=4, fontsize=8, bbox_to_anchor=(0.55, 0.0))
+    return fig

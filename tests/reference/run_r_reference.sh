@@ -39,5 +39,8 @@ Rscript "$here/survival_cox_reference.R"
 echo "== subgroup Cox models on the committed synthetic seed-000 cohort (tests/reference/subgroups_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/subgroups_reference.R)
 
+echo "== matching sensitivity: weighted/clustered coxph on lung, MatchIt + coxph on the seed-000 cohort (tests/reference/sensitivity_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/sensitivity_reference.R)
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"

@@ -1,0 +1,430 @@
+"""Sensitivity of the treatment hazard ratio to the propensity-matching choices (caliper, ratio, replacement).
+
+:func:`matching_sensitivity` re-runs the cohorts chapter's matching (:func:`helpers.cohorts.match_study`, MatchIt
+semantics) for every setting of a small grid and, in each matched cohort, the survival chapter's comparison of
+the arms: a Cox model with the arm alone (Efron ties, Wald 95% CI). It returns one tidy row per
+(setting, endpoint), plus the primary (unmatched) cohort as a reference row.
+
+Weights
+    1:1 matching without replacement gives every matched patient weight 1: the cohort is analysed exactly as the
+    survival chapter analyses the matched cohort (:func:`helpers.survival_chapter.compare_arms`, the same code),
+    log-rank test included. Matching 1:k or with replacement gives the controls MatchIt's matching weights
+    (:attr:`helpers.matching.MatchResult.weights`); the Cox model is then weighted, as R
+    ``coxph(Surv(t, e) ~ arm, weights = weights, ties = "efron")`` (:func:`weighted_arm_cox`), and no log-rank
+    p is given (the unweighted test would ignore the weights).
+Confidence intervals
+    ``lower``/``upper``/``p_value`` are model-based (Wald, inverse information), as R ``summary(coxph)`` prints
+    them. With weights that is the *naive* interval: it treats the weights as case counts and ignores that a
+    control used for several treated patients, or the patients of one matched set, are not independent.
+    ``robust_lower``/``robust_upper``/``robust_p_value`` use the cluster-robust sandwich variance of R
+    ``coxph(..., weights = weights, cluster = subclass)``: clusters are the matched sets without replacement
+    and the individual patients with replacement (MatchIt's "Estimating effects after matching" guidance).
+Balance
+    ``smd_max`` is the largest absolute standardized mean difference over the matching covariates in the
+    matched cohort, with the matching weights (:func:`helpers.balance.standardized_differences`).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace as dc_replace
+from itertools import product
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import balance, cohorts
+from . import survival_chapter as sc
+from .spec import MatchingSpec, StudySpec
+
+DEFAULT_CALIPERS = (None, 0.5, 0.2, 0.1, 0.05)
+DEFAULT_RATIOS = (1, 2)
+DEFAULT_REPLACE = (False, True)
+
+COLUMNS = ["setting", "key", "cohort", "paper_setting", "caliper", "ratio", "replace", "endpoint", "endpoint_label",
+           "n_treated", "n_control", "ess_control", "events_treated", "events_control", "weighted", "hr", "lower",
+           "upper", "p_value", "robust_lower", "robust_upper", "robust_p_value", "logrank_p", "smd_max",
+           "estimable", "note"]
+
+_EPS = 1e-9          # coxph.control() eps
+_TOLER_INF = math.sqrt(_EPS)
+_ITER_MAX = 20
+
+
+# --------------------------------------------------------------------------------------------- the grid
+def matching_grid(spec: StudySpec, calipers=DEFAULT_CALIPERS, ratios=DEFAULT_RATIOS,
+                  replace_options=DEFAULT_REPLACE, covariates=None) -> list[MatchingSpec]:
+    """Every combination of ``calipers`` x ``ratios`` x ``replace_options`` as matching settings.
+
+    Calipers are in the spec's convention: standard deviations of the propensity score on the probability scale
+    (MatchIt ``std.caliper = TRUE`` with ``distance = "glm"``), ``None`` for no caliper. Covariates and order come
+    from the spec (or ``covariates``). The spec's own setting is added if the grid does not contain it.
+    """
+    grid = [cohorts.matching_settings(spec, covariates, ratio=r, caliper=c, replace_=bool(rep))
+            for c, r, rep in product(calipers, ratios, replace_options)]
+    if spec.matching is not None:
+        paper = cohorts.matching_settings(spec, covariates)
+        if not any(is_same_setting(g, paper) for g in grid):
+            grid.append(paper)
+    return grid
+
+
+def is_same_setting(a: MatchingSpec, b: MatchingSpec) -> bool:
+    """Same caliper (to 1e-12), ratio and replacement; the order is ignored with replacement (MatchIt)."""
+    same_caliper = (a.caliper is None and b.caliper is None) or (
+        a.caliper is not None and b.caliper is not None and abs(a.caliper - b.caliper) <= 1e-12)
+    return (same_caliper and a.ratio == b.ratio and a.replace == b.replace
+            and (a.replace or a.order == b.order) and tuple(a.covariates) == tuple(b.covariates))
+
+
+def setting_key(s: MatchingSpec) -> str:
+    """Machine key of a setting, used as ``level`` in the results table: ``caliper=0.1;ratio=1;replace=false``."""
+    cal = "none" if s.caliper is None else f"{s.caliper:g}"
+    return f"caliper={cal};ratio={s.ratio};replace={'true' if s.replace else 'false'}"
+
+
+def setting_label(s: MatchingSpec) -> str:
+    """'caliper 0.1 SD, 1:1, no replacement'."""
+    cal = "no caliper" if s.caliper is None else f"caliper {s.caliper:g} SD"
+    return f"{cal}, 1:{s.ratio}, {'with' if s.replace else 'no'} replacement"
+
+
+# ------------------------------------------------------------------------------------- weighted Cox model
+@dataclass
+class WeightedCox:
+    """A Cox model with one 0/1 covariate (the arm), case weights and optional clusters (R coxph semantics)."""
+
+    coef: float
+    se: float
+    robust_se: float
+    loglik: float
+    iterations: int
+    converged: bool
+    estimable: bool
+    conf_level: float = 0.95
+
+    def _ci(self, se: float) -> tuple[float, float, float]:
+        if not self.estimable or not np.isfinite(se) or se <= 0:
+            return math.nan, math.nan, math.nan
+        z = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
+        return (math.exp(self.coef - z * se), math.exp(self.coef + z * se),
+                float(2 * stats.norm.sf(abs(self.coef / se))))
+
+    @property
+    def hr(self) -> float:
+        return math.exp(self.coef) if self.estimable else math.nan
+
+    @property
+    def model_ci(self) -> tuple[float, float, float]:
+        """(lower, upper, p) from the model-based variance."""
+        return self._ci(self.se)
+
+    @property
+    def robust_ci(self) -> tuple[float, float, float]:
+        """(lower, upper, p) from the (cluster-)robust sandwich variance."""
+        return self._ci(self.robust_se)
+
+
+def _efron_pieces(beta, t, ev, x, w):
+    """Weighted Efron log partial likelihood, score, information and per-subject score residuals at ``beta``.
+
+    As survival's ``coxfit6`` (weighted risk ``w exp(beta x)``; tied deaths share ``meanwt`` = mean death
+    weight) and ``coxscore2`` (residuals are per subject, unweighted; robust variances multiply them by w).
+    """
+    r = np.exp(beta * x)
+    wr = w * r
+    times = np.unique(t[ev == 1])
+    loglik, u, info = float((w * beta * x)[ev == 1].sum()), float((w * x)[ev == 1].sum()), 0.0
+    resid = np.zeros(len(t))
+    for tj in times:
+        at_risk = t >= tj
+        dead = (t == tj) & (ev == 1)
+        d = int(dead.sum())
+        s0, s1 = wr[at_risk].sum(), (wr * x)[at_risk].sum()
+        e0, e1 = wr[dead].sum(), (wr * x)[dead].sum()
+        meanwt = w[dead].sum() / d
+        k = np.arange(d) / d
+        den = s0 - k * e0
+        mean = (s1 - k * e1) / den              # x is 0/1, so S2 = S1
+        loglik -= meanwt * np.log(den).sum()
+        u -= meanwt * mean.sum()
+        info += meanwt * (mean - mean**2).sum()
+        haz = meanwt / den
+        # residuals: a survivor of t_j is at risk for every Efron step; a death there for the share 1 - k/d
+        survivors = at_risk & ~dead
+        resid[survivors] -= r[survivors] * ((x[survivors, None] - mean) * haz).sum(axis=1)
+        resid[dead] += (x[dead] - mean.mean()) - r[dead] * ((x[dead, None] - mean) * (haz * (1 - k))).sum(axis=1)
+    return loglik, u, info, resid
+
+
+def weighted_arm_cox(time, event, arm, weights=None, cluster=None, conf_level: float = 0.95) -> WeightedCox:
+    """``coxph(Surv(time, event) ~ arm, weights = weights, cluster = cluster, ties = "efron")`` for a 0/1 ``arm``.
+
+    Newton-Raphson from 0 with step halving and R's convergence rule ``|1 - loglik_old / loglik| <= 1e-9``
+    (at most 20 iterations). ``se`` is the model-based SE (inverse weighted information); ``robust_se`` is
+    the sandwich SE of R: dfbeta residuals times the weights, summed within clusters (each row its own
+    cluster when ``cluster`` is None). An infinite estimate (e.g. no events in one arm) is flagged by R's
+    rule (the next Newton step is still large) and reported as not estimable.
+    """
+    t = np.asarray(time, float)
+    ev = np.asarray(event, float)
+    x = np.asarray(arm, float)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
+    if not (len(t) == len(ev) == len(x) == len(w)):
+        raise ValueError("time, event, arm and weights must have the same length")
+    if not np.all(np.isin(x, (0.0, 1.0))):
+        raise ValueError("arm must be 0/1")
+    if np.any(w <= 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be positive and finite (drop unmatched rows first)")
+    if ev.sum() == 0 or len(np.unique(x)) < 2:
+        return WeightedCox(math.nan, math.nan, math.nan, math.nan, 0, False, False, conf_level)
+    beta = 0.0
+    best, u, info, _ = _efron_pieces(beta, t, ev, x, w)
+    newbeta = beta + (u / info if info > 0 else 0.0)
+    halving, converged, it = 0, False, 0
+    for it in range(1, _ITER_MAX + 1):
+        newlk, u, info, _ = _efron_pieces(newbeta, t, ev, x, w)
+        if np.isfinite(newlk) and abs(1 - best / newlk) <= _EPS:
+            beta, best, converged = newbeta, newlk, True
+            break
+        if not np.isfinite(newlk) or newlk < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best, beta = newlk, newbeta
+            newbeta = newbeta + (u / info if info > 0 else 0.0)
+    if not converged:
+        it = _ITER_MAX + 1
+    loglik, u, info, resid = _efron_pieces(beta, t, ev, x, w)
+    var = 1.0 / info if info > 0 else math.nan
+    step = abs(u * var) if np.isfinite(var) else math.inf
+    estimable = np.isfinite(var) and not (step > _EPS and step > _TOLER_INF * abs(beta))
+    dfbeta = resid * var * w
+    if cluster is not None:
+        dfbeta = pd.Series(dfbeta).groupby(np.asarray(cluster)).sum().to_numpy()
+    robust_var = float((dfbeta**2).sum())
+    return WeightedCox(float(beta), math.sqrt(var) if np.isfinite(var) else math.nan, math.sqrt(robust_var),
+                       float(loglik), it, converged, bool(estimable), conf_level)
+
+
+# ------------------------------------------------------------------------------------------ the analysis
+def _empty_row(**kw) -> dict:
+    row = {c: math.nan for c in COLUMNS}
+    row.update(estimable=False, weighted=False, note="")
+    row.update(kw)
+    return row
+
+
+def _primary_rows(data: pd.DataFrame, spec: StudySpec, endpoints) -> list[dict]:
+    rows = []
+    for name in endpoints:
+        ep = sc.endpoint(spec, name)
+        cmp = sc.compare_arms(data, spec, name)
+        hr = cmp.arm_hr
+        ok = sc._estimable(hr)
+        rows.append(_empty_row(
+            setting="Primary cohort (unmatched)", key="unmatched", cohort="primary", paper_setting=False,
+            endpoint=name, endpoint_label=ep.short, n_treated=cmp.n[spec.arm.experimental],
+            n_control=cmp.n[spec.arm.reference], ess_control=float(cmp.n[spec.arm.reference]),
+            events_treated=cmp.events[spec.arm.experimental], events_control=cmp.events[spec.arm.reference],
+            hr=hr["hr"] if ok else math.nan, lower=hr["lower"] if ok else math.nan,
+            upper=hr["upper"] if ok else math.nan, p_value=hr["p_value"] if ok else math.nan,
+            logrank_p=cmp.logrank.p_value, estimable=ok, note="" if ok else "NE",
+            smd_max=float(balance.standardized_differences(
+                data, spec, list(spec.matching.covariates) if spec.matching else [])["smd"].abs().max())
+            if spec.matching and spec.matching.covariates else math.nan))
+    return rows
+
+
+def _matched_rows(data: pd.DataFrame, spec: StudySpec, settings: MatchingSpec, endpoints,
+                  paper: MatchingSpec | None) -> list[dict]:
+    base = dict(setting=setting_label(settings), key=setting_key(settings), cohort="matched",
+                paper_setting=paper is not None and is_same_setting(settings, paper),
+                caliper=math.nan if settings.caliper is None else float(settings.caliper),
+                ratio=settings.ratio, replace=settings.replace)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Not all treated units will get 2 matches": visible in the n columns
+            matched = cohorts.match_study(data, spec, settings)
+    except ValueError as exc:
+        if "No units were matched" not in str(exc):
+            raise
+        return [_empty_row(**base, endpoint=name, endpoint_label=sc.endpoint(spec, name).short, n_treated=0,
+                           n_control=0, ess_control=0.0, events_treated=0, events_control=0,
+                           note="no patient matched within this caliper") for name in endpoints]
+    res = matched.result
+    m = matched.data
+    w = res.weights.reindex(m.index)
+    weighted = bool(np.any(np.abs(w.to_numpy() - 1.0) > 1e-12))
+    arm = m[spec.arm.column].astype(str)
+    treated = (arm == spec.arm.experimental).to_numpy(float)
+    if settings.replace:
+        cluster = np.arange(len(m))          # with replacement: each patient is its own cluster
+    else:
+        cluster = res.subclass.reindex(m.index).to_numpy()
+    smd = balance.standardized_differences(m, spec, list(settings.covariates), weights=w)["smd"].abs().max()
+    ess = res.summary().loc["Matched (ESS)", "Control"]
+    rows = []
+    for name in endpoints:
+        ep = sc.endpoint(spec, name)
+        tt, ee = m[ep.time].to_numpy(float), m[ep.event].to_numpy(float)
+        row = dict(base, endpoint=name, endpoint_label=ep.short, n_treated=int(treated.sum()),
+                   n_control=int((1 - treated).sum()), ess_control=float(ess),
+                   events_treated=int(ee[treated == 1].sum()), events_control=int(ee[treated == 0].sum()),
+                   weighted=weighted, smd_max=float(smd), logrank_p=math.nan, note="")
+        wc = weighted_arm_cox(tt, ee, treated, w.to_numpy(float), cluster)
+        rl, ru, rp = wc.robust_ci
+        row.update(robust_lower=rl, robust_upper=ru, robust_p_value=rp)
+        if not weighted:  # every weight 1: exactly the survival chapter's analysis of a matched cohort
+            cmp = sc.compare_arms(m, spec, name)
+            hr = cmp.arm_hr
+            ok = sc._estimable(hr)
+            row.update(hr=hr["hr"] if ok else math.nan, lower=hr["lower"] if ok else math.nan,
+                       upper=hr["upper"] if ok else math.nan, p_value=hr["p_value"] if ok else math.nan,
+                       logrank_p=cmp.logrank.p_value, estimable=ok)
+        else:
+            lo, up, p = wc.model_ci
+            row.update(hr=wc.hr, lower=lo, upper=up, p_value=p, estimable=wc.estimable)
+        if not row["estimable"]:
+            row.update(hr=math.nan, lower=math.nan, upper=math.nan, p_value=math.nan, robust_lower=math.nan,
+                       robust_upper=math.nan, robust_p_value=math.nan,
+                       note="HR not estimable (an arm without events)")
+        rows.append(_empty_row(**row))
+    return rows
+
+
+def matching_sensitivity(data: pd.DataFrame, spec: StudySpec, grid=None, endpoints=None) -> pd.DataFrame:
+    """The treatment hazard ratio over a grid of matching settings, one row per (setting, endpoint).
+
+    ``grid``: matching settings (:class:`helpers.spec.MatchingSpec`, e.g. from :func:`matching_grid`); default
+    :func:`matching_grid` with :data:`DEFAULT_CALIPERS`, :data:`DEFAULT_RATIOS`, :data:`DEFAULT_REPLACE`.
+    ``endpoints``: endpoint ids of the spec (default: all of ``spec.survival.endpoints``).
+
+    The first rows (``cohort = "primary"``, ``key = "unmatched"``) are the primary cohort's HR, the reference.
+    ``paper_setting`` marks the spec's own matching setting. A setting that matches nobody gives rows with
+    ``n_treated = 0`` and a note, not an error; an unknown endpoint raises ``ValueError``. Columns:
+    :data:`COLUMNS` (see the module docstring for the CIs and weights).
+    """
+    if spec.survival is None:
+        raise ValueError(f"study '{spec.study_id}' has no survival section; the sensitivity analysis needs endpoints")
+    endpoints = list(endpoints) if endpoints is not None else list(spec.survival.endpoints)
+    if not endpoints:
+        raise ValueError("no endpoints given")
+    for name in endpoints:
+        sc.endpoint(spec, name)  # raises a clear ValueError for an unknown endpoint
+    grid = matching_grid(spec) if grid is None else list(grid)
+    paper = cohorts.matching_settings(spec) if spec.matching is not None else None
+    rows = _primary_rows(data, spec, endpoints)
+    for settings in grid:
+        rows += _matched_rows(data, spec, settings, endpoints, paper)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    for c in ("n_treated", "n_control", "events_treated", "events_control"):
+        out[c] = out[c].astype(int)
+    return out
+
+
+# ------------------------------------------------------------------------------------ display and results
+def _ci_text(hr, lo, up) -> str:
+    return sc.format_hr(hr, lo, up, estimable=bool(np.isfinite(hr)))
+
+
+def sensitivity_display(table: pd.DataFrame, spec: StudySpec, endpoint: str | None = None) -> pd.DataFrame:
+    """The table for the page: one row per setting with n per arm, balance and, per endpoint (all, or only
+    ``endpoint``), events, HR (95% CI) model-based, the robust 95% CI and the log-rank P (blank when weighted)."""
+    if endpoint is not None:
+        table = table[table["endpoint"] == endpoint]
+    one = table["endpoint"].nunique() == 1
+    out = []
+    for key, block in table.groupby("key", sort=False):
+        first = block.iloc[0]
+        row = {"Setting": first["setting"] + (" (paper)" if first["paper_setting"] else ""),
+               f"n {spec.arm.labels[spec.arm.experimental]}": int(first["n_treated"]),
+               f"n {spec.arm.labels[spec.arm.reference]}": int(first["n_control"]),
+               "Max |SMD|": "" if not np.isfinite(first["smd_max"]) else f"{first['smd_max']:.2f}"}
+        for r in block.itertuples():
+            ep = "" if one else f"{r.endpoint_label} "
+            row[f"{ep}Events exp/ref"] = f"{r.events_treated}/{r.events_control}"
+            row[f"{ep}HR (95% CI)"] = r.note if (r.note and not np.isfinite(r.hr)) else _ci_text(r.hr, r.lower, r.upper)
+            row[f"{ep}Robust CI"] = ("" if not np.isfinite(r.robust_lower) else
+                                         f"{r.robust_lower:.2f}–{r.robust_upper:.2f}")
+            row[f"{ep}Log-rank P"] = "" if not np.isfinite(r.logrank_p) else sc.format_p(r.logrank_p)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def result_rows(table: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """Rows for the analysis-results table (section ``sensitivity``), keys as in ``book/results_table.md``.
+
+    ``analysis = sensitivity.<endpoint>``, ``level`` = the setting key (``unmatched`` for the primary cohort),
+    ``cohort`` = ``primary`` / ``matched``.
+    """
+    exp, ref = spec.arm.experimental, spec.arm.reference
+    rows = []
+    for r in table.itertuples():
+        a, lev = f"sensitivity.{r.endpoint}", r.key
+        base = dict(cohort=r.cohort, analysis=a, level=lev)
+        for stat in ("hr", "lower", "upper", "p_value", "robust_lower", "robust_upper", "robust_p_value"):
+            rows.append(dict(base, variable="arm", group="all", stat=stat, value=getattr(r, stat)))
+        rows.append(dict(base, variable="arm", group="comparison", stat="p_value", value=r.logrank_p))
+        rows.append(dict(base, variable="patients", group=exp, stat="n", value=r.n_treated))
+        rows.append(dict(base, variable="patients", group=ref, stat="n", value=r.n_control))
+        rows.append(dict(base, variable="events", group=exp, stat="n", value=r.events_treated))
+        rows.append(dict(base, variable="events", group=ref, stat="n", value=r.events_control))
+        rows.append(dict(base, variable="balance", group="difference", stat="smd_max", value=r.smd_max))
+        if r.cohort == "matched":
+            rows.append(dict(base, variable="setting", group="all", stat="caliper", value=r.caliper))
+            rows.append(dict(base, variable="setting", group="all", stat="ratio", value=r.ratio))
+            rows.append(dict(base, variable="setting", group="all", stat="replace", value=float(r.replace)))
+            rows.append(dict(base, variable="setting", group="all", stat="paper", value=float(r.paper_setting)))
+    out = pd.DataFrame(rows)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    return out
+
+
+def _side(lower: pd.Series, upper: pd.Series) -> pd.Series:
+    """'below' (CI entirely below 1), 'above' (entirely above 1) or 'across' (includes 1)."""
+    lo, up = lower.to_numpy(float), upper.to_numpy(float)
+    return pd.Series(np.where(up < 1, "below", np.where(lo > 1, "above", "across")), index=lower.index)
+
+
+def summary_text(table: pd.DataFrame, spec: StudySpec) -> str:
+    """A paragraph per endpoint, generated from ``table``: the range of the HR over the matched settings and
+    whether any setting changes the conclusion, i.e. puts its 95% CI on a different side of 1 (below, across,
+    above) than the paper's setting does; checked with the model-based and with the robust CIs."""
+    exp, ref = spec.arm.labels[spec.arm.experimental], spec.arm.labels[spec.arm.reference]
+    parts = []
+    for name, block in table.groupby("endpoint", sort=False):
+        label = block["endpoint_label"].iloc[0]
+        primary = block[block["cohort"] == "primary"].iloc[0]
+        matched = block[(block["cohort"] == "matched") & block["estimable"].astype(bool)]
+        n_none = int(((block["cohort"] == "matched") & ~block["estimable"].astype(bool)).sum())
+        if matched.empty:
+            parts.append(f"**{label}**: no setting gave an estimable hazard ratio.")
+            continue
+        lo, hi = matched.loc[matched["hr"].idxmin()], matched.loc[matched["hr"].idxmax()]
+        text = (f"**{label}**: over the {len(matched)} matched settings with an estimable hazard ratio, the HR of "
+                f"{exp} versus {ref} ranged from {lo['hr']:.2f} ({lo['setting']}) to {hi['hr']:.2f} "
+                f"({hi['setting']}); in the primary cohort it is {sc.format_hr(primary['hr'], primary['lower'], primary['upper'])}.")
+        paper = block[block["paper_setting"].astype(bool)]
+        paper_ok = len(paper) > 0 and bool(paper["estimable"].iloc[0])
+        if paper_ok:
+            p = paper.iloc[0]
+            text += f" With the paper's setting ({p['setting']}) it is {sc.format_hr(p['hr'], p['lower'], p['upper'])}."
+        for kind, (lcol, ucol) in (("model-based", ("lower", "upper")), ("robust", ("robust_lower", "robust_upper"))):
+            side = _side(matched[lcol], matched[ucol])
+            counts = side.value_counts()
+            text += (f" With {kind} 95% CIs, {counts.get('below', 0)} of {len(matched)} settings exclude 1 in favour "
+                     f"of {exp}, {counts.get('above', 0)} in favour of {ref}, and {counts.get('across', 0)} include 1")
+            if paper_ok:
+                p_side = _side(paper[lcol], paper[ucol]).iloc[0]
+                differ = matched[side != p_side]
+                text += (f"; the paper's setting {'includes 1' if p_side == 'across' else 'excludes 1'}, so "
+                         + ("no setting changes the conclusion" if differ.empty else
+                            f"{len(differ)} setting(s) change it ({'; '.join(differ['setting'])})"))
+            text += "."
+        if n_none:
+            text += f" {n_none} setting(s) gave no estimable HR (no match, or an arm without events)."
+        parts.append(text)
+    return "\n\n".join(parts)
