@@ -147,3 +147,10 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     if not notes:
         return ""
     return "**Why these p-values differ**\n\n" + "\n".join(notes)
+
+
+def no_published_text(spec) -> str:
+    """The published-versus-reproduced section of a study without ``published.yaml`` (e.g. the user's own data)."""
+    return (f"There are no published numbers to compare with: the study has no `published.yaml` "
+            f"(optional; see the spec format page). Every number on this page is computed from the patient table "
+            f"and written to the analysis-results table (`_build/results/{spec.study_id}/`).")
