@@ -39,6 +39,12 @@ def test_strict_build_of_the_whole_book():
         header = results.read_text(encoding="utf-8").splitlines()[0]
         assert header == "study,cohort,section,analysis,variable,level,group,stat,value"
     assert "Propensity scores by arm" in (html / "book" / "erhcc_hait_mp" / "cohorts.html").read_text(encoding="utf-8")
+    # the worked example: real public data, no published numbers, no matching
+    for chapter in ("cohorts", "survival", "subgroups"):
+        page = (html / "book" / "veteran" / f"{chapter}.html").read_text(encoding="utf-8")
+        assert "Real patient data." in page and "Synthetic data" not in page
+        assert "There are no published numbers to compare with" in page
+    assert "4 problem(s) in the patient table" in (html / "book" / "own_data.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -39,5 +39,8 @@ Rscript "$here/survival_cox_reference.R"
 echo "== subgroup Cox models on the committed synthetic seed-000 cohort (tests/reference/subgroups_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/subgroups_reference.R)
 
+echo "== the worked example study veteran as the book analyses it (tests/reference/veteran_study_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/veteran_study_reference.R)
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"
