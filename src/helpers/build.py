@@ -218,6 +218,9 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, project / name)
     shutil.copytree(BOOK_DIR, project / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    # pages may include study files (book/own_data.md shows data/studies/veteran/study.yaml); data/private is
+    # deliberately not copied
+    shutil.copytree(STUDIES_DIR, project / "data" / "studies")
     staging = output / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
