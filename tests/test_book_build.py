@@ -57,6 +57,12 @@ def test_strict_build_of_the_whole_book():
                     f"{totals['differs']} differ, {totals['not reproducible']} not reproducible")
         assert sentence in index
         assert sentence in (html / "book" / study / "audit.html").read_text(encoding="utf-8")
+    # the worked example: real public data, no published numbers, no matching
+    for chapter in ("cohorts", "survival", "subgroups"):
+        page = (html / "book" / "veteran" / f"{chapter}.html").read_text(encoding="utf-8")
+        assert "Real patient data." in page and "Synthetic data" not in page
+        assert "There are no published numbers to compare with" in page
+    assert "4 problem(s) in the patient table" in (html / "book" / "own_data.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture

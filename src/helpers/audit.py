@@ -425,3 +425,10 @@ def audit_figure(audit: pd.DataFrame, title: str = ""):
         ax.set_title(title, pad=24)
     fig.tight_layout()
     return fig
+
+
+def no_published_text(spec) -> str:
+    """The published-versus-reproduced section of a study without ``published.yaml`` (e.g. the user's own data)."""
+    return (f"There are no published numbers to compare with: the study has no `published.yaml` "
+            f"(optional; see the spec format page). Every number on this page is computed from the patient table "
+            f"and written to the analysis-results table (`_build/results/{spec.study_id}/`).")

@@ -3,7 +3,8 @@
 ``python -m helpers.build`` (``make book``) does, in order, and stops at the first failing stage:
 
 1. **validate** every study named in ``_toc.yml`` (spec and patient table); all problems are printed with
-   file, row and column, and the exit code is 2;
+   file, row and column, and the exit code is 2 (``--validate-only --patients STUDY=FILE`` checks a study's
+   spec against another patient table, e.g. your own CSV or Excel file);
 2. **execute** ``notebooks/<chapter>.md`` (jupytext) once per ``book/<study>/<chapter>`` entry of ``_toc.yml``
    with papermill into a staging folder; only when every notebook succeeded are they moved into ``book/``
    and the analysis-results CSVs into ``_build/results/``;
@@ -242,6 +243,9 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, project / name)
     shutil.copytree(BOOK_DIR, project / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    # pages may include study files (book/own_data.md shows data/studies/veteran/study.yaml); data/private is
+    # deliberately not copied
+    shutil.copytree(STUDIES_DIR, project / "data" / "studies")
     staging = output / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -272,11 +276,23 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     return 0
 
 
-def build(validate_only: bool = False, strict: bool = True, log=print) -> int:
+def build(validate_only: bool = False, strict: bool = True, log=print,
+          patients_files: dict[str, str] | None = None) -> int:
+    """Validate, execute and render.  ``patients_files`` (study id -> file; validation only) checks those
+    studies' specs against other patient tables, e.g. your own CSV or Excel file, instead of the spec's."""
     runs = chapter_runs()
     studies = sorted({r.study_id for r in runs})
-    log(f"validating {len(studies)} studies: {', '.join(studies)}")
-    errors = validate(studies)
+    if patients_files:
+        if not validate_only:
+            print("error: --patients only works with --validate-only; to run a chapter on another table use "
+                  "papermill's patients_file parameter (see book/own_data.md)", file=sys.stderr)
+            return 2
+        studies = sorted(patients_files)
+        log(f"validating {len(studies)} {'study' if len(studies) == 1 else 'studies'} against other patient tables: "
+            + ", ".join(f"{k} <- {v}" for k, v in sorted(patients_files.items())))
+    else:
+        log(f"validating {len(studies)} studies: {', '.join(studies)}")
+    errors = validate(studies, patients_files)
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
@@ -309,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="change a notebook parameter for every chapter (repeatable), e.g. match_caliper=0.2; "
                              "needs --output")
+    parser.add_argument("--patients", action="append", default=[], metavar="STUDY=FILE",
+                        help="with --validate-only: check study STUDY's spec against the patient table FILE (CSV or "
+                             "Excel) instead of the spec's own (repeatable)")
     parser.add_argument("--output", type=Path, default=None,
                         help="build the re-run book here (html/ and results/) instead of the default book")
     args = parser.parse_args(argv)
@@ -322,7 +341,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return build_run(args.output, parameters, strict=not args.no_strict)
-    return build(validate_only=args.validate_only, strict=not args.no_strict)
+    patients_files = {}
+    for item in args.patients:
+        study, sep, file = item.partition("=")
+        if not sep or not study.strip() or not file.strip():
+            print(f"error: --patients expects STUDY=FILE, got {item!r}", file=sys.stderr)
+            return 2
+        patients_files[study.strip()] = file.strip()
+    return build(validate_only=args.validate_only, strict=not args.no_strict, patients_files=patients_files)
 
 
 if __name__ == "__main__":

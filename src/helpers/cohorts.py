@@ -92,3 +92,20 @@ def matching_results(matched: MatchedCohort) -> pd.DataFrame:
                  dict(analysis="psm", variable="caliper_width_ps", level="", group="all", stat="estimate",
                       value=matched.result.caliper_width)]
     return pd.DataFrame(rows)
+
+
+def flow_text(spec: StudySpec, arm_counts: dict[str, int]) -> str:
+    """The sentence under the flow diagram: the spec's flow steps (if any) and the arm sizes counted from the data."""
+    counted = ("Arm sizes are counted from the patient table: "
+               + ", ".join(f"{spec.arm.labels[c]} n = {n}" for c, n in arm_counts.items()) + ".")
+    if not spec.flow:
+        return counted
+    steps = "; ".join(f"{s.label}: {s.n}" for s in spec.flow)
+    return (f"Flow steps as declared in the study specification (from the paper or trial report; they cannot be "
+            f"recomputed from a patient table): {steps}. {counted}")
+
+
+def no_matching_text(spec: StudySpec) -> str:
+    """What the matching section says for a study whose spec declares no matching."""
+    return ("The study specification has no `matching` section, so no propensity-matched cohort is built "
+            "(none is needed to compare randomised arms); pass the parameter `match_covariates` to match anyway.")

@@ -5,6 +5,8 @@ orange), labelled axes with units, and return the matplotlib ``Figure`` so noteb
 """
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -42,10 +44,14 @@ def _arrow(ax, x0, y0, x1, y1):
 def flow_diagram(spec: StudySpec, arm_counts: dict[str, int], matched_counts: dict[str, int] | None = None):
     """CONSORT-style flow: published screening/exclusion steps, then the arms counted from the data."""
     steps = {s.step: s for s in spec.flow}
-    fig, ax = plt.subplots(figsize=(7.2, 4.6 if matched_counts else 3.8))
+    # height follows the boxes drawn (about 4.6 inches per unit of the 0-1 axis), so a flow without a
+    # screening step or a matched cohort is not followed by empty space
+    bottom = 0.92 - (0.3 if "screened" in steps else 0.0) - (0.52 if matched_counts else 0.27) - 0.08
+    bottom = max(bottom, 0.0)
+    fig, ax = plt.subplots(figsize=(7.2, max(1.6, 4.6 * (1 - bottom))))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(bottom, 1)
     y = 0.92
     if "screened" in steps:
         _box(ax, 0.5, y, f"Screened\nn = {steps['screened'].n}", w=0.32)
@@ -339,9 +345,13 @@ def forest_plot(table: pd.DataFrame, spec: StudySpec, title: str = "", xlim: tup
     ax.axvline(1.0, color="#555555", lw=0.8)
     head_y = n - 0.2
     ax_left.text(0.0, head_y, "Subgroup", fontweight="bold", fontsize=9, va="bottom")
-    ax_left.text(0.62, head_y, f"{spec.arm.labels[ref]}\nevents/n", fontweight="bold", fontsize=8.5, va="bottom",
+    # long arm labels ("Standard chemotherapy") are wrapped, and set smaller when a word is still long, so the
+    # two column headers do not overlap
+    heads = {code: textwrap.fill(spec.arm.labels[code], 13) for code in (ref, exp)}
+    head_size = min(8.5, 78 / max(len(line) for h in heads.values() for line in h.splitlines()))
+    ax_left.text(0.62, head_y, f"{heads[ref]}\nevents/n", fontweight="bold", fontsize=head_size, va="bottom",
                  ha="center", color=colours[ref])
-    ax_left.text(0.88, head_y, f"{spec.arm.labels[exp]}\nevents/n", fontweight="bold", fontsize=8.5, va="bottom",
+    ax_left.text(0.88, head_y, f"{heads[exp]}\nevents/n", fontweight="bold", fontsize=head_size, va="bottom",
                  ha="center", color=colours[exp])
     ax_right.text(0.05, head_y, "HR (95% CI)", fontweight="bold", fontsize=9, va="bottom")
     ax_right.text(0.72, head_y, "P", fontweight="bold", fontsize=9, va="bottom")

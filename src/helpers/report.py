@@ -13,7 +13,12 @@ from .spec import StudySpec
 
 
 def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
-    """A MyST admonition saying plainly whether the data shown are synthetic reconstructions."""
+    """A MyST admonition saying plainly where the data shown come from.
+
+    A table passed as ``patients_file`` is named as user-supplied; a ``synthetic: true`` study gets a warning
+    that its data are a synthetic reconstruction; any other study is labelled real patient data, described by
+    the spec's ``data.source`` when given (e.g. the public trial it comes from and its licence).
+    """
     if patients_file:
         return (":::{note}\nThis run uses a patient table supplied by the user "
                 f"(`{html.escape(str(patients_file))}`), not the default data.\n:::")
@@ -24,7 +29,23 @@ def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
                 f"{spec.study_id}/reconstruction.yaml`). Aggregates that were used as reconstruction targets "
                 "agree with the paper by construction and so do not validate the analysis code; the analysis "
                 "code is validated against R on real datasets in the test suite.\n:::")
-    return ""
+    source = spec.data_source or (
+        f"The patient table analysed here (`{html.escape(_relative(spec.patients_file))}`) is this study's own "
+        "patient-level data, not a synthetic reconstruction.")
+    return f":::{{note}}\n**Real patient data.** {source}\n:::"
+
+
+def _relative(path) -> str:
+    """``path`` relative to the repository root when it lies inside it (for display)."""
+    from pathlib import Path
+
+    from .paths import ROOT
+
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _slug(text: str) -> str:

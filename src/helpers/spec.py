@@ -254,6 +254,7 @@ class StudySpec:
     notes: str = ""
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
+    data_source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -320,6 +321,10 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
     data = need(raw, "data", "", dict) or {}
     patients = need(data, "patients", "data.") or "patients.csv"
     id_column = need(data, "id_column", "data.") or "patient_id"
+    data_source = data.get("source", "") if isinstance(data, dict) else ""
+    if data_source is None or not isinstance(data_source, str):
+        problems.append(f"data.source: must be text (where the patient table comes from), got {data_source!r}")
+        data_source = ""
 
     arm_raw = need(raw, "arm", "", dict) or {}
     arm_column = need(arm_raw, "column", "arm.") or "arm"
@@ -461,6 +466,7 @@ def _parse_spec(raw: dict, path: Path) -> StudySpec:
         notes=str(raw.get("notes", "")),
         response=response,
         adverse_events=adverse_events,
+        data_source=data_source.strip(),
         raw=raw,
     )
 

@@ -296,6 +296,30 @@ def followup_rows(data: pd.DataFrame, spec: StudySpec) -> tuple[list[dict], pd.D
     return rows, pd.DataFrame(shown).set_index("Group")
 
 
+def followup_note(data: pd.DataFrame, spec: StudySpec) -> str:
+    """Why the reverse Kaplan-Meier median follow-up is "NR" when it is, with the censored patients' times.
+
+    With few censored patients (most died), the reverse Kaplan-Meier curve, whose events are censorings,
+    never falls below 0.5 and the median follow-up is not reached; the times of the censored patients are
+    then the informative summary. Empty when every median is reached.
+    """
+    ep = endpoint(spec, spec.survival.followup_endpoint or next(iter(spec.survival.endpoints)))
+    time, event = data[ep.time].to_numpy(float), data[ep.event].to_numpy(float)
+    if np.isfinite(surv.median_followup(time, event).median) and all(
+            np.isfinite(surv.median_followup(time[(data[spec.arm.column] == c).to_numpy()],
+                                             event[(data[spec.arm.column] == c).to_numpy()]).median)
+            for c in spec.arm.codes):
+        return ""
+    censored = time[event == 0]
+    unit = spec.survival.time_unit
+    text = (f" NR: the reverse Kaplan-Meier curve (censoring as the event) does not fall below 0.5: only {len(censored)} of "
+            f"{len(time)} patients were censored ({ep.short}); the others had the event during follow-up.")
+    if len(censored):
+        text += (f" The censored patients were followed for {_fmt(float(np.median(censored)))} {unit} (median; "
+                 f"range {_fmt(float(censored.min()))}–{_fmt(float(censored.max()))}).")
+    return text
+
+
 def _fmt(x: float, d: int = 1) -> str:
     return f"{x:.{d}f}" if x is not None and np.isfinite(x) else "NR"
 

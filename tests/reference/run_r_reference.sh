@@ -42,5 +42,8 @@ echo "== subgroup Cox models on the committed synthetic seed-000 cohort (tests/r
 echo "== matching sensitivity: weighted/clustered coxph on lung, MatchIt + coxph on the seed-000 cohort (tests/reference/sensitivity_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/sensitivity_reference.R)
 
+echo "== the worked example study veteran as the book analyses it (tests/reference/veteran_study_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/veteran_study_reference.R)
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"
