@@ -1,0 +1,158 @@
+"""The published website, tested as a reader sees it: headless Chromium (Playwright) on a local server.
+
+Every page opens without console errors, failed requests or broken images; each chapter shows its key
+figure (with alt text) and table; the search finds a term; every internal link resolves. Screenshots are
+saved to ``_build/test-artifacts/screenshots/``. Needs Debian's ``chromium`` (``.ci/run`` installs it and
+sets ``REQUIRE_BROWSER=1``, so CI cannot skip these tests silently).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import ROOT
+from helpers.sitecheck import broken_links
+
+pytestmark = [pytest.mark.book, pytest.mark.browser]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "test-artifacts" / "screenshots"
+# Each chapter's key figure (its caption text) and key table (its caption text).
+KEY_CONTENT = {
+    "cohorts": ("Patient flow", "Table 1."),
+    "survival": ("Kaplan-Meier estimates by arm", "Cox"),
+    "survival_matched": ("Kaplan-Meier estimates by arm", "Cox"),
+    "response": ("Best overall response by arm", "Table 3."),
+    "safety": ("Incidence of each adverse event", "Table 4."),
+    "subgroups": ("by subgroup, with 95% CI", "Subgroup"),
+    "sensitivity": ("matching settings", "Treatment hazard ratio for"),
+    "audit": ("Status of every published number", "Tolerance classes."),
+}
+
+
+def chromium_path() -> str | None:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (SITE / "book" / "index.html").exists():
+        from helpers.build import build
+
+        assert build() == 0, "the book must build before its website can be tested"
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but no chromium was found (apt-get install chromium)")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                           "--disable-background-networking", "--disable-sync",
+                                                           "--disable-component-update"])
+        yield b
+        b.close()
+
+
+def site_pages(site: Path) -> list[str]:
+    pages = [str(p.relative_to(site)) for p in sorted(site.rglob("*.html"))
+             if "_static" not in p.relative_to(site).parts]
+    assert "book/index.html" in pages
+    return pages
+
+
+def open_page(browser, url: str):
+    """Open ``url``; return the page and every problem the browser reported while loading it."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(url, wait_until="networkidle")
+    return page, problems
+
+
+def test_every_page_opens_without_errors_or_broken_images(site, server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    failures = {}
+    for name in site_pages(site):
+        page, problems = open_page(browser, f"{server}/{name}")
+        broken = page.eval_on_selector_all(
+            "img", "els => els.filter(e => !e.complete || e.naturalWidth === 0).map(e => e.src.slice(0, 80))")
+        problems += [f"broken image: {src}" for src in broken]
+        missing_alt = page.eval_on_selector_all("main img", "els => els.filter(e => !e.alt).length")
+        if missing_alt:
+            problems.append(f"{missing_alt} image(s) without alt text")
+        if name.startswith("book/"):
+            page.screenshot(path=str(SHOTS / (name.removeprefix("book/").replace("/", "__") + ".png")),
+                            full_page=False)
+        page.close()
+        if problems:
+            failures[name] = problems
+    assert not failures, failures
+
+
+def test_each_chapter_shows_its_key_figure_and_table(site, server, browser):
+    chapters = [p for p in site_pages(site) if p.count("/") == 2 and Path(p).stem in KEY_CONTENT]
+    assert len(chapters) >= 14
+    for name in chapters:
+        figure_text, table_text = KEY_CONTENT[Path(name).stem]
+        page, _ = open_page(browser, f"{server}/{name}")
+        figures = page.eval_on_selector_all(
+            "figure.book-figure", "els => els.map(e => [e.querySelector('img').naturalWidth, "
+                                  "e.querySelector('img').alt, e.querySelector('figcaption').textContent])")
+        assert any(figure_text in caption and width > 300 and len(alt) > 20 for width, alt, caption in figures), \
+            (name, [c[:60] for _, _, c in figures])
+        tables = page.eval_on_selector_all(".book-table-wrap", "els => els.map(e => e.textContent)")
+        assert any(table_text in t for t in tables) and page.locator("table.book-table").count() > 0, name
+        assert page.locator("a[download$='.csv']").count() > 0, f"{name}: no CSV download link"
+        page.close()
+
+
+def test_search_finds_a_term(server, browser):
+    page, problems = open_page(browser, f"{server}/search.html?q=hazard")
+    page.wait_for_selector("#search-results ul li", timeout=20_000)
+    hits = page.eval_on_selector_all("#search-results ul li a", "els => els.map(e => e.getAttribute('href'))")
+    assert any("survival" in h for h in hits), hits
+    assert not problems, problems
+    page.close()
+
+
+def test_no_launch_buttons_or_cloud_execution(site):
+    for name in site_pages(site):
+        text = re.sub(r"data:[^'\"]+", "", (site / name).read_text(encoding="utf-8"))  # not inside inlined PNGs
+        for marker in ("binder", "colab", "thebe", "jupyterhub"):
+            assert marker not in text.lower(), f"{name} mentions {marker}"
+
+
+def test_internal_links_resolve(site):
+    assert broken_links(site) == []
