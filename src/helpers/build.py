@@ -8,8 +8,9 @@
 2. **execute** ``notebooks/<chapter>.md`` (jupytext) once per ``book/<study>/<chapter>`` entry of ``_toc.yml``
    with papermill into a staging folder; only when every notebook succeeded are they moved into ``book/``
    and the analysis-results CSVs into ``_build/results/``;
-3. **render** the book with ``jupyter-book build -W -n --keep-going`` into a staging folder, then swap it
-   into ``_build/html``.
+3. **render** the book with ``jupyter-book build -W -n --keep-going`` into a staging folder, refuse it if it
+   contains a data file (``.csv``, ``.xlsx``, ...: the site publishes aggregates only), then swap it into
+   ``_build/html``.
 
 A failure at any stage leaves the previously built book (``_build/html``) untouched.  Which notebooks run
 is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plus its lines in the TOC.
@@ -33,6 +34,11 @@ from .spec import SpecError, load_spec
 
 #: Notebooks that read the other chapters' analysis results (the audit): executed after all other chapters.
 READS_OTHER_RESULTS = ("audit",)
+
+
+#: File types that hold patient-level tables: the built site must contain none (it publishes aggregates only).
+DATA_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls", ".sav", ".dta", ".sas7bdat", ".parquet", ".feather", ".rds",
+                 ".rdata", ".json.gz")
 
 
 class BuildError(RuntimeError):
@@ -201,6 +207,7 @@ def render(staging: Path, strict: bool = True) -> Path:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")
     built = staging / "site" / "_build" / "html"
+    refuse_data_files(built)
     final = BUILD_DIR / "html"
     old = BUILD_DIR / "html.previous"
     shutil.rmtree(old, ignore_errors=True)
@@ -209,6 +216,21 @@ def render(staging: Path, strict: bool = True) -> Path:
     shutil.move(str(built), str(final))
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def data_files_in_site(site: Path) -> list[Path]:
+    """Files under ``site`` whose type holds tables (:data:`DATA_SUFFIXES`); the site must have none."""
+    return sorted(p for p in Path(site).rglob("*") if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES))
+
+
+def refuse_data_files(site: Path) -> None:
+    """Raise :class:`BuildError` if the built site would publish a data file (the previous book is kept)."""
+    found = data_files_in_site(site)
+    if found:
+        names = ", ".join(str(p.relative_to(site)) for p in found[:10])
+        raise BuildError(f"refusing to publish data files in the site ({names}): the book publishes aggregates "
+                         "only; remove the file from the pages (or from html_static_path) and build again. "
+                         "The previous book is kept.")
 
 
 def parse_assignments(items: list[str]) -> dict:
@@ -266,6 +288,7 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
             raise BuildError(f"jupyter-book build failed (exit {proc.returncode}).\n{tail}")
+        refuse_data_files(project / "_build" / "html")
         shutil.rmtree(output / "html", ignore_errors=True)
         shutil.move(str(project / "_build" / "html"), str(output / "html"))
     except BuildError as exc:
