@@ -1,0 +1,43 @@
+"""Two builds from the same commit give identical analysis-results tables and identical figures."""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import ROOT
+
+pytestmark = pytest.mark.book
+IMAGE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def figure_hashes(site: Path) -> dict[str, list[str]]:
+    """Per page, the SHA-256 of every inlined figure (and of every image file)."""
+    out = {}
+    for page in sorted(site.rglob("*.html")):
+        found = IMAGE.findall(page.read_text(encoding="utf-8"))
+        if found:
+            out[str(page.relative_to(site))] = [hashlib.sha256(f.encode()).hexdigest() for f in found]
+    for image in sorted((site / "_images").glob("*")) if (site / "_images").exists() else []:
+        out[f"_images/{image.name}"] = [hashlib.sha256(image.read_bytes()).hexdigest()]
+    return out
+
+
+def test_second_build_is_identical(tmp_path):
+    from helpers.build import build, build_run
+
+    first_site, first_results = ROOT / "_build" / "html", ROOT / "_build" / "results"
+    if not (first_site / "book" / "index.html").exists():
+        assert build() == 0
+    assert build_run(tmp_path / "again", parameters={}) == 0
+    second_results = tmp_path / "again" / "results"
+    first = {p.relative_to(first_results): p.read_bytes() for p in sorted(first_results.glob("*/*.csv"))}
+    second = {p.relative_to(second_results): p.read_bytes() for p in sorted(second_results.glob("*/*.csv"))}
+    assert sorted(second) == sorted(first)
+    different = [str(name) for name in first if first[name] != second[name]]
+    assert different == []
+    first_figures, second_figures = figure_hashes(first_site), figure_hashes(tmp_path / "again" / "html")
+    assert sum(len(v) for v in first_figures.values()) >= 15  # every chapter figure of every study
+    assert second_figures == first_figures
