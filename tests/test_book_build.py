@@ -137,3 +137,40 @@ def test_plain_papermill_on_a_chapter_as_the_readme_shows(tmp_path):
     caliper = psm[(psm.analysis == "psm") & (psm.variable == "caliper_width")]["value"].iloc[0]
     assert caliper == 0.2
     assert "match_caliper = 0.2" in out.read_text(encoding="utf-8")  # papermill's injected-parameters cell
+
+
+def test_content_key_follows_content_not_location(tmp_path):
+    from helpers.build import ChapterRun, content_key
+
+    run = ChapterRun("erhcc_hait_mp", "cohorts")
+    base = {"study_id": "erhcc_hait_mp", "results_dir": "_build/a"}
+    key = content_key(run, base)
+    assert content_key(run, {**base, "results_dir": "/elsewhere"}) == key  # where results go is not content
+    assert content_key(run, {**base, "match_caliper": 0.2}) != key
+    assert content_key(ChapterRun("haic_after_ab", "cohorts"), {**base, "study_id": "haic_after_ab"}) != key
+    extra = tmp_path / "results.csv"
+    extra.write_text("a\n1\n", encoding="utf-8")
+    with_extra = content_key(run, base, [extra])
+    assert with_extra != key
+    extra.write_text("a\n2\n", encoding="utf-8")  # same file, new content
+    assert content_key(run, base, [extra]) != with_extra
+
+
+@pytest.mark.book
+def test_rebuild_reuses_unchanged_notebooks_and_reexecutes_changed_ones(repo_copy):
+    """Cold build, no-op rebuild (everything reused), then a change to one study's data re-executes only
+    that study's chapters (and the audit pages only if their inputs changed)."""
+    cold = run_build(repo_copy, "--no-strict")
+    assert cold.returncode == 0, cold.stdout[-2000:] + cold.stderr[-2000:]
+    n_runs = cold.stdout.count("  executed ")
+    assert n_runs >= 14
+    again = run_build(repo_copy, "--no-strict")
+    assert again.returncode == 0 and again.stdout.count("  executed ") == 0
+    assert f"{n_runs} of {n_runs} reused" in again.stdout
+    spec = repo_copy / "data" / "studies" / "veteran" / "study.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "\n# a changed comment is changed content\n",
+                    encoding="utf-8")
+    changed = run_build(repo_copy, "--no-strict")
+    assert changed.returncode == 0
+    executed = sorted(line.split()[1] for line in changed.stdout.splitlines() if line.startswith("  executed "))
+    assert executed == ["veteran/cohorts", "veteran/subgroups", "veteran/survival"]

@@ -6,8 +6,11 @@
    file, row and column, and the exit code is 2 (``--validate-only --patients STUDY=FILE`` checks a study's
    spec against another patient table, e.g. your own CSV or Excel file);
 2. **execute** ``notebooks/<chapter>.md`` (jupytext) once per ``book/<study>/<chapter>`` entry of ``_toc.yml``
-   with papermill into a staging folder; only when every notebook succeeded are they moved into ``book/``
-   and the analysis-results CSVs into ``_build/results/``;
+   with papermill into a staging folder, independent notebooks in parallel (``--jobs``; the audit pages
+   after the chapters they read), skipping a notebook whose source, parameters, helper code, requirements
+   and study data are unchanged since its last successful execution (content hashes in ``_build/cache``;
+   ``--no-cache`` executes all); only when every notebook succeeded are they moved into ``book/`` and the
+   analysis-results CSVs into ``_build/results/``; timings go to ``_build/timings.json``;
 3. **render** the book with ``jupyter-book build -W -n --keep-going`` into a staging folder, refuse it if it
    contains a data file (``.csv``, ``.xlsx``, ...: the site publishes aggregates only), then swap it into
    ``_build/html``.
@@ -18,6 +21,11 @@ is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plu
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -154,33 +162,175 @@ def hide_injected_parameters(nb) -> None:
             cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
-def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print) -> None:
-    """Execute every chapter into ``staging``; raise :class:`BuildError` naming the first that fails."""
+HELPERS_DIR = Path(__file__).resolve().parent
+
+
+def default_jobs() -> int:
+    """Notebooks executed at once: ``BOOK_JOBS`` if set, else the number of CPU cores."""
+    return max(1, int(os.environ.get("BOOK_JOBS") or os.cpu_count() or 1))
+
+
+def content_key(run: ChapterRun, params: dict, extra_files: list[Path] = ()) -> str:
+    """SHA-256 of everything an executed chapter depends on: its notebook source, its parameters (not where
+    it writes), the helper package, the study's data folder, the pinned requirements, and ``extra_files``
+    (for the audit: the other chapters' results and the TOC). Content, not timestamps."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in params.items() if k != "results_dir"}, sort_keys=True,
+                        default=str).encode())
+    files = [run.source, ROOT / "requirements.txt", *sorted(HELPERS_DIR.rglob("*.py")),
+             *sorted(p for p in (STUDIES_DIR / run.study_id).rglob("*") if p.is_file()), *extra_files]
+    if params.get("patients_file"):
+        files.append(Path(params["patients_file"]))
+    for f in files:
+        f = Path(f)
+        h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode() + b"\0")
+        h.update(f.read_bytes() if f.exists() else b"<missing>")
+    return h.hexdigest()
+
+
+def _execute_notebook(source_nb: str, out_nb: str, params: dict) -> dict:
+    """Execute one notebook with papermill (in a worker process); return its timings in seconds."""
     import nbformat
     import papermill
 
-    for run in runs:
-        source_nb = staging / "sources" / run.study_id / f"{run.chapter}.ipynb"
-        out_nb = staging / "book" / run.study_id / f"{run.chapter}.ipynb"
-        source_nb.parent.mkdir(parents=True, exist_ok=True)
-        out_nb.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook_from_source(run.source), source_nb)
-        results_dir = staging / "results"
-        results_dir = results_dir.relative_to(ROOT) if results_dir.is_relative_to(ROOT) else results_dir
-        params = {"study_id": run.study_id, "results_dir": str(results_dir),
-                  **dict(run.parameters), **(parameters or {})}
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(str(source_nb), str(out_nb), parameters=params, cwd=str(ROOT),
-                                       kernel_name="python3", progress_bar=False, log_output=False)
-        except papermill.PapermillExecutionError as exc:
-            raise BuildError(f"notebook {run.source.name} failed for study '{run.study_id}' "
-                             f"(cell {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-                             f"  the executed notebook with the traceback is at {out_nb}") from None
-        nb = nbformat.read(out_nb, as_version=4)
-        hide_injected_parameters(nb)
-        nbformat.write(nb, out_nb)
-        log(f"  executed {run.study_id}/{run.chapter} in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
+                                   progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as exc:
+        raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+    wall = time.perf_counter() - start
+    nb = nbformat.read(out_nb, as_version=4)
+    hide_injected_parameters(nb)
+    nbformat.write(nb, out_nb)
+    setup = analysis = 0.0
+    for cell in nb.cells:
+        seconds = float(cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "remove-cell" in tags or "parameters" in tags or "injected-parameters" in tags:
+            setup += seconds  # imports, loading and validating the data
+        else:
+            analysis += seconds
+    return {"wall": wall, "kernel_and_overhead": max(0.0, wall - setup - analysis), "setup_cells": setup,
+            "analysis_cells": analysis}
+
+
+@dataclass
+class _Task:
+    run: ChapterRun
+    params: dict
+    results_dir: Path
+    key: str
+
+
+def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print,
+            cache_dir: Path | None = None, jobs: int | None = None) -> dict:
+    """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
+
+    Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
+    results they read. With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
+    successful execution is not executed again: its notebook and results are reused. Raises
+    :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
+    """
+    jobs = jobs or default_jobs()
+    timings: dict[str, dict] = {}
+    regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS]
+    aggregates = [r for r in runs if (r.notebook or r.chapter) in READS_OTHER_RESULTS]
+    for stage in (regular, aggregates):
+        tasks = []
+        for run in stage:
+            own = staging / "run_results" / f"{run.study_id}__{run.chapter}"
+            shutil.rmtree(own, ignore_errors=True)
+            (own / run.study_id).mkdir(parents=True)
+            extra: list[Path] = []
+            if stage is aggregates:  # it reads the study's other results: give it a copy, and hash them
+                for f in sorted((staging / "results" / run.study_id).glob("*.csv")):
+                    shutil.copy2(f, own / run.study_id / f.name)
+                extra = [*sorted((own / run.study_id).glob("*.csv")), ROOT / "_toc.yml"]
+            rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
+            params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
+                      **(parameters or {})}
+            tasks.append(_Task(run, params, own, content_key(run, params, extra)))
+        todo = []
+        for task in tasks:
+            name = f"{task.run.study_id}/{task.run.chapter}"
+            if cache_dir is not None and _restore_from_cache(task, staging, cache_dir):
+                timings[name] = {"reused": True}
+                log(f"  {name}: unchanged since its last execution, reused")
+            else:
+                todo.append(task)
+        # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, max(1, len(todo))),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {}
+            for task in todo:
+                source_nb = staging / "sources" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                source_nb.parent.mkdir(parents=True, exist_ok=True)
+                out_nb.parent.mkdir(parents=True, exist_ok=True)
+                nbformat_write(notebook_from_source(task.run.source), source_nb)
+                futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params)] = task
+            failure = None
+            for future in concurrent.futures.as_completed(futures):
+                task = futures[future]
+                name = f"{task.run.study_id}/{task.run.chapter}"
+                try:
+                    timings[name] = future.result()
+                except BuildError as exc:
+                    out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                    failure = failure or BuildError(
+                        f"notebook {task.run.source.name} failed for study '{task.run.study_id}' ({exc})\n"
+                        f"  the executed notebook with the traceback is at {out_nb}")
+                    continue
+                log(f"  executed {name} in {timings[name]['wall']:.1f} s")
+                if cache_dir is not None:
+                    _store_in_cache(task, staging, cache_dir)
+            if failure is not None:
+                raise failure
+        for task in tasks:  # every chapter's results, in one place for the next stage and for publishing
+            dest = staging / "results" / task.run.study_id
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in (task.results_dir / task.run.study_id).glob("*.csv"):
+                if stage is regular or not (dest / f.name).exists():
+                    shutil.copy2(f, dest / f.name)
+    return timings
+
+
+def nbformat_write(nb, path: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, path)
+
+
+def _cache_folder(task: _Task, cache_dir: Path) -> Path:
+    return Path(cache_dir) / task.run.study_id / task.run.chapter
+
+
+def _restore_from_cache(task: _Task, staging: Path, cache_dir: Path) -> bool:
+    folder = _cache_folder(task, cache_dir)
+    if not (folder / "key").exists() or (folder / "key").read_text() != task.key:
+        return False
+    out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+    out_nb.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder / "notebook.ipynb", out_nb)
+    for f in (folder / "results").glob("*.csv"):
+        shutil.copy2(f, task.results_dir / task.run.study_id / f.name)
+    return True
+
+
+def _store_in_cache(task: _Task, staging: Path, cache_dir: Path) -> None:
+    """Keep the executed notebook and the results it wrote, under the content key (written last)."""
+    folder = _cache_folder(task, cache_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "results").mkdir(parents=True)
+    shutil.copy2(staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb", folder / "notebook.ipynb")
+    written = task.results_dir / task.run.study_id
+    inputs = {f.name for f in (staging / "results" / task.run.study_id).glob("*.csv")} \
+        if (task.run.notebook or task.run.chapter) in READS_OTHER_RESULTS else set()
+    for f in written.glob("*.csv"):
+        if f.name not in inputs:
+            shutil.copy2(f, folder / "results" / f.name)
+    (folder / "key").write_text(task.key)
 
 
 def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
@@ -300,7 +450,7 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
 
 
 def build(validate_only: bool = False, strict: bool = True, log=print,
-          patients_files: dict[str, str] | None = None) -> int:
+          patients_files: dict[str, str] | None = None, jobs: int | None = None, use_cache: bool = True) -> int:
     """Validate, execute and render.  ``patients_files`` (study id -> file; validation only) checks those
     studies' specs against other patient tables, e.g. your own CSV or Excel file, instead of the spec's."""
     runs = chapter_runs()
@@ -327,17 +477,27 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
     staging = BUILD_DIR / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    jobs = jobs or default_jobs()
     try:
-        log(f"executing {len(runs)} notebooks")
-        execute(runs, staging, log=log)
+        start = time.perf_counter()
+        log(f"executing {len(runs)} notebooks ({jobs} at a time"
+            + (", reusing those unchanged since their last execution)" if use_cache else ")"))
+        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache" if use_cache else None, jobs=jobs)
+        executed = time.perf_counter() - start
         publish_executed(runs, staging)
         log("rendering the book (strict)")
+        start = time.perf_counter()
         final = render(staging, strict=strict)
+        rendered = time.perf_counter() - start
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     shutil.rmtree(staging, ignore_errors=True)
-    log(f"book built: {final / 'index.html'}")
+    (BUILD_DIR / "timings.json").write_text(json.dumps(
+        {"jobs": jobs, "execute_wall": executed, "render_wall": rendered, "notebooks": timings}, indent=1))
+    reused = sum(1 for t in timings.values() if t.get("reused"))
+    log(f"book built: {final / 'index.html'} (notebooks {executed:.1f} s, {reused} of {len(timings)} reused; "
+        f"Sphinx {rendered:.1f} s)")
     return 0
 
 
@@ -351,6 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", action="append", default=[], metavar="STUDY=FILE",
                         help="with --validate-only: check study STUDY's spec against the patient table FILE (CSV or "
                              "Excel) instead of the spec's own (repeatable)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks executed at once (default: BOOK_JOBS or the number of CPU cores)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="execute every notebook, even those unchanged since their last execution")
     parser.add_argument("--output", type=Path, default=None,
                         help="build the re-run book here (html/ and results/) instead of the default book")
     args = parser.parse_args(argv)
@@ -371,7 +535,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --patients expects STUDY=FILE, got {item!r}", file=sys.stderr)
             return 2
         patients_files[study.strip()] = file.strip()
-    return build(validate_only=args.validate_only, strict=not args.no_strict, patients_files=patients_files)
+    return build(validate_only=args.validate_only, strict=not args.no_strict, patients_files=patients_files,
+                 jobs=args.jobs, use_cache=not args.no_cache)
 
 
 if __name__ == "__main__":
