@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data lint-data r-reference bench clean lock venv publish
+.PHONY: book test data lint-data r-reference bench bench-build clean lock venv publish
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ r-reference:
 # Time the survival helpers on 100 k and 1 M synthetic patients next to R survival (R optional). Not a test.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_survival.py
+
+# Time the book build: cold (serial, parallel), no-op rebuild, and Jupyter Book's own serial execution.
+bench-build: $(STAMP)
+	$(PY) benchmarks/bench_build.py
 
 # Re-pin requirements.txt from requirements.in (top-level packages) in a scratch environment.
 lock:

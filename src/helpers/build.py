@@ -224,12 +224,13 @@ class _Task:
 
 
 def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print,
-            cache_dir: Path | None = None, jobs: int | None = None) -> dict:
+            cache_dir: Path | None = None, jobs: int | None = None, reuse: bool = True) -> dict:
     """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
 
     Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
     results they read. With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
-    successful execution is not executed again: its notebook and results are reused. Raises
+    successful execution is not executed again: its notebook and results are reused (with ``reuse=False``
+    everything is executed and the cache refreshed). Raises
     :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
     """
     jobs = jobs or default_jobs()
@@ -254,7 +255,7 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
         todo = []
         for task in tasks:
             name = f"{task.run.study_id}/{task.run.chapter}"
-            if cache_dir is not None and _restore_from_cache(task, staging, cache_dir):
+            if cache_dir is not None and reuse and _restore_from_cache(task, staging, cache_dir):
                 timings[name] = {"reused": True}
                 log(f"  {name}: unchanged since its last execution, reused")
             else:
@@ -482,7 +483,7 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         start = time.perf_counter()
         log(f"executing {len(runs)} notebooks ({jobs} at a time"
             + (", reusing those unchanged since their last execution)" if use_cache else ")"))
-        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache" if use_cache else None, jobs=jobs)
+        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache", jobs=jobs, reuse=use_cache)
         executed = time.perf_counter() - start
         publish_executed(runs, staging)
         log("rendering the book (strict)")
@@ -514,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="notebooks executed at once (default: BOOK_JOBS or the number of CPU cores)")
     parser.add_argument("--no-cache", action="store_true",
-                        help="execute every notebook, even those unchanged since their last execution")
+                        help="execute every notebook, even those unchanged since their last execution "
+                             "(the cache is refreshed)")
     parser.add_argument("--output", type=Path, default=None,
                         help="build the re-run book here (html/ and results/) instead of the default book")
     args = parser.parse_args(argv)
