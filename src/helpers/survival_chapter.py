@@ -407,7 +407,8 @@ def median_table(comparisons: dict[str, ArmComparison], spec: StudySpec) -> pd.D
 def landmark_table(cmp: ArmComparison, results, spec: StudySpec) -> pd.DataFrame:
     rows = []
     for res in results:
-        row = {"Endpoint": cmp.endpoint.short, "Time": f"{res.t:g}"}
+        unit = spec.survival.time_unit if spec.survival else ""
+        row = {"Endpoint": cmp.endpoint.short, f"Time ({unit})" if unit else "Time": f"{res.t:g}"}
         for code in spec.arm.codes:
             at = cmp.kms[code].survival_at([res.t]).iloc[0]
             row[spec.arm.labels[code]] = f"{100 * at['surv']:.1f}% ({100 * at['lower']:.1f}–{100 * at['upper']:.1f})"
