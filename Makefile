@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data lint-data r-reference bench bench-build clean lock venv publish
+.PHONY: book test data lint-data r-reference bench bench-build bench-registry clean lock venv publish
 
 venv: $(STAMP)
 
@@ -44,6 +44,12 @@ r-reference:
 # Time the survival helpers on 100 k and 1 M synthetic patients next to R survival (R optional). Not a test.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_survival.py
+
+# The complete analysis of one study on synthetic registries of 10^4, 10^5 and 10^6 patients, next to R
+# (survival, MatchIt); per-step time and memory. Override sizes with: make bench-registry SIZES="10000 100000"
+SIZES ?= 10000 100000 1000000
+bench-registry: $(STAMP)
+	$(PY) benchmarks/bench_registry.py --sizes $(SIZES)
 
 # Time the book build: cold (serial, parallel), no-op rebuild, and Jupyter Book's own serial execution.
 bench-build: $(STAMP)

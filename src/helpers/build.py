@@ -419,6 +419,9 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     # pages may include study files (book/own_data.md shows data/studies/veteran/study.yaml); data/private is
     # deliberately not copied
     shutil.copytree(STUDIES_DIR, project / "data" / "studies")
+    # book/performance.md includes the benchmark tables
+    (project / "benchmarks").mkdir()
+    shutil.copy2(ROOT / "benchmarks" / "README.md", project / "benchmarks" / "README.md")
     staging = output / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

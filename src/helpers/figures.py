@@ -140,12 +140,35 @@ def extend_ticks(times: list[float], last: float) -> list[float]:
     return out
 
 
+#: at most this many censoring marks per curve: a panel is about 400 pixels wide, so one mark per column
+MAX_CENSOR_MARKS = 400
+
+
+def censor_marks(table: pd.DataFrame, right: float, max_marks: int = MAX_CENSOR_MARKS) -> tuple[np.ndarray, np.ndarray]:
+    """(time, survival) of the censoring marks of one Kaplan-Meier curve, thinned for large cohorts.
+
+    Every time with a censored patient gets a mark while there are at most ``max_marks`` such times (all
+    the study cohorts). Beyond that, the x-axis [0, ``right``] is cut into ``max_marks`` equal columns and each
+    column keeps its first censoring time: a mark then means "patients were censored here", as it does on
+    paper, and a registry of 10^6 patients draws a few hundred marks instead of hundreds of thousands.
+    """
+    censored = table[table["n_censor"] > 0]
+    t = censored["time"].to_numpy(float)
+    s = censored["surv"].to_numpy(float)
+    if len(t) <= max_marks or right <= 0:
+        return t, s
+    column = np.minimum((t / right * max_marks).astype(np.int64), max_marks)
+    keep = np.r_[True, column[1:] != column[:-1]]  # times are sorted: first mark of each column
+    return t[keep], s[keep]
+
+
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
              ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
              xmax: float | None = None) -> None:
     """Draw one Kaplan-Meier panel in the style of the papers' Figures 2 and 3.
 
-    Step curves per arm with censoring marks (+), pointwise CI bands as shaded steps, an annotation (HR with CI
+    Step curves per arm with censoring marks (+; thinned to one per pixel column for large cohorts, see
+    :func:`censor_marks`), pointwise CI bands as shaded steps, an annotation (HR with CI
     and log-rank p) in the panel, and under the x-axis the numbers at risk, counted as patients with
     time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t).
     """
@@ -162,9 +185,10 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
             _, hi = km_step(table, "upper")
             ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0), step="post",
                             color=colour, alpha=0.15, lw=0)
-        censored = table[table["n_censor"] > 0]
-        ax.plot(censored["time"], censored["surv"], ls="none", marker="|", ms=7, mew=1.2, color=colour)
     right = xmax if xmax is not None else max(max(at_risk_times, default=0), last)
+    for arm, km in kms.items():
+        ct, cs = censor_marks(km.table, right)
+        ax.plot(ct, cs, ls="none", marker="|", ms=7, mew=1.2, color=colours.get(arm, "#444444"))
     ax.set_xlim(0, right * 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_yticks(np.linspace(0, 1, 6))
