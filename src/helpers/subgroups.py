@@ -52,7 +52,12 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
     """Treatment HR (experimental vs reference arm) per level of each variable, with the interaction test."""
     ep = endpoint(spec, name)
     ref, exp = spec.arm.codes
-    arm = data[spec.arm.column].astype(str)
+    # numpy arrays once, not per level: at registry size the per-level object comparisons and whole-frame
+    # subsets cost more than the Cox fits on the levels
+    is_exp = (data[spec.arm.column].astype(str) == exp).to_numpy()
+    is_ref = (data[spec.arm.column].astype(str) == ref).to_numpy()
+    time = data[ep.time].to_numpy(float)
+    event = data[ep.event].to_numpy(float)
     rows = []
     for variable in variables:
         var = spec.variables[variable]
@@ -60,13 +65,13 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
         if var.type == "continuous" and var.cut is None:
             raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
         levels = list(var.category_labels)
-        values = data[column].astype(object)
+        values = data[column].astype(object).to_numpy()
         p_int = interaction_p(data, spec, ep, variable)
         for level in levels:
-            sub = data[values == level]
-            sub_arm = arm[values == level]
-            n = {a: int((sub_arm == a).sum()) for a in (ref, exp)}
-            events = {a: int(sub.loc[sub_arm == a, ep.event].sum()) for a in (ref, exp)}
+            in_level = values == level
+            arm_of = {ref: in_level & is_ref, exp: in_level & is_exp}
+            n = {a: int(arm_of[a].sum()) for a in (ref, exp)}
+            events = {a: int(event[arm_of[a]].sum()) for a in (ref, exp)}
             hr = lower = upper = p = math.nan
             estimable, reason = False, ""
             if min(n.values()) == 0:
@@ -74,8 +79,9 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
             elif sum(events.values()) == 0 or min(events.values()) == 0:
                 reason = "an arm has no events"
             else:
-                design = pd.DataFrame({"time": sub[ep.time].to_numpy(float), "event": sub[ep.event].to_numpy(float),
-                                       "arm": (sub_arm == exp).astype(float).to_numpy()})
+                keep = arm_of[ref] | arm_of[exp]
+                design = pd.DataFrame({"time": time[keep], "event": event[keep],
+                                       "arm": is_exp[keep].astype(float)})
                 fit = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False)
                 t = fit.table.iloc[0]
                 estimable = bool(t.get("estimable", True))
