@@ -233,6 +233,8 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
     everything is executed and the cache refreshed). Raises
     :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
     """
+    import nbformat
+
     jobs = jobs or default_jobs()
     timings: dict[str, dict] = {}
     regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS]
@@ -269,7 +271,7 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
                 out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
                 source_nb.parent.mkdir(parents=True, exist_ok=True)
                 out_nb.parent.mkdir(parents=True, exist_ok=True)
-                nbformat_write(notebook_from_source(task.run.source), source_nb)
+                nbformat.write(notebook_from_source(task.run.source), source_nb)
                 futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params)] = task
             failure = None
             for future in concurrent.futures.as_completed(futures):
@@ -295,12 +297,6 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
                 if stage is regular or not (dest / f.name).exists():
                     shutil.copy2(f, dest / f.name)
     return timings
-
-
-def nbformat_write(nb, path: Path) -> None:
-    import nbformat
-
-    nbformat.write(nb, path)
 
 
 def _cache_folder(task: _Task, cache_dir: Path) -> Path:
@@ -347,18 +343,27 @@ def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
             shutil.copy2(f, dest / f.name)
 
 
-def render(staging: Path, strict: bool = True) -> Path:
-    """Build the HTML with Jupyter Book into ``staging`` and swap it into ``_build/html`` on success."""
+def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bool = True) -> Path:
+    """Run ``jupyter-book build`` on ``project`` (strict: warnings are errors) and return the HTML folder,
+    refusing a site that contains a data file; raise :class:`BuildError` with the log's tail on failure."""
     jb = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(ROOT), "--path-output", str(staging / "site")]
+    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(project)]
+    if path_output is not None:
+        cmd += ["--path-output", str(path_output)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")
-    built = staging / "site" / "_build" / "html"
+    built = (path_output or project) / "_build" / "html"
     refuse_data_files(built)
+    return built
+
+
+def render(staging: Path, strict: bool = True) -> Path:
+    """Build the HTML with Jupyter Book into ``staging`` and swap it into ``_build/html`` on success."""
+    built = jupyter_book_html(ROOT, staging / "site", strict)
     final = BUILD_DIR / "html"
     old = BUILD_DIR / "html.previous"
     shutil.rmtree(old, ignore_errors=True)
@@ -434,17 +439,9 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
             shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
         shutil.rmtree(output / "results", ignore_errors=True)
         shutil.copytree(staging / "results", output / "results")
-        jb = Path(sys.executable).parent / "jupyter-book"
-        cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(project)]
-        if strict:
-            cmd += ["-W", "-n", "--keep-going"]
-        proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-            raise BuildError(f"jupyter-book build failed (exit {proc.returncode}).\n{tail}")
-        refuse_data_files(project / "_build" / "html")
+        built = jupyter_book_html(project, strict=strict)
         shutil.rmtree(output / "html", ignore_errors=True)
-        shutil.move(str(project / "_build" / "html"), str(output / "html"))
+        shutil.move(str(built), str(output / "html"))
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
