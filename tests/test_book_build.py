@@ -46,6 +46,13 @@ def test_strict_build_of_the_whole_book():
         header = results.read_text(encoding="utf-8").splitlines()[0]
         assert header == "study,cohort,section,analysis,variable,level,group,stat,value"
     assert "Propensity scores by arm" in (html / "book" / "erhcc_hait_mp" / "cohorts.html").read_text(encoding="utf-8")
+    # a figure cell shows its figure and caption only, not show_figure's return value (the figure number)
+    import nbformat
+
+    for executed in sorted((ROOT / "book").glob("*/*.ipynb")):
+        for cell in nbformat.read(executed, as_version=4).cells:
+            if cell.cell_type == "code" and "show_figure(" in cell.source:
+                assert not [o for o in cell.outputs if o.output_type == "execute_result"], executed
     # the landing page's verdicts are pasted from the audit pages, whose counts are in the results table
     index = (html / "book" / "index.html").read_text(encoding="utf-8")
     for study in ("erhcc_hait_mp", "haic_after_ab"):
