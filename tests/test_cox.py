@@ -50,7 +50,10 @@ def _veteran() -> tuple[pd.DataFrame, cox.DesignMatrix]:
     d["trt2"] = (d["trt"] == 2).astype(int)
     d["prior10"] = (d["prior"] == 10).astype(int)
     dm = cox.design_matrix(d, {"celltype": ("categorical", ["squamous", "smallcell", "adeno", "large"], None)})
-    return pd.concat([d, dm.frame], axis=1), dm
+    d = pd.concat([d, dm.frame], axis=1)
+    for col in dm.variables["celltype"]:          # trt2 * celltype, as R's model matrix builds it
+        d[f"trt2:{col}"] = d["trt2"] * d[col]
+    return d, dm
 
 
 def _ovarian() -> pd.DataFrame:
@@ -89,6 +92,10 @@ SETUP = {
                       {"trt2": ["trt2"], "celltype": CELL, "karno": ["karno"], "age": ["age"],
                        "prior10": ["prior10"]}, {}),
     "ovarian_multi": (OVARIAN, "futime", "fustat", ["rx2", "age", "resid2", "ecog2"], None, {}),
+    "lung_months_codes": (LUNG, "months", "dead", ["female", *ECOG], {"female": ["female"], "ecog3": ECOG}, {}),
+    "lung_months_codes_breslow": (LUNG, "months", "dead", ["female", *ECOG], None,
+                                  {"ties": "breslow", "robust": True}),
+    "veteran_trt_by_celltype": (VET, "time", "status", ["trt2", *CELL, *[f"trt2:{c}" for c in CELL]], None, {}),
     "lung_infinite": (LUNG, "time", "dead", ["nodeath", "age"], None, {}),
     "lung_constant": (LUNG, "time", "dead", ["age", "const", "female"], None, {}),
     "lung_collinear": (LUNG, "time", "dead", ["age", "female", "age2"], None, {}),
@@ -143,7 +150,8 @@ def test_global_tests_loglik_and_concordance_match_r(model_id):
     assert f.concordance == pytest.approx(r["concordance"][5], abs=1e-12)
 
 
-@pytest.mark.parametrize("model_id", ["lung_robust", "lung_months_robust", "lung_months_breslow"])
+@pytest.mark.parametrize("model_id", ["lung_robust", "lung_months_robust", "lung_months_breslow",
+                                      "lung_months_codes_breslow"])
 def test_robust_variance_matches_r(model_id):
     r, f = MODELS[model_id], fit(model_id)
     np.testing.assert_allclose(f.table["se"], arr(r["robust_se"]), rtol=0, atol=EST)
@@ -281,6 +289,81 @@ def test_row_order_does_not_matter():
     a, b = fit("lung_months_ties"), cox.cox_fit(shuffled, time, event, covs)
     np.testing.assert_allclose(a.table["coef"], b.table["coef"], atol=1e-12)
     np.testing.assert_allclose(a.table["se"], b.table["se"], atol=1e-12)
+
+
+# ------------------------------------------------------------------ 0/1 designs summed by covariate pattern
+PATTERN_MODELS = ["lung_uni_female", "lung_uni_ecog3", "lung_months_codes", "lung_months_codes_breslow",
+                  "veteran_trt_by_celltype"]
+
+
+@pytest.mark.parametrize("model_id", PATTERN_MODELS)
+def test_code_designs_take_the_pattern_sums_and_match_the_row_sums(model_id):
+    """These R-checked models (test_coefficients_match_r) go through _PatternSums; forcing the row-by-row
+    sums gives the same fit to rounding."""
+    data, time, event, covs, groups, kw = SETUP[model_id]
+    f = fit(model_id)
+    assert isinstance(cox._PatternSums.build(f._data["cd"], f._data["cd"].x), cox._PatternSums)
+    rows = cox.cox_fit(data, time, event, covs, groups=groups, use_patterns=False, **kw)
+    np.testing.assert_allclose(f.table["coef"], rows.table["coef"], rtol=1e-10)
+    np.testing.assert_allclose(f.table["se"], rows.table["se"], rtol=1e-10)
+    assert f.loglik == pytest.approx(rows.loglik, rel=1e-13) and f.iterations == rows.iterations
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pattern_sums_agree_with_row_sums_on_random_designs(seed):
+    """Arm, factor dummies, interactions and a -1/1 code; untied, tied and heavily tied times; Efron and
+    Breslow: both ways of summing give the same likelihood, score and information."""
+    rng = np.random.default_rng(seed)
+    n, levels = int(rng.integers(30, 2000)), int(rng.integers(2, 5))
+    arm = rng.integers(0, 2, n)
+    lev = rng.integers(0, levels, n)
+    t = rng.exponential(10, n) * np.exp(-0.4 * arm + 0.2 * lev)
+    t = [t, np.ceil(t), np.ceil(t / 5)][seed % 3]
+    d = pd.DataFrame({"time": t, "event": (rng.random(n) < 0.6).astype(int), "arm": arm,
+                      "pm": np.where(rng.random(n) < 0.5, -1, 1)})
+    covs = ["arm", "pm"]
+    for j in range(1, levels):
+        d[f"l{j}"] = (lev == j).astype(int)
+        d[f"arm:l{j}"] = arm * d[f"l{j}"]
+        covs += [f"l{j}", f"arm:l{j}"]
+    ties = "breslow" if seed % 4 == 0 else "efron"
+    a = cox.cox_fit(d, "time", "event", covs, ties=ties)
+    b = cox.cox_fit(d, "time", "event", covs, ties=ties, use_patterns=False)
+    assert isinstance(cox._PatternSums.build(a._data["cd"], a._data["cd"].x), cox._PatternSums)
+    np.testing.assert_allclose(a.table["coef"], b.table["coef"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.table["se"], b.table["se"], rtol=1e-9)
+    np.testing.assert_allclose(a.tests["statistic"], b.tests["statistic"], rtol=1e-8)
+    assert a.iterations == b.iterations
+
+
+def test_many_patterns_or_non_codes_use_the_row_sums():
+    rng = np.random.default_rng(2)
+    n = 500
+    d = pd.DataFrame({"time": rng.exponential(1, n), "event": 1, "x": rng.normal(size=n)})
+    for j in range(6):                                  # 2^6 = 64 patterns > MAX_PATTERNS
+        d[f"b{j}"] = rng.integers(0, 2, n)
+    f = cox.cox_fit(d, "time", "event", [f"b{j}" for j in range(6)])
+    assert cox._PatternSums.build(f._data["cd"], f._data["cd"].x) is None
+    g = cox.cox_fit(d, "time", "event", ["x", "b0"])
+    assert not np.all(np.isin(g._data["cd"].x, (-1, 0, 1)))   # scaled continuous column: no patterns
+
+
+def test_rows_sorted_once_give_the_same_fit():
+    """sort_for_cox puts rows in the order cox_fit stores them; fitting the sorted rows (or a boolean
+    subset of them) gives the fit of the unsorted rows (to rounding: the covariate means used for
+    centring are summed in another order), without sorting again."""
+    data, time, event, covs, groups, _ = SETUP["lung_months_ties"]
+    order = cox.sort_for_cox(data[time])
+    assert np.all(np.diff(data[time].to_numpy()[order]) <= 0)
+    presorted = data.iloc[order].reset_index(drop=True)
+    for use_patterns in (True, False):
+        a = cox.cox_fit(data, time, event, covs, use_patterns=use_patterns)
+        b = cox.cox_fit(presorted, time, event, covs, use_patterns=use_patterns)
+        pd.testing.assert_frame_equal(a.table, b.table, check_exact=False, rtol=1e-12)
+    female = (data["female"] == 1).to_numpy()
+    a = cox.cox_fit(data[female], time, event, ["age"])
+    b = cox.cox_fit(presorted[female[order]], time, event, ["age"])
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=False, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ design matrix

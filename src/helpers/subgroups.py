@@ -53,11 +53,13 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
     ep = endpoint(spec, name)
     ref, exp = spec.arm.codes
     # numpy arrays once, not per level: at registry size the per-level object comparisons and whole-frame
-    # subsets cost more than the Cox fits on the levels
-    is_exp = (data[spec.arm.column].astype(str) == exp).to_numpy()
-    is_ref = (data[spec.arm.column].astype(str) == ref).to_numpy()
-    time = data[ep.time].to_numpy(float)
-    event = data[ep.event].to_numpy(float)
+    # subsets cost more than the Cox fits on the levels. Rows sorted by time once for all the models
+    # (a subset of sorted rows is sorted, so the per-level fits do not sort again either).
+    order = coxmod.sort_for_cox(data[ep.time])
+    arm = data[spec.arm.column].astype(str).to_numpy()[order]
+    is_exp, is_ref = arm == exp, arm == ref
+    time = data[ep.time].to_numpy(float)[order]
+    event = data[ep.event].to_numpy(float)[order]
     rows = []
     for variable in variables:
         var = spec.variables[variable]
@@ -65,8 +67,8 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
         if var.type == "continuous" and var.cut is None:
             raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
         levels = list(var.category_labels)
-        values = data[column].astype(object).to_numpy()
-        p_int = interaction_p(data, spec, ep, variable)
+        values = data[column].astype(object).to_numpy()[order]
+        p_int = interaction_p(data, spec, ep, variable, order)
         for level in levels:
             in_level = values == level
             arm_of = {ref: in_level & is_ref, exp: in_level & is_exp}
@@ -95,8 +97,10 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
     return SubgroupResult(name, pd.DataFrame(rows))
 
 
-def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str) -> float:
-    """Likelihood-ratio p of the arm-by-variable interaction (NaN if a model cannot be fitted)."""
+def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=None) -> float:
+    """Likelihood-ratio p of the arm-by-variable interaction (NaN if a model cannot be fitted).
+
+    ``order``: :func:`cox.sort_for_cox` of the endpoint's times, when the caller already has it."""
     design, terms, _ = cox_terms(data, spec, ["arm", variable])
     arm_col = terms["arm"][0]
     inter = []
@@ -105,7 +109,8 @@ def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str) -> flo
         inter.append(f"{arm_col}*{col}")
     design["time"] = data[ep.time].to_numpy(float)
     design["event"] = data[ep.event].to_numpy(float)
-    design = design.reset_index(drop=True)
+    order = coxmod.sort_for_cox(design["time"]) if order is None else order
+    design = design.iloc[order].reset_index(drop=True)
     main = [arm_col, *terms[variable]]
     try:
         reduced = coxmod.cox_fit(design, "time", "event", main, compute_concordance=False)

@@ -145,6 +145,12 @@ add_cox("veteran_multi", "veteran", Surv(time, status) ~ trt2 + celltype + karno
         zph = zph_all)
 add_cox("ovarian_multi", "ovarian", Surv(futime, fustat) ~ rx2 + age + resid2 + ecog2,
         zph = list(list(transform = "km", terms = TRUE)))
+# all-0/1 designs (cox.py sums these by covariate pattern): tied times with Efron and Breslow, and an
+# arm-by-factor interaction as the subgroup chapter fits it
+add_cox("lung_months_codes", "lung", Surv(months, dead) ~ female + ecog3,
+        zph = list(list(transform = "km", terms = TRUE)))
+add_cox("lung_months_codes_breslow", "lung", Surv(months, dead) ~ female + ecog3, ties = "breslow", robust = TRUE)
+add_cox("veteran_trt_by_celltype", "veteran", Surv(time, status) ~ trt2 * celltype)
 add_cox("lung_infinite", "lung", Surv(time, dead) ~ nodeath + age)
 add_cox("lung_constant", "lung", Surv(time, dead) ~ age + const + female)
 add_cox("lung_collinear", "lung", Surv(time, dead) ~ age + female + age2)
