@@ -435,7 +435,8 @@ class _PatternSums:
         K = len(xp)
         E = len(cd.eg)
         at = cd.gend[cd.eg]                                    # risk set of event time k: stored rows [0, at_k]
-        entry = np.searchsorted(at, np.arange(cd.n), side="left")   # first event time whose risk set has the row
+        # first event time whose risk set holds each row (E: none); at is increasing, rows are in order
+        entry = np.repeat(np.arange(E + 1), np.diff(np.r_[-1, at, cd.n - 1]))
         counts = np.bincount(pattern * (E + 1) + entry, minlength=K * (E + 1)).reshape(K, E + 1)[:, :E]
         # K x E (patterns x event times), so that every product below runs along contiguous rows
         self.at_risk = np.cumsum(counts, axis=1, dtype=float)
@@ -449,7 +450,8 @@ class _PatternSums:
         if p > 30 or len(cd.eg) == 0:
             return None
         powers = 3.0 ** np.arange(p)
-        code = ((x + 1.0) @ powers).astype(np.int64)           # base-3 digits: exact for p <= 30
+        # base-3 digits x + 1; integer sums below 2^53 are exact in floating point (p <= 30)
+        code = (x @ powers + powers.sum()).astype(np.int64)
         if 3 ** p <= 1 << 22:
             present = np.flatnonzero(np.bincount(code, minlength=3 ** p))
             if len(present) > cls.MAX_PATTERNS:
@@ -578,7 +580,8 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     arr = sub.to_numpy(dtype=float)
     ok = ~np.isnan(arr).any(axis=1)
     n_dropped = int((~ok).sum())
-    arr = arr[ok]
+    if n_dropped:
+        arr = arr[ok]
     if len(arr) == 0:
         raise ValueError("cox_fit: no rows without missing values")
     t, ev, X = arr[:, 0], arr[:, 1], arr[:, 2:]
@@ -618,11 +621,14 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
 
     # R's centring/scaling (coxph's nocenter = c(-1, 0, 1))
     nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
-    means = np.where(nocenter, 0.0, X.mean(axis=0))
-    Xc = X - means
-    mad = np.abs(Xc).sum(axis=0)
-    scale = np.where(nocenter, 1.0, np.where(mad > 0, len(X) / np.where(mad > 0, mad, 1), 1.0))
-    Xs = Xc * scale
+    if nocenter.all():   # nothing to centre or scale (saves three passes over a registry-sized design)
+        means, scale, Xs = np.zeros(p), np.ones(p), X
+    else:
+        means = np.where(nocenter, 0.0, X.mean(axis=0))
+        Xc = X - means
+        mad = np.abs(Xc).sum(axis=0)
+        scale = np.where(nocenter, 1.0, np.where(mad > 0, len(X) / np.where(mad > 0, mad, 1), 1.0))
+        Xs = Xc * scale
 
     cd = _CoxData(t, ev, Xs, ties)
     # 0/1-coded designs with few distinct rows (arm, factor dummies, interactions) are summed by pattern
@@ -672,7 +678,6 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     notes = [""] * p
     estimable = np.ones(p, dtype=bool)
     which_sing = np.diag(var) == 0 if flag < p else np.zeros(p, dtype=bool)
-    constant = np.ptp(X, axis=0) == 0
     if not converged:
         warns.append("Ran out of iterations and did not converge")
     # R's test for an infinite coefficient: the next Newton step |u V| is still large. R applies it
@@ -685,7 +690,7 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     for i, col in enumerate(covariates):
         if which_sing[i]:
             estimable[i] = False
-            why = "no variation" if constant[i] else "collinear with other covariates"
+            why = "no variation" if np.ptp(X[:, i]) == 0 else "collinear with other covariates"
             notes[i] = f"NA: {why}"
             warns.append(f"'{col}': coefficient not estimable ({why}); R reports NA")
         elif inf_flag[i]:

@@ -103,15 +103,16 @@ def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=
     ``order``: :func:`cox.sort_for_cox` of the endpoint's times, when the caller already has it."""
     design, terms, _ = cox_terms(data, spec, ["arm", variable])
     arm_col = terms["arm"][0]
-    inter = []
-    for col in terms[variable]:
-        design[f"{arm_col}*{col}"] = design[arm_col] * design[col]
-        inter.append(f"{arm_col}*{col}")
-    design["time"] = data[ep.time].to_numpy(float)
-    design["event"] = data[ep.event].to_numpy(float)
-    order = coxmod.sort_for_cox(design["time"]) if order is None else order
-    design = design.iloc[order].reset_index(drop=True)
     main = [arm_col, *terms[variable]]
+    inter = [f"{arm_col}*{col}" for col in terms[variable]]
+    order = coxmod.sort_for_cox(data[ep.time]) if order is None else order
+    # one float block in time order (no per-column frame operations on registry-sized data); a missing
+    # level stays missing in its interaction columns
+    x = design[main].to_numpy(float)[order]
+    time = data[ep.time].to_numpy(float)[order]
+    event = data[ep.event].to_numpy(float)[order]
+    design = pd.DataFrame(np.column_stack([time, event, x, x[:, :1] * x[:, 1:]]),
+                          columns=["time", "event", *main, *inter])
     try:
         reduced = coxmod.cox_fit(design, "time", "event", main, compute_concordance=False)
         full = coxmod.cox_fit(design, "time", "event", main + inter, compute_concordance=False)
