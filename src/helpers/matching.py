@@ -140,19 +140,21 @@ def _non_aliased_columns(x: np.ndarray, tol: float = _QR_TOL) -> list[int]:
     when its norm after projection on the previously kept columns is below ``tol`` times its
     original norm."""
     kept: list[int] = []
-    q = np.zeros((x.shape[0], 0))
+    # the orthonormal basis grows in place (column-major, preallocated): no copy of it per column
+    basis = np.zeros((x.shape[0], x.shape[1]), order="F")
     for j in range(x.shape[1]):
         v = x[:, j].astype(float)
         norm0 = np.linalg.norm(v)
         if norm0 == 0.0:
             continue
+        q = basis[:, :len(kept)]
         for _ in range(2):  # re-orthogonalise once for stability
             v = v - q @ (q.T @ v)
         norm1 = np.linalg.norm(v)
         if norm1 < tol * norm0:
             continue
+        basis[:, len(kept)] = v / norm1
         kept.append(j)
-        q = np.column_stack([q, v / norm1])
     return kept
 
 
