@@ -353,6 +353,17 @@ def cut_variable(values: pd.Series, var: Variable) -> pd.Series:
     return pd.Categorical(codes, categories=list(var.cut.levels), ordered=True)
 
 
+def value_masks(values: pd.Series, wanted) -> dict:
+    """``{w: (values == w).to_numpy()}`` for each of ``wanted`` (e.g. the arm codes or a variable's levels).
+
+    One hash lookup (categorical codes; a recoding only when ``values`` is already categorical) instead of
+    one whole-column object comparison per wanted value, which is what made the per-arm counts slow.
+    """
+    wanted = list(wanted)
+    position = pd.Categorical(values, categories=wanted).codes
+    return {w: position == i for i, w in enumerate(wanted)}
+
+
 def analysis_column(spec: StudySpec, name: str) -> str:
     """The column analyses use for variable ``name``: its cut categories when it is summarised as such."""
     var = spec.variables[name]
