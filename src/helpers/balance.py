@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patients import analysis_column
+from .patients import analysis_column, value_masks
 from .spec import StudySpec
 
 
@@ -70,8 +70,8 @@ def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: lis
             raise ValueError("weights must be given, and non-negative, for every row of the data")
         data, w = data[w > 0], w[w > 0]
         return _weighted_differences(data, spec, variables, w)
-    arm = data[spec.arm.column]
     ref, exp = spec.arm.codes
+    in_arm = value_masks(data[spec.arm.column], (ref, exp))
     rows = []
     for variable in variables:
         var = spec.variables[variable]
@@ -80,14 +80,22 @@ def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: lis
             levels = list(var.category_labels.items())
             shown = levels[1:] if len(levels) == 2 else levels
             for level, label in shown:
-                p1 = float((col[arm == exp] == level).mean())
-                p0 = float((col[arm == ref] == level).mean())
+                hit = (col == level).to_numpy()  # a missing value counts as "not this level"
+                p1, p0 = _share(hit, in_arm[exp]), _share(hit, in_arm[ref])
                 rows.append(dict(variable=variable, level=level, label=f"{var.label}: {label}",
                                  smd=smd_proportion(p1, p0)))
         else:
+            x = col.to_numpy(dtype=float, na_value=np.nan)
+            present = ~np.isnan(x)
             rows.append(dict(variable=variable, level="", label=var.display_label,
-                             smd=smd_continuous(col[arm == exp].dropna(), col[arm == ref].dropna())))
+                             smd=smd_continuous(x[in_arm[exp] & present], x[in_arm[ref] & present])))
     return pd.DataFrame(rows)
+
+
+def _share(hit: np.ndarray, among: np.ndarray) -> float:
+    """Proportion of ``among`` rows where ``hit`` (NaN when there are none, as the mean of an empty Series)."""
+    n = int(np.count_nonzero(among))
+    return np.count_nonzero(hit & among) / n if n else float("nan")
 
 
 def _weighted_differences(data, spec, variables, w) -> pd.DataFrame:

@@ -56,14 +56,11 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataValidationError(path, [Problem(None, None, f"unsupported file type '{path.suffix}': "
                                                               f"use one of {', '.join(SUPPORTED_SUFFIXES)}")])
     if path.suffix.lower() == ".csv":
-        problems = _check_csv_shape(path)
+        problems, stripped = _check_csv_shape(path)
         if problems:
             raise DataValidationError(path, problems)
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-        # no blank or tab anywhere in the file: no cell needs stripping (saves a Python call per cell)
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-        raw.attrs["stripped"] = " " not in text and "\t" not in text
+        raw.attrs["stripped"] = stripped
         return raw
     try:
         return pd.read_excel(path, dtype=str, keep_default_na=False)
@@ -71,25 +68,31 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataValidationError(path, [Problem(None, None, f"not a readable Excel file: {exc}")]) from None
 
 
-def _check_csv_shape(path: Path) -> list[Problem]:
-    """Malformed CSV: undecodable text or rows whose number of fields differs from the header's."""
+def _check_csv_shape(path: Path) -> tuple[list[Problem], bool]:
+    """Malformed CSV: undecodable text or rows whose number of fields differs from the header's.
+
+    Also returns whether the file has no blank or tab at all (then no cell needs stripping, which saves a
+    Python call per cell); the text is read once for both.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return [Problem(None, None, f"not UTF-8 text (is it a CSV file?): {exc}")]
+        return [Problem(None, None, f"not UTF-8 text (is it a CSV file?): {exc}")], False
+    stripped = " " not in text and "\t" not in text
+    quoted = '"' in text
     lines = text.splitlines()
     del text
     header = next(csv.reader(lines[:1]), [])
     if not header or not any(cell.strip() for cell in header):
-        return [Problem(None, None, "empty file: expected a header row and one row per patient")]
+        return [Problem(None, None, "empty file: expected a header row and one row per patient")], stripped
     width = len(header)
-    if not any('"' in line for line in lines):
+    if not quoted:
         # no quoted cells: a row's fields are its commas + 1 (a blank line has none), no CSV parsing needed
         return [Problem(i + 1, None, f"has {line.count(',') + 1} fields but the header has {width}")
-                for i, line in enumerate(lines) if line and line.count(",") + 1 != width]
+                for i, line in enumerate(lines) if line and line.count(",") + 1 != width], stripped
     # rows are parsed one at a time (a large table's cells are never all held as Python strings at once)
     return [Problem(i + 1, None, f"has {len(r)} fields but the header has {width}")
-            for i, r in enumerate(csv.reader(lines)) if r and len(r) != width]
+            for i, r in enumerate(csv.reader(lines)) if r and len(r) != width], stripped
 
 
 def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFrame:
@@ -144,13 +147,13 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
         problems.append(Problem(rownum[i], spec.id_column, f"duplicate patient id '{value}' (first seen in row {first})"))
 
     arms = cells[spec.arm.column]
-    for i, value in arms.items():
-        if value not in spec.arm.labels:
-            problems.append(Problem(rownum[i], spec.arm.column,
-                                    f"unknown arm '{value}': expected one of {list(spec.arm.labels)}"))
+    known_arm = arms.isin(list(spec.arm.labels))
+    for i in arms.index[~known_arm]:
+        problems.append(Problem(rownum[i], spec.arm.column,
+                                f"unknown arm '{arms[i]}': expected one of {list(spec.arm.labels)}"))
 
     out = pd.DataFrame(index=raw.index)
-    out[spec.arm.column] = pd.Categorical(arms.where(arms.isin(list(spec.arm.labels))),
+    out[spec.arm.column] = pd.Categorical(arms.where(known_arm),
                                           categories=spec.arm.codes, ordered=True)
     for name, var in spec.variables.items():
         col = cells[name]
@@ -217,12 +220,13 @@ def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame
         problems.append(Problem(rownum[i], ep.time, f"{what} ({ep.short} time)"))
     for i in times.index[times < 0]:
         problems.append(Problem(rownum[i], ep.time, f"negative time {time_raw[i]} ({ep.short} time must be >= 0)"))
-    events = pd.to_numeric(event_raw.where(~event_raw.isin(MISSING_TOKENS)), errors="coerce")
-    for i in event_raw.index[~events.isin([0, 1])]:
+    events = _small_numbers(event_raw, EVENT_TEXTS)
+    is_indicator = (events == 0) | (events == 1)
+    for i in event_raw.index[~is_indicator]:
         problems.append(Problem(rownum[i], ep.event, f"event indicator must be 0 (censored) or 1 (event), got "
                                                      f"'{event_raw[i]}' ({ep.short})"))
     out[ep.time] = times.astype(float)
-    out[ep.event] = events.where(events.isin([0, 1])).astype(float)
+    out[ep.event] = events.where(is_indicator).astype(float)
 
 
 def response_columns(spec: StudySpec) -> list[str]:
@@ -252,9 +256,30 @@ def _load_response(crit, categories, cells: pd.DataFrame, rownum: pd.Series, out
 
 def _parse_grades(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numeric grades and a mask of cells that are not whole numbers 0-5 (missing included)."""
-    values = pd.to_numeric(col.where(~col.isin(MISSING_TOKENS)), errors="coerce")
-    bad = values.isna() | ~values.isin([0, 1, 2, 3, 4, 5])
+    values = _small_numbers(col, GRADE_TEXTS)
+    bad = ~(values.between(0, 5) & (values % 1 == 0))  # NaN fails both tests
     return values, bad
+
+
+#: How event indicators and adverse-event grades are almost always written.
+EVENT_TEXTS = ("0", "1")
+GRADE_TEXTS = ("0", "1", "2", "3", "4", "5")
+
+
+def _small_numbers(col: pd.Series, usual: tuple[str, ...]) -> pd.Series:
+    """The numbers in text cells ``col`` as floats (NaN: missing or not a number), as ``pd.to_numeric`` reads them.
+
+    The ``usual`` texts (whole numbers such as "0" and "1") are looked up in a hash table: ``pd.to_numeric``
+    on a million Python strings is what made loading slow. Only the other cells ("1.0", "x", "NA", ...) go
+    through ``pd.to_numeric``, so every value, and every cell found bad, is the same as before.
+    """
+    codes = pd.Index(usual).get_indexer(col.to_numpy())
+    values = np.array([float(text) for text in usual])[codes]
+    other = codes < 0
+    if other.any():
+        rest = col[other]
+        values[other] = pd.to_numeric(rest.where(~rest.isin(MISSING_TOKENS)), errors="coerce").to_numpy(float)
+    return pd.Series(values, index=col.index)
 
 
 def load_adverse_events(spec: StudySpec, data_index: pd.Index, path: Path | str | None = None) -> pd.DataFrame:
@@ -326,6 +351,17 @@ def cut_variable(values: pd.Series, var: Variable) -> pd.Series:
     edges = [-np.inf, *var.cut.breaks, np.inf]
     codes = pd.cut(values, bins=edges, labels=list(var.cut.levels), right=var.cut.right)
     return pd.Categorical(codes, categories=list(var.cut.levels), ordered=True)
+
+
+def value_masks(values: pd.Series, wanted) -> dict:
+    """``{w: (values == w).to_numpy()}`` for each of ``wanted`` (e.g. the arm codes or a variable's levels).
+
+    One hash lookup (categorical codes; a recoding only when ``values`` is already categorical) instead of
+    one whole-column object comparison per wanted value, which is what made the per-arm counts slow.
+    """
+    wanted = list(wanted)
+    position = pd.Categorical(values, categories=wanted).codes
+    return {w: position == i for i, w in enumerate(wanted)}
 
 
 def analysis_column(spec: StudySpec, name: str) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from . import hypothesis_tests as ht
+from .patients import value_masks
 from .spec import StudySpec
 from .table1 import format_p
 
@@ -113,9 +114,9 @@ def best_response_table(data: pd.DataFrame, spec: StudySpec, criterion: str, pol
     policy = policy or spec.response.test
     column = spec.response.criteria[criterion].column
     arms = spec.arm.codes
-    arm = data[spec.arm.column].astype(object)
-    values = data[column].astype(object)
-    n = {a: int((arm == a).sum()) for a in arms}
+    in_arm = value_masks(data[spec.arm.column], arms)
+    values = data[column]
+    n = {a: int(in_arm[a].sum()) for a in arms}
     empty = [a for a in arms if n[a] == 0]
     if empty:
         raise ValueError(f"best response needs patients in both arms; arm(s) {empty} have none")
@@ -128,8 +129,8 @@ def best_response_table(data: pd.DataFrame, spec: StudySpec, criterion: str, pol
     for a in arms:
         add("patients", a, "n", n[a])
     for level in response_levels(spec):
-        hit = values.isin(level_members(spec, level))
-        k = {a: int((hit & (arm == a)).sum()) for a in arms}
+        hit = values.isin(level_members(spec, level)).to_numpy()
+        k = {a: int(np.count_nonzero(hit & in_arm[a])) for a in arms}
         for a in arms:
             add(level, a, "n", k[a])
             add(level, a, "pct", 100.0 * k[a] / n[a])

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import hypothesis_tests as ht
+from .patients import value_masks
 from .spec import StudySpec
 from .table1 import format_p
 
@@ -64,8 +65,8 @@ def adverse_event_table(grades: pd.DataFrame, arms: pd.Series, spec: StudySpec, 
         arms = arms.reindex(grades.index)
     policy = policy or ae.test
     codes = spec.arm.codes
-    arm = arms.astype(object)
-    n = {a: int((arm == a).sum()) for a in codes}
+    in_arm = value_masks(arms, codes)
+    n = {a: int(in_arm[a].sum()) for a in codes}
     empty = [a for a in codes if n[a] == 0]
     if empty:
         raise ValueError(f"adverse events need patients in both arms; arm(s) {empty} have none")
@@ -85,8 +86,8 @@ def adverse_event_table(grades: pd.DataFrame, arms: pd.Series, spec: StudySpec, 
     for variable in [OVERALL, *terms]:
         for level in LEVELS:
             m = masks[level]
-            hit = m.any(axis=1) if variable == OVERALL else m[variable]
-            k = {a: int((hit & (arm == a)).sum()) for a in codes}
+            hit = (m.any(axis=1) if variable == OVERALL else m[variable]).to_numpy()
+            k = {a: int(np.count_nonzero(hit & in_arm[a])) for a in codes}
             for a in codes:
                 add(variable, level, a, "n", k[a])
                 add(variable, level, a, "pct", 100.0 * k[a] / n[a])
@@ -126,9 +127,13 @@ def adverse_event_display(rows: pd.DataFrame, spec: StudySpec, printed: dict | N
     body = rows[rows.level.isin(LEVELS)]
     variables = list(dict.fromkeys(body["variable"]))
 
+    first_values = first_row_values(rows)
+
     def value(variable, level, group, stat):
-        hit = rows[(rows.variable == variable) & (rows.level == level) & (rows.group == group) & (rows.stat == stat)]
-        return float(hit["value"].iloc[0])
+        key = (variable, level, group, stat)
+        if key not in first_values:
+            raise IndexError("single positional indexer is out-of-bounds")  # as the row filter it replaces did
+        return first_values[key]
 
     heads = {"any_grade": "Any grade", "grade_3_4": severe_label(spec)}
     arm_head = {a: f"{spec.arm.labels[a]} (N={value(OVERALL, 'patients', a, 'n'):.0f})" for a in codes}
@@ -143,6 +148,16 @@ def adverse_event_display(rows: pd.DataFrame, spec: StudySpec, printed: dict | N
     out = pd.DataFrame(table, index=pd.Index([term_label(spec, v) for v in variables], name="Adverse event"))
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out
+
+
+def first_row_values(rows: pd.DataFrame) -> dict[tuple, float]:
+    """``value`` of the first row per ``(variable, level, group, stat)``: one pass over ``rows`` instead of
+    filtering the whole table for every cell of a display table."""
+    keys = zip(rows["variable"], rows["level"], rows["group"], rows["stat"])
+    first: dict[tuple, float] = {}
+    for key, value in zip(keys, rows["value"]):
+        first.setdefault(key, float(value))
+    return first
 
 
 def treatment_related_deaths(grades: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:

@@ -119,6 +119,15 @@ def landmark_rows(cmp: ArmComparison, spec: StudySpec, times) -> tuple[list[dict
 
 
 # ---------------------------------------------------------------------------------------------------- Cox
+def _equals_as_text(col: pd.Series, text: str) -> pd.Series:
+    """``col.astype(str) == text``; for a categorical worked out once per category, not once per cell."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return col.astype(str) == text
+    # what astype(str) makes of each category and, looked up by code -1 (last), of a missing cell
+    per_code = np.append(col.cat.categories.astype(str) == text, str(np.nan) == text)
+    return pd.Series(per_code[col.cat.codes.to_numpy()], index=col.index)
+
+
 def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFrame, dict[str, list[str]],
                                                                          dict[str, tuple[str, str]]]:
     """Dummy-code ``variables`` for a Cox model, as R's treatment contrasts do.
@@ -134,7 +143,7 @@ def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFr
     for name in variables:
         if name == "arm":
             col = f"arm:{spec.arm.experimental}"
-            design[col] = (data[spec.arm.column].astype(str) == spec.arm.experimental).astype(float)
+            design[col] = _equals_as_text(data[spec.arm.column], spec.arm.experimental).astype(float)
             terms["arm"] = [col]
             term_map[col] = ("arm", spec.arm.experimental)
             continue
@@ -147,8 +156,8 @@ def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFr
         column = name if var.type == "categorical" else name + CUT_SUFFIX
         levels = list(var.category_labels)
         reference = refs.get(name, levels[0])
-        values = data[column].astype(object)
-        missing = data[column].isna()
+        values = data[column]  # a categorical compares its codes with a level: no per-cell object comparison
+        missing = values.isna()
         terms[name] = []
         for level in levels:
             if level == reference:

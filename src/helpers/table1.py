@@ -111,7 +111,10 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
     continuous_summary = continuous_summary or spec.table1.continuous_summary
     arms = spec.arm.codes
     arm = data[spec.arm.column]
-    n = {a: int((arm == a).sum()) for a in arms}
+    # each patient's arm as a position in ``arms`` (-1: none of them), looked up once; masks per arm from it
+    arm_position = pd.Categorical(arm, categories=arms).codes
+    in_arm = {a: arm_position == j for j, a in enumerate(arms)}
+    n = {a: int(in_arm[a].sum()) for a in arms}
     empty = [a for a in arms if n[a] == 0]
     if empty:
         raise ValueError(f"Table 1 needs patients in both arms; arm(s) {empty} have none in the {cohort} cohort")
@@ -126,22 +129,27 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
         col = data[analysis_column(spec, variable)]
         if var.is_categorical:
             levels = list(var.category_labels)
-            counts = pd.crosstab(pd.Categorical(col, categories=levels), pd.Categorical(arm, categories=arms),
-                                 dropna=False).reindex(index=levels, columns=arms, fill_value=0)
-            for level in levels:
-                for a in arms:
-                    k = int(counts.loc[level, a])
-                    nonmissing = int(col[arm == a].notna().sum())
+            # levels x arms counts (cells missing either are not counted), as a crosstab but from the codes
+            level_position = pd.Categorical(col, categories=levels).codes
+            both = (level_position >= 0) & (arm_position >= 0)
+            counts = np.bincount(level_position[both] * len(arms) + arm_position[both],
+                                 minlength=len(levels) * len(arms)).reshape(len(levels), len(arms))
+            present = col.notna().to_numpy()
+            nonmissing = {a: int(np.count_nonzero(present & in_arm[a])) for a in arms}
+            for i, level in enumerate(levels):
+                for j, a in enumerate(arms):
+                    k = int(counts[i, j])
                     add(variable, level, a, "n", k)
-                    add(variable, level, a, "pct", 100.0 * k / nonmissing if nonmissing else np.nan)
+                    add(variable, level, a, "pct", 100.0 * k / nonmissing[a] if nonmissing[a] else np.nan)
             # R tableone tests the observed levels only; with a single observed level chisq.test degenerates
             # into a goodness-of-fit test of the arm sizes (how the papers print p = 1.000 for such rows).
             with warnings.catch_warnings():  # the degenerate case is labelled in the table instead
                 warnings.simplefilter("ignore", UserWarning)
-                p, method = ht.categorical_p_value(counts.to_numpy(), categorical_test, drop_empty_levels=True)
+                p, method = ht.categorical_p_value(counts, categorical_test, drop_empty_levels=True)
             tests[variable] = short_test_label(method)
         else:
-            groups = [col[arm == a].dropna().to_numpy(dtype=float) for a in arms]
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            groups = [values[in_arm[a] & ~np.isnan(values)] for a in arms]
             for a, x in zip(arms, groups):
                 q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])  # numpy's default "linear" = R type 7
                 add(variable, "", a, "median", med)
