@@ -360,8 +360,13 @@ def value_masks(values: pd.Series, wanted) -> dict:
     one whole-column object comparison per wanted value, which is what made the per-arm counts slow.
     """
     wanted = list(wanted)
-    position = pd.Categorical(values, categories=wanted).codes
+    position = level_codes(values, wanted)
     return {w: position == i for i, w in enumerate(wanted)}
+
+
+def level_codes(values: pd.Series, wanted) -> np.ndarray:
+    """Position of each value in ``wanted`` (-1: missing or any other value), by one hash lookup."""
+    return pd.Categorical(values, categories=list(wanted)).codes
 
 
 def analysis_column(spec: StudySpec, name: str) -> str:

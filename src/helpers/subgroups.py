@@ -19,7 +19,7 @@ from scipy import stats
 
 from . import cox as coxmod
 from .survival_chapter import cox_terms, endpoint, format_hr, format_p
-from .patients import CUT_SUFFIX
+from .patients import CUT_SUFFIX, level_codes
 from .spec import StudySpec
 
 
@@ -56,7 +56,7 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
     # subsets cost more than the Cox fits on the levels. Rows sorted by time once for all the models
     # (a subset of sorted rows is sorted, so the per-level fits do not sort again either).
     order = coxmod.sort_for_cox(data[ep.time])
-    arm = _level_codes(data[spec.arm.column], [ref, exp])[order]
+    arm = level_codes(data[spec.arm.column], [ref, exp])[order]
     is_ref, is_exp = arm == 0, arm == 1
     time = data[ep.time].to_numpy(float)[order]
     event = data[ep.event].to_numpy(float)[order]
@@ -67,7 +67,7 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
         if var.type == "continuous" and var.cut is None:
             raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
         levels = list(var.category_labels)
-        values = _level_codes(data[column], levels)[order]
+        values = level_codes(data[column], levels)[order]
         p_int = interaction_p(data, spec, ep, variable, order)
         for code, level in enumerate(levels):
             in_level = values == code
@@ -95,14 +95,6 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
                              events_ref=events[ref], events_exp=events[exp], hr=hr, lower=lower, upper=upper,
                              p_value=p, estimable=estimable, reason=reason, p_interaction=p_int))
     return SubgroupResult(name, pd.DataFrame(rows))
-
-
-def _level_codes(values: pd.Series, levels: list) -> np.ndarray:
-    """Position of each value in ``levels`` (-1: missing or another value), by hash lookup: integer
-    comparisons per level instead of object comparisons of every row."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # as loaded: recode the codes, no per-row work
-        return values.cat.set_categories(levels).cat.codes.to_numpy()
-    return pd.Categorical(values.astype(object), categories=levels).codes
 
 
 def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=None) -> float:
