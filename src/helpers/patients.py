@@ -207,7 +207,8 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
                                         f"{parent.event} = {cells[parent.event][i]}, {ep.time} = {cells[ep.time][i]})"))
     if problems:
         raise DataValidationError(path, problems)
-    out.index = pd.Index(ids, name=spec.id_column)
+    # a copy: a view of the ids would keep the whole block of raw text cells alive (1 GiB at 10^6 rows)
+    out.index = pd.Index(ids.to_numpy(copy=True), name=spec.id_column)
     return out
 
 
