@@ -359,9 +359,13 @@ def rmst_analysis(data: pd.DataFrame, spec: StudySpec, name: str, tau=None):
     """RMST per arm and their difference (experimental minus reference), survRM2 variance, τ by the spec's rule."""
     ep = endpoint(spec, name)
     tau = spec.survival.rmst_tau if tau is None else tau
-    arm = data[spec.arm.column].astype(str)
+    codes = _arm_codes(data, spec)
+    if np.all(codes >= 0):  # the arms as a Categorical: rmst_difference then compares codes, not strings
+        arm = pd.Categorical.from_codes(codes, categories=list(spec.arm.codes))
+    else:  # an arm outside the spec: the strings, so that rmst_difference names it in its error
+        arm = data[spec.arm.column].astype(str).to_numpy()
     kwargs = {"tau_rule": tau} if isinstance(tau, str) else {"tau": float(tau)}
-    return rmstmod.rmst_difference(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), arm.to_numpy(),
+    return rmstmod.rmst_difference(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), arm,
                                    order=spec.arm.codes, **kwargs)
 
 
