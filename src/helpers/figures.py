@@ -102,14 +102,18 @@ def propensity_overlap(scores: pd.Series, arm: pd.Series, matched_ids: pd.Index,
     colours = arm_colours(spec)
     edges = np.linspace(0, 1, bins + 1)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    # one look-up of the matched ids for all patients (a registry: 10^6 ids), not two per arm
+    matched = pd.Series(scores.index.isin(matched_ids), index=scores.index)
     for sign, code in zip((-1, 1), spec.arm.codes):
-        s = scores[arm == code]
+        in_arm = arm == code
+        s = scores[in_arm]
+        is_matched = matched[in_arm].to_numpy()
         all_counts, _ = np.histogram(s, edges)
-        m_counts, _ = np.histogram(s[s.index.isin(matched_ids)], edges)
+        m_counts, _ = np.histogram(s[is_matched], edges)
         ax.bar(edges[:-1], sign * all_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.3,
                edgecolor="white", label=f"{spec.arm.labels[code]}: all (n = {len(s)})")
         ax.bar(edges[:-1], sign * m_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.95,
-               edgecolor="white", label=f"{spec.arm.labels[code]}: matched (n = {int(s.index.isin(matched_ids).sum())})")
+               edgecolor="white", label=f"{spec.arm.labels[code]}: matched (n = {int(is_matched.sum())})")
     ax.axhline(0, color="#333333", lw=0.8)
     ax.set_xlim(0, 1)
     ticks = ax.get_yticks()
@@ -296,6 +300,14 @@ def _row_value(rows: pd.DataFrame, variable: str, level: str, group: str, stat: 
     return float(hit["value"].iloc[0]) if len(hit) else float("nan")
 
 
+def _row_lookup(rows: pd.DataFrame):
+    """:func:`_row_value` for many look-ups in one table: the rows indexed once (first row of each key)."""
+    values: dict = {}
+    for key, value in zip(zip(rows.variable, rows.level, rows.group, rows.stat), rows["value"]):
+        values.setdefault(key, value)
+    return lambda variable, level, group, stat: float(values.get((variable, level, group, stat), float("nan")))
+
+
 def response_bars(rows: pd.DataFrame, spec: StudySpec, criteria: list[str] | None = None):
     """Stacked horizontal bars of the best overall response (% of patients) per criterion and arm.
 
@@ -352,9 +364,10 @@ def ae_butterfly(rows: pd.DataFrame, spec: StudySpec, include_overall: bool = Fa
     fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(variables) + 1.6))
     ys = np.arange(len(variables))[::-1].astype(float)
     top = 0.0
+    value = _row_lookup(rows)
     for arm, sign in ((ref, -1.0), (exp, 1.0)):
-        anyg = np.array([_row_value(rows, v, "any_grade", arm, "pct") for v in variables])
-        sev = np.array([_row_value(rows, v, "grade_3_4", arm, "pct") for v in variables])
+        anyg = np.array([value(v, "any_grade", arm, "pct") for v in variables])
+        sev = np.array([value(v, "grade_3_4", arm, "pct") for v in variables])
         top = max(top, float(np.nanmax(anyg)) if len(anyg) else 0.0)
         name = spec.arm.labels[arm]
         ax.barh(ys, sign * anyg, height=0.7, color=_lighten(colours[arm]), label=f"{name}: any grade")
