@@ -361,6 +361,7 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     ``attrs`` holds n, tau and the pseudo-values.
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
     cols = [time, event, *covariate_terms]
     missing = [c for c in cols if c not in data.columns]
@@ -372,9 +373,16 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     pv = rmst_pseudo_values(sub[time].to_numpy(float), sub[event].to_numpy(float), tau)
     X = sub[list(covariate_terms)].to_numpy(float)
     X = np.column_stack([np.ones(len(sub)), X])
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    with warnings.catch_warnings():
+        # statsmodels' own rank test (tolerance * p) warns only where the test below (tolerance * n) raises
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        fit = sm.OLS(pv, X).fit(cov_type="HC0")
+    # np.linalg.matrix_rank(X), on the singular values the fit has just computed (its pseudo-inverse is an SVD of
+    # X; a second SVD of a registry's design took as long as the rest of the regression): same tolerance,
+    # largest singular value * max(n, p) * machine epsilon
+    sv = np.asarray(fit.model.wexog_singular_values)
+    if int(np.sum(sv > sv.max() * max(X.shape) * np.finfo(float).eps)) < X.shape[1]:
         raise ValueError("rmst_regression: the design is rank deficient (a constant or collinear covariate)")
-    fit = sm.OLS(pv, X).fit(cov_type="HC0")
     q = stats.norm.ppf(1 - (1 - conf_level) / 2)
     b, se = np.asarray(fit.params), np.asarray(fit.bse)
     z = b / se

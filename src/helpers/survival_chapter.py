@@ -466,7 +466,7 @@ def rmst_regression(data: pd.DataFrame, spec: StudySpec, name: str, tau: float, 
     design["time"] = data[ep.time].astype(float)
     design["event"] = data[ep.event].astype(float)
     terms = [c for c in design.columns if c not in ("time", "event")]
-    table = rmstmod.rmst_regression(design.reset_index(drop=True), "time", "event", float(tau), terms)
+    table = rmstmod.rmst_regression(design, "time", "event", float(tau), terms)  # works on arrays: no index reset
     table = table.copy()
     table["variable"] = [term_map.get(t, (t, ""))[0] for t in table["term"]]
     table["level"] = [term_map.get(t, (t, ""))[1] for t in table["term"]]
