@@ -167,6 +167,29 @@ def test_censor_marks_kept_below_the_bound_and_all_kept_for_small_cohorts():
     np.testing.assert_array_equal(lookup.loc[t].to_numpy(), s)
 
 
+def test_km_curves_of_large_cohorts_are_drawn_through_the_points_that_make_the_picture():
+    rng = np.random.default_rng(1)
+    n = 100_000
+    km = survival.kaplan_meier(rng.exponential(10, n), rng.integers(0, 2, n))
+    x, y = np.r_[0.0, km.time], np.r_[1.0, km.surv]
+    hi = np.nan_to_num(np.r_[1.0, km.upper], nan=1.0)
+    right = float(x[-1]) * 0.8  # points right of the axis count as one more column
+    keep = figures.curve_points(x, [y, hi], right)
+    assert len(keep) <= 4 * (figures.CURVE_COLUMNS + 1) < len(x)
+    assert np.all(np.diff(keep) > 0)
+    # every column keeps its first and last point and each curve's lowest and highest value
+    column = np.minimum((x / right * figures.CURVE_COLUMNS).astype(np.int64), figures.CURVE_COLUMNS)
+    for c in np.unique(column):
+        idx = np.flatnonzero(column == c)
+        kept = keep[(keep >= idx[0]) & (keep <= idx[-1])]
+        assert kept[0] == idx[0] and kept[-1] == idx[-1]
+        for curve in (y, hi):
+            assert curve[kept].min() == curve[idx].min() and curve[kept].max() == curve[idx].max()
+    # a study cohort's curve is drawn point for point
+    small = np.arange(4 * figures.CURVE_COLUMNS)
+    np.testing.assert_array_equal(figures.curve_points(x[small], [y[small]], right), small)
+
+
 def test_km_figure_of_100k_patients_draws_a_bounded_number_of_markers(spec):
     df = synthetic_registry(spec, 100_000, seed=5)
     data = validate_registry(spec, df)
@@ -178,5 +201,10 @@ def test_km_figure_of_100k_patients_draws_a_bounded_number_of_markers(spec):
     fig = figures.km_figure([dict(title="OS", kms=kms, ylabel="OS probability", annotation="")], spec,
                             [0, 6, 12, 18, 24], "months")
     marks = sum(len(line.get_xdata()) for ax in fig.axes for line in ax.get_lines() if line.get_marker() == "|")
+    steps = [len(line.get_xdata()) for ax in fig.axes for line in ax.get_lines() if line.get_marker() != "|"]
+    bands = [len(c.get_paths()[0].vertices) for ax in fig.axes for c in ax.collections]
     plt.close(fig)
     assert 0 < marks <= len(spec.arm.codes) * figures.MAX_CENSOR_MARKS
+    # curves and CI bands through a few points per column of the axis, not one per patient
+    assert len(steps) == len(bands) == len(spec.arm.codes)
+    assert max(steps) <= 4 * (figures.CURVE_COLUMNS + 1) and max(bands) <= 6 * 4 * (figures.CURVE_COLUMNS + 1)

@@ -229,3 +229,15 @@ def test_pseudo_regression_errors():
         rmst.rmst_regression(d, "time", "dead", 365, ["female", "one"])
     with pytest.raises(KeyError):
         rmst.rmst_regression(d, "time", "dead", 365, ["nope"])
+
+
+def test_rmst_regression_refuses_a_rank_deficient_design():
+    rng = np.random.default_rng(0)
+    n = 400
+    d = pd.DataFrame({"t": rng.exponential(10, n), "e": rng.integers(0, 2, n), "x": rng.integers(0, 2, n)})
+    d["twice_x"] = 2.0 * d["x"]
+    d["constant"] = 1.0
+    for terms in (["x", "twice_x"], ["constant"]):
+        with pytest.raises(ValueError, match="rank deficient"):
+            rmst.rmst_regression(d, "t", "e", 5.0, terms)
+    assert list(rmst.rmst_regression(d, "t", "e", 5.0, ["x"])["term"]) == ["(Intercept)", "x"]

@@ -16,6 +16,7 @@ import pytest
 from helpers.survival import (
     FollowUp,
     KaplanMeier,
+    SurvivalSample,
     MedianEstimate,
     format_median,
     kaplan_meier,
@@ -390,3 +391,34 @@ def test_large_input_is_fast():
     elapsed = _time.perf_counter() - start
     assert isinstance(km, KaplanMeier) and lr.df == 2 and fu.n == n
     assert elapsed < 5, elapsed
+
+
+def test_one_sort_gives_the_numbers_of_separate_fits():
+    """SurvivalSample (one sort shared by the groups' KM fits, the log-rank test and the reverse KM) gives
+    exactly, to the bit, what fitting each group on its own arrays gives; ties and ungrouped patients included."""
+    rng = np.random.default_rng(7)
+    n = 5_000
+    t = np.round(rng.exponential(10, n), 1)  # many ties
+    e = rng.binomial(1, 0.6, n)
+    codes = rng.integers(-1, 3, n)           # -1: in no group
+    sample = SurvivalSample(t, e, codes)
+    for k in range(3):
+        sel = codes == k
+        a, b = sample.kaplan_meier(k, conf_type="log-log"), kaplan_meier(t[sel], e[sel], conf_type="log-log")
+        pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+        assert a.n == b.n
+        pd.testing.assert_frame_equal(sample.reverse_kaplan_meier(k), reverse_kaplan_meier(t[sel], e[sel]),
+                                      check_exact=True)
+    pd.testing.assert_frame_equal(sample.kaplan_meier().table, kaplan_meier(t, e).table, check_exact=True)
+    keep = codes >= 0
+    for s, ev in ((sample, e), (sample.with_event(1 - sample.event), 1 - e)):
+        got = s.logrank(["a", "b", "c"])
+        ref = logrank_test(t[keep], ev[keep], np.array(["a", "b", "c"])[codes[keep]])
+        assert got.chisq == ref.chisq and got.df == ref.df and got.p_value == ref.p_value
+        for attr in ("observed", "expected", "n"):
+            pd.testing.assert_series_equal(getattr(got, attr), getattr(ref, attr), check_exact=True)
+        pd.testing.assert_frame_equal(got.variance, ref.variance, check_exact=True)
+    # a categorical group gives the groups of its labels, through its codes
+    cat = pd.Series(pd.Categorical(np.array(["x", "y", "z"])[np.maximum(codes, 0)], categories=["z", "y", "x"]))
+    assert list(kaplan_meier_by_group(t, e, cat)) == ["z", "y", "x"]
+    assert logrank_test(t, e, cat).chisq == logrank_test(t, e, cat.astype(str), order=["z", "y", "x"]).chisq

@@ -102,14 +102,18 @@ def propensity_overlap(scores: pd.Series, arm: pd.Series, matched_ids: pd.Index,
     colours = arm_colours(spec)
     edges = np.linspace(0, 1, bins + 1)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    # one look-up of the matched ids for all patients (a registry: 10^6 ids), not two per arm
+    matched = pd.Series(scores.index.isin(matched_ids), index=scores.index)
     for sign, code in zip((-1, 1), spec.arm.codes):
-        s = scores[arm == code]
+        in_arm = arm == code
+        s = scores[in_arm]
+        is_matched = matched[in_arm].to_numpy()
         all_counts, _ = np.histogram(s, edges)
-        m_counts, _ = np.histogram(s[s.index.isin(matched_ids)], edges)
+        m_counts, _ = np.histogram(s[is_matched], edges)
         ax.bar(edges[:-1], sign * all_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.3,
                edgecolor="white", label=f"{spec.arm.labels[code]}: all (n = {len(s)})")
         ax.bar(edges[:-1], sign * m_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.95,
-               edgecolor="white", label=f"{spec.arm.labels[code]}: matched (n = {int(s.index.isin(matched_ids).sum())})")
+               edgecolor="white", label=f"{spec.arm.labels[code]}: matched (n = {int(is_matched.sum())})")
     ax.axhline(0, color="#333333", lw=0.8)
     ax.set_xlim(0, 1)
     ticks = ax.get_yticks()
@@ -142,6 +146,9 @@ def extend_ticks(times: list[float], last: float) -> list[float]:
 
 #: at most this many censoring marks per curve: a panel is about 400 pixels wide, so one mark per column
 MAX_CENSOR_MARKS = 400
+#: curves with more than four points per column are drawn through a few points per column of this many columns
+#: across the x-axis (about 2 to 3 columns per pixel of a panel at 200 dpi); study cohorts are drawn point for point
+CURVE_COLUMNS = 2000
 
 
 def censor_marks(table: pd.DataFrame, right: float, max_marks: int = MAX_CENSOR_MARKS) -> tuple[np.ndarray, np.ndarray]:
@@ -152,14 +159,47 @@ def censor_marks(table: pd.DataFrame, right: float, max_marks: int = MAX_CENSOR_
     column keeps its first censoring time: a mark then means "patients were censored here", as it does on
     paper, and a registry of 10^6 patients draws a few hundred marks instead of hundreds of thousands.
     """
-    censored = table[table["n_censor"] > 0]
-    t = censored["time"].to_numpy(float)
-    s = censored["surv"].to_numpy(float)
+    return _censor_marks(table["time"].to_numpy(float), table["surv"].to_numpy(float),
+                         table["n_censor"].to_numpy(), right, max_marks)
+
+
+def _censor_marks(time: np.ndarray, surv: np.ndarray, n_censor: np.ndarray, right: float,
+                  max_marks: int = MAX_CENSOR_MARKS) -> tuple[np.ndarray, np.ndarray]:
+    censored = n_censor > 0
+    t = time[censored]
+    s = surv[censored]
     if len(t) <= max_marks or right <= 0:
         return t, s
     column = np.minimum((t / right * max_marks).astype(np.int64), max_marks)
     keep = np.r_[True, column[1:] != column[:-1]]  # times are sorted: first mark of each column
     return t[keep], s[keep]
+
+
+def curve_points(x: np.ndarray, curves: list[np.ndarray], right: float,
+                 columns: int = CURVE_COLUMNS) -> np.ndarray:
+    """Indices of the points of step curves (sharing ``x``, ascending) that make the drawn picture.
+
+    All points while there are at most ``4 * columns`` (every study cohort). Beyond that, [0, ``right``] (the
+    axis) is cut into ``columns`` equal columns, and each keeps its first and last point and, for each curve,
+    the first point at its lowest and at its highest value. A post-step curve through these points leaves and
+    enters every column at the same heights as the full curve and covers the same vertical range inside it;
+    only where it drops inside a column moves, by less than a column (under half a pixel). Points right of
+    ``right`` (not shown) count as one more column. A curve of 10^6 patients is drawn through a few thousand
+    vertices instead of a million, and the CI band is one polygon of that size, not of four million vertices.
+    """
+    n = len(x)
+    if n <= 4 * columns or right <= 0:
+        return np.arange(n)
+    column = np.minimum((x / right * columns).astype(np.int64), columns)
+    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+    ends = np.r_[starts[1:] - 1, n - 1]
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    keep = [starts, ends]
+    for y in curves:
+        for extreme in (np.minimum, np.maximum):
+            at = np.flatnonzero(y == extreme.reduceat(y, starts)[segment])
+            keep.append(at[np.r_[True, segment[at][1:] != segment[at][:-1]]])  # the first in each column
+    return np.unique(np.concatenate(keep))
 
 
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
@@ -170,24 +210,26 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     Step curves per arm with censoring marks (+; thinned to one per pixel column for large cohorts, see
     :func:`censor_marks`), pointwise CI bands as shaded steps, an annotation (HR with CI
     and log-rank p) in the panel, and under the x-axis the numbers at risk, counted as patients with
-    time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t).
+    time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t). Curves of large cohorts
+    are drawn through the points that make the picture (:func:`curve_points`).
     """
     colours = arm_colours(spec)
-    last = max(float(km.table["time"].max()) for km in kms.values())
+    # the KaplanMeier arrays, not km.table: a table of a registry's curve is a copy of 10^6 rows
+    last = max(float(km.time.max()) for km in kms.values())
     at_risk_times = extend_ticks(list(at_risk_times), xmax if xmax is not None else last)
-    for arm, km in kms.items():
-        table = km.table
-        x, y = km_step(table)
-        colour = colours.get(arm, "#444444")
-        ax.step(x, y, where="post", color=colour, lw=1.6, label=spec.arm.labels.get(arm, arm))
-        if show_ci and "lower" in table:
-            _, lo = km_step(table, "lower")
-            _, hi = km_step(table, "upper")
-            ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0), step="post",
-                            color=colour, alpha=0.15, lw=0)
     right = xmax if xmax is not None else max(max(at_risk_times, default=0), last)
     for arm, km in kms.items():
-        ct, cs = censor_marks(km.table, right)
+        x = np.r_[0.0, km.time]  # as km_step: from (0, 1)
+        y = np.r_[1.0, km.surv]
+        lo = np.nan_to_num(np.r_[1.0, km.lower], nan=0.0)
+        hi = np.nan_to_num(np.r_[1.0, km.upper], nan=1.0)
+        keep = curve_points(x, [y, lo, hi] if show_ci else [y], right * 1.02)  # the x-axis ends at right * 1.02
+        colour = colours.get(arm, "#444444")
+        ax.step(x[keep], y[keep], where="post", color=colour, lw=1.6, label=spec.arm.labels.get(arm, arm))
+        if show_ci:
+            ax.fill_between(x[keep], lo[keep], hi[keep], step="post", color=colour, alpha=0.15, lw=0)
+    for arm, km in kms.items():
+        ct, cs = _censor_marks(km.time, km.surv, km.n_censor, right)
         ax.plot(ct, cs, ls="none", marker="|", ms=7, mew=1.2, color=colours.get(arm, "#444444"))
     ax.set_xlim(0, right * 1.02)
     ax.set_ylim(0, 1.02)
@@ -258,6 +300,14 @@ def _row_value(rows: pd.DataFrame, variable: str, level: str, group: str, stat: 
     return float(hit["value"].iloc[0]) if len(hit) else float("nan")
 
 
+def _row_lookup(rows: pd.DataFrame):
+    """:func:`_row_value` for many look-ups in one table: the rows indexed once (first row of each key)."""
+    values: dict = {}
+    for key, value in zip(zip(rows.variable, rows.level, rows.group, rows.stat), rows["value"]):
+        values.setdefault(key, value)
+    return lambda variable, level, group, stat: float(values.get((variable, level, group, stat), float("nan")))
+
+
 def response_bars(rows: pd.DataFrame, spec: StudySpec, criteria: list[str] | None = None):
     """Stacked horizontal bars of the best overall response (% of patients) per criterion and arm.
 
@@ -314,9 +364,10 @@ def ae_butterfly(rows: pd.DataFrame, spec: StudySpec, include_overall: bool = Fa
     fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(variables) + 1.6))
     ys = np.arange(len(variables))[::-1].astype(float)
     top = 0.0
+    value = _row_lookup(rows)
     for arm, sign in ((ref, -1.0), (exp, 1.0)):
-        anyg = np.array([_row_value(rows, v, "any_grade", arm, "pct") for v in variables])
-        sev = np.array([_row_value(rows, v, "grade_3_4", arm, "pct") for v in variables])
+        anyg = np.array([value(v, "any_grade", arm, "pct") for v in variables])
+        sev = np.array([value(v, "grade_3_4", arm, "pct") for v in variables])
         top = max(top, float(np.nanmax(anyg)) if len(anyg) else 0.0)
         name = spec.arm.labels[arm]
         ax.barh(ys, sign * anyg, height=0.7, color=_lighten(colours[arm]), label=f"{name}: any grade")

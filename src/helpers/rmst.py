@@ -180,9 +180,13 @@ def _last_obs(t: np.ndarray, e: np.ndarray) -> tuple[float, int]:
 def choose_tau(time, event, group, tau_rule="floor_min_max", order: Sequence | None = None) -> tuple[float, float]:
     """(tau, largest allowed tau) for a two-arm RMST comparison; see the module docstring for the rules."""
     t, e = _clean(time, event)
-    g = np.asarray(group).ravel()
-    arms = _arm_order(g, order)
-    (m0, s0), (m1, s1) = (_last_obs(t[g == a], e[g == a]) for a in arms)
+    levels, codes = _group_codes(group)
+    arms = _arm_order(levels, order)
+    return _choose_tau(t, e, _arm_masks(levels, codes, arms), arms, tau_rule)
+
+
+def _choose_tau(t: np.ndarray, e: np.ndarray, masks: list[np.ndarray], arms: list, tau_rule) -> tuple[float, float]:
+    (m0, s0), (m1, s1) = (_last_obs(t[m], e[m]) for m in masks)
     lo, hi = min(m0, m1), max(m0, m1)
     # survRM2::rmst2: the larger tau is allowed only when the arm with the shorter follow-up ends with an event
     shorter_status = s0 if m0 < m1 else s1 if m1 < m0 else min(s0, s1)
@@ -211,8 +215,27 @@ def choose_tau(time, event, group, tau_rule="floor_min_max", order: Sequence | N
     return tau, tau_max
 
 
-def _arm_order(g: np.ndarray, order: Sequence | None) -> list:
-    levels = list(pd.unique(g[~pd.isna(g)]))
+def _group_codes(group) -> tuple[list, np.ndarray]:
+    """The group's values present (in order of first appearance, missing left out) and, per observation, the
+    index of its value in that list (-1: missing). One pass, so that each arm is then an integer comparison
+    rather than a comparison of every observation's object (a million strings for a registry); a pandas
+    Categorical goes through its codes."""
+    if isinstance(getattr(group, "dtype", None), pd.CategoricalDtype):
+        cat = pd.Categorical(group)
+        cat_codes = np.asarray(cat.codes, dtype=np.int64).ravel()
+        present = pd.unique(cat_codes[cat_codes >= 0])
+        lookup = np.full(len(cat.categories) + 1, -1, dtype=np.int64)  # the last entry maps code -1 to -1
+        lookup[present] = np.arange(len(present))
+        return [cat.categories[c] for c in present], lookup[cat_codes]
+    codes, uniques = pd.factorize(np.asarray(group).ravel())
+    return list(uniques), codes.astype(np.int64)
+
+
+def _arm_masks(levels: list, codes: np.ndarray, arms: list) -> list[np.ndarray]:
+    return [codes == levels.index(a) for a in arms]
+
+
+def _arm_order(levels: list, order: Sequence | None) -> list:
     if order is None:
         if len(levels) != 2:
             raise ValueError(f"group must have exactly two values, got {levels}")
@@ -220,7 +243,7 @@ def _arm_order(g: np.ndarray, order: Sequence | None) -> list:
     order = list(order)
     if len(order) != 2:
         raise ValueError(f"order must name two arms (reference, comparison), got {order}")
-    missing = [a for a in order if not np.any(g == a)]
+    missing = [a for a in order if a not in levels]
     if missing:
         raise ValueError(f"arms {missing} have no observations (groups present: {levels})")
     extra = [v for v in levels if v not in order]
@@ -278,16 +301,17 @@ def rmst_difference(time, event, group, tau: float | None = None, tau_rule="floo
     ``order``: (reference, comparison); default: the two group values sorted. See the module docstring.
     """
     t, e = _clean(time, event)
-    g = np.asarray(group).ravel()
-    if len(g) != len(t):
-        raise ValueError(f"group has {len(g)} values for {len(t)} times")
-    arms = _arm_order(g, order)
+    levels, codes = _group_codes(group)
+    if len(codes) != len(t):
+        raise ValueError(f"group has {len(codes)} values for {len(t)} times")
+    arms = _arm_order(levels, order)
+    masks = _arm_masks(levels, codes, arms)
     rule = tau_rule if tau is None else tau
-    tau_v, tau_max = choose_tau(t, e, g, rule, arms)
+    tau_v, tau_max = _choose_tau(t, e, masks, arms, rule)
     rule_name = rule if isinstance(rule, str) else "number"
     q = stats.norm.ppf(1 - (1 - conf_level) / 2)
-    r0 = rmst(t[g == arms[0]], e[g == arms[0]], tau_v, conf_level)
-    r1 = rmst(t[g == arms[1]], e[g == arms[1]], tau_v, conf_level)
+    r0 = rmst(t[masks[0]], e[masks[0]], tau_v, conf_level)
+    r1 = rmst(t[masks[1]], e[masks[1]], tau_v, conf_level)
     diff = r1.rmst - r0.rmst
     dse = math.sqrt(r1.variance + r0.variance)
     p = float(2 * stats.norm.sf(abs(diff) / dse)) if dse > 0 else float("nan")
@@ -337,6 +361,7 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     ``attrs`` holds n, tau and the pseudo-values.
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
     cols = [time, event, *covariate_terms]
     missing = [c for c in cols if c not in data.columns]
@@ -348,9 +373,16 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     pv = rmst_pseudo_values(sub[time].to_numpy(float), sub[event].to_numpy(float), tau)
     X = sub[list(covariate_terms)].to_numpy(float)
     X = np.column_stack([np.ones(len(sub)), X])
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    with warnings.catch_warnings():
+        # statsmodels' own rank test (tolerance * p) warns only where the test below (tolerance * n) raises
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        fit = sm.OLS(pv, X).fit(cov_type="HC0")
+    # np.linalg.matrix_rank(X), on the singular values the fit has just computed (its pseudo-inverse is an SVD of
+    # X; a second SVD of a registry's design took as long as the rest of the regression): same tolerance,
+    # largest singular value * max(n, p) * machine epsilon
+    sv = np.asarray(fit.model.wexog_singular_values)
+    if int(np.sum(sv > sv.max() * max(X.shape) * np.finfo(float).eps)) < X.shape[1]:
         raise ValueError("rmst_regression: the design is rank deficient (a constant or collinear covariate)")
-    fit = sm.OLS(pv, X).fit(cov_type="HC0")
     q = stats.norm.ppf(1 - (1 - conf_level) / 2)
     b, se = np.asarray(fit.params), np.asarray(fit.bse)
     z = b / se

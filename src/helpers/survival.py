@@ -21,6 +21,10 @@ Python                                                 R
                                                        reverse = TRUE)`` and its ``quantile()``
 =====================================================  =============================================
 
+``SurvivalSample(time, event, codes)`` sorts once and gives the KM curves of each group and of everyone,
+the log-rank test and the reverse KM from that one order, with the same numbers as the functions above
+(what a registry of 10^6 patients needs: one sort per endpoint instead of one per fit).
+
 Conventions (R's, not lifelines'):
 
 * ``event`` is 1 for the event (death, progression) and 0 for censored; ``time`` is >= 0.
@@ -60,10 +64,12 @@ __all__ = [
     "FollowUp",
     "kaplan_meier",
     "kaplan_meier_by_group",
+    "SurvivalSample",
     "logrank_test",
     "landmark_comparison",
     "reverse_kaplan_meier",
     "median_followup",
+    "followup_from_table",
     "format_median",
 ]
 
@@ -120,18 +126,23 @@ def _check_conf(conf_type: str, conf_level: float) -> None:
         raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
 
 
-def _distinct_times(t: np.ndarray, e: np.ndarray):
-    """Sort once; distinct times, number with time >= t, events and censorings at each time."""
-    order = np.argsort(t, kind="stable")
-    ts = t[order]
-    es = e[order]
+def _distinct_sorted(ts: np.ndarray, es: np.ndarray):
+    """From times sorted ascending (and their events): distinct times, number with time >= t, events and
+    censorings at each time, and the index of each distinct time's first row."""
     n = len(ts)
     starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
     times = ts[starts]
     counts = np.diff(np.r_[starts, n])
     n_event = np.add.reduceat(es, starts)
     n_risk = n - starts
-    return times, n_risk.astype(np.int64), n_event.astype(np.int64), (counts - n_event).astype(np.int64)
+    return (times, n_risk.astype(np.int64), n_event.astype(np.int64), (counts - n_event).astype(np.int64),
+            starts)
+
+
+def _distinct_times(t: np.ndarray, e: np.ndarray):
+    """Sort once; distinct times, number with time >= t, events and censorings at each time."""
+    order = np.argsort(t, kind="stable")
+    return _distinct_sorted(t[order], e[order])[:4]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -391,16 +402,7 @@ class KaplanMeier:
         return np.r_[self.n_risk, 0][np.searchsorted(self.time, t_req, side="left")].astype(np.int64)
 
 
-def kaplan_meier(time: Any, event: Any, conf_type: str = "log", conf_level: float = 0.95) -> KaplanMeier:
-    """Kaplan-Meier estimate as ``survfit(Surv(time, event) ~ 1, conf.type, conf.int)``.
-
-    ``S(t) = prod_{t_j <= t} (n_j - d_j) / n_j`` over distinct times, with Greenwood
-    ``std_err(t) = sqrt(sum_{t_j <= t} d_j / (n_j (n_j - d_j)))`` (SE of -log S). See the module
-    docstring for the bands. O(n log n): one sort.
-    """
-    _check_conf(conf_type, conf_level)
-    t, e = _check_time_event(time, event)
-    times, n_risk, n_event, n_censor = _distinct_times(t, e)
+def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
     nr = n_risk.astype(float)
     d = n_event.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -410,19 +412,27 @@ def kaplan_meier(time: Any, event: Any, conf_type: str = "log", conf_level: floa
     std_err = np.sqrt(np.cumsum(inc))
     lower, upper = _confint(surv, std_err, conf_type, conf_level)
     return KaplanMeier(time=times, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
-                       std_err=std_err, lower=lower, upper=upper, n=len(t), conf_type=conf_type,
+                       std_err=std_err, lower=lower, upper=upper, n=n, conf_type=conf_type,
                        conf_level=float(conf_level))
+
+
+def kaplan_meier(time: Any, event: Any, conf_type: str = "log", conf_level: float = 0.95) -> KaplanMeier:
+    """Kaplan-Meier estimate as ``survfit(Surv(time, event) ~ 1, conf.type, conf.int)``.
+
+    ``S(t) = prod_{t_j <= t} (n_j - d_j) / n_j`` over distinct times, with Greenwood
+    ``std_err(t) = sqrt(sum_{t_j <= t} d_j / (n_j (n_j - d_j)))`` (SE of -log S). See the module
+    docstring for the bands. O(n log n): one sort.
+    """
+    _check_conf(conf_type, conf_level)
+    t, e = _check_time_event(time, event)
+    return _km_from_counts(*_distinct_times(t, e), len(t), conf_type, conf_level)
 
 
 def _group_codes(group: Any, n: int, order: Sequence | None):
     """Labels (in ``order``, else categorical order, else sorted) and integer codes; -1 = dropped."""
     if isinstance(group, (pd.Series, pd.Index)) and isinstance(group.dtype, pd.CategoricalDtype):
-        g = pd.Series(group).reset_index(drop=True)
-        default = list(g.cat.categories)
-        g = g.astype(object)
-    else:
-        g = pd.Series(_as_1d(group, "group"))
-        default = None
+        return _categorical_codes(pd.Series(group).reset_index(drop=True), n, order)
+    g = pd.Series(_as_1d(group, "group"))
     if len(g) != n:
         raise ValueError(f"group must have the same length as time, got {len(g)} and {n}")
     present = pd.unique(g[g.notna()])
@@ -431,8 +441,6 @@ def _group_codes(group: Any, n: int, order: Sequence | None):
         missing = set(present) - set(labels)
         if missing:
             raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
-    elif default is not None:
-        labels = [c for c in default if c in set(present)]
     else:
         try:
             labels = sorted(present)
@@ -442,22 +450,101 @@ def _group_codes(group: Any, n: int, order: Sequence | None):
     return labels, codes
 
 
+def _categorical_codes(g: pd.Series, n: int, order: Sequence | None):
+    """:func:`_group_codes` for a pandas Categorical, through its categories: a million patients need one
+    lookup per category, not a million comparisons of objects."""
+    if len(g) != n:
+        raise ValueError(f"group must have the same length as time, got {len(g)} and {n}")
+    cats = list(g.cat.categories)
+    cat_codes = g.cat.codes.to_numpy()
+    counts = np.bincount(cat_codes[cat_codes >= 0], minlength=len(cats))
+    present = [c for c, m in zip(cats, counts) if m > 0]
+    if order is not None:
+        labels = list(order)
+        missing = set(present) - set(labels)
+        if missing:
+            raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
+    else:
+        labels = present
+    position = {lab: k for k, lab in enumerate(labels)}
+    # category i -> its position in labels; the extra last entry maps the code -1 (missing) to -1
+    lookup = np.array([position.get(c, -1) for c in cats] + [-1], dtype=np.int64)
+    return labels, lookup[cat_codes]
+
+
+class SurvivalSample:
+    """Times and events sorted once, with optional group codes, for several fits on the same patients.
+
+    ``kaplan_meier(k)`` (group k, or everyone), ``logrank(labels)`` and ``reverse_kaplan_meier(k)`` all reuse
+    the one stable sort by time: the patients of a group, taken in that order, are exactly what sorting the
+    group alone would give, so every result equals that of :func:`kaplan_meier`, :func:`logrank_test` and
+    :func:`reverse_kaplan_meier` on the group's own arrays. ``codes``: integers, 0 .. groups - 1, -1 for a
+    patient in no group (counted only in the fits of everyone).
+    """
+
+    def __init__(self, time: Any, event: Any, codes: Any = None):
+        t, e = _check_time_event(time, event)
+        order = np.argsort(t, kind="stable")
+        self.time, self.event = t[order], e[order]
+        self.codes = None if codes is None else np.asarray(codes, dtype=np.int64)[order]
+        self._all = _distinct_sorted(self.time, self.event)
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def _counts(self, group: int | None):
+        if group is None:
+            return self._all[:4], len(self.time)
+        sel = self.codes == group
+        return _distinct_sorted(self.time[sel], self.event[sel])[:4], int(np.count_nonzero(sel))
+
+    def n_group(self, group: int) -> int:
+        return int(np.count_nonzero(self.codes == group))
+
+    def kaplan_meier(self, group: int | None = None, conf_type: str = "log",
+                     conf_level: float = 0.95) -> KaplanMeier:
+        _check_conf(conf_type, conf_level)
+        counts, n = self._counts(group)
+        if n == 0:
+            raise ValueError("time and event are empty: need at least one patient")
+        return _km_from_counts(*counts, n, conf_type, conf_level)
+
+    def reverse_kaplan_meier(self, group: int | None = None, conf_level: float = 0.95) -> pd.DataFrame:
+        if not (0 < conf_level < 1):
+            raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+        counts, n = self._counts(group)
+        if n == 0:
+            raise ValueError("time and event are empty: need at least one patient")
+        return _reverse_km_from_counts(*counts, conf_level)
+
+    def with_event(self, event_sorted: np.ndarray) -> "SurvivalSample":
+        """The same patients and order with another event indicator (given in the sorted order)."""
+        out = object.__new__(SurvivalSample)
+        out.time, out.event, out.codes = self.time, np.asarray(event_sorted, dtype=np.int64), self.codes
+        out._all = _distinct_sorted(out.time, out.event)
+        return out
+
+    def logrank(self, labels: Sequence) -> LogRankResult:
+        """:func:`logrank_test` with groups ``labels`` (code k is ``labels[k]``); code -1 is left out."""
+        return _logrank_sorted(self.time, self.event, self.codes, list(labels), self._all)
+
+
 def kaplan_meier_by_group(time: Any, event: Any, group: Any, order: Sequence | None = None,
                           **kw: Any) -> dict[Any, KaplanMeier]:
     """One :func:`kaplan_meier` per group, as ``survfit(Surv(time, event) ~ group)``.
 
     Keys follow ``order`` if given (a label with no patients is an error), else the categories of
     a pandas Categorical, else sorted labels. Patients with a missing group are dropped, as R does.
-    ``kw`` goes to :func:`kaplan_meier` (``conf_type``, ``conf_level``).
+    ``kw`` goes to :func:`kaplan_meier` (``conf_type``, ``conf_level``). One sort for all groups.
     """
     t, e = _check_time_event(time, event)
     labels, codes = _group_codes(group, len(t), order)
+    sample = SurvivalSample(t, e, codes)
     out: dict[Any, KaplanMeier] = {}
     for k, lab in enumerate(labels):
-        sel = codes == k
-        if not sel.any():
+        if sample.n_group(k) == 0:
             raise ValueError(f"group {lab!r} has no patients")
-        out[lab] = kaplan_meier(t[sel], e[sel], **kw)
+        out[lab] = sample.kaplan_meier(k, **kw)
     return out
 
 
@@ -486,27 +573,47 @@ def logrank_test(time: Any, event: Any, group: Any, order: Sequence | None = Non
     (diag(p_j) - p_j p_j')`` with ``p_gj = n_gj / n_j`` (terms with n_j = 1 are 0).
     As R: groups with expected 0 are left out; the first remaining group is dropped and
     ``chisq = (O - E)' V^-1 (O - E)`` over the rest; with fewer than two groups left, chisq = 0,
-    df = 0 and p = 1. O(n log n) plus O(groups^2 x times).
+    df = 0 and p = 1. O(n log n) plus O(groups x n) plus O(groups^2 x times).
     """
     t, e = _check_time_event(time, event)
     labels, codes = _group_codes(group, len(t), order)
     keep = codes >= 0
-    t, e, codes = t[keep], e[keep], codes[keep]
+    if len(labels) < 2:
+        raise ValueError("logrank_test needs at least two groups")
+    return SurvivalSample(t[keep], e[keep], codes[keep]).logrank(labels)
+
+
+def _logrank_sorted(ts: np.ndarray, es: np.ndarray, gs: np.ndarray, labels: list, overall=None) -> LogRankResult:
+    """The log-rank test on times sorted ascending; ``gs`` holds group codes, -1 = left out.
+
+    Per group g, the number at risk at the j-th distinct time (first row ``starts[j]``) is the number of
+    g's patients at or after that row: the group's size minus a running count. This is the same integer
+    table a (groups x times) histogram gives, without one.
+    """
     k = len(labels)
     if k < 2:
         raise ValueError("logrank_test needs at least two groups")
-    order_ = np.argsort(t, kind="stable")
-    ts, es, gs = t[order_], e[order_], codes[order_]
-    n = len(ts)
-    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    J = len(starts)
-    tid = np.repeat(np.arange(J), np.diff(np.r_[starts, n]))
-    cnt = np.bincount(gs * J + tid, minlength=k * J).reshape(k, J)
-    dg = np.bincount(gs * J + tid, weights=es, minlength=k * J).reshape(k, J)
-    n_gj = np.cumsum(cnt[:, ::-1], axis=1)[:, ::-1].astype(float)   # at risk: time >= t_j
+    if np.any(gs < 0):  # patients in no group: the test is on the others only
+        keep = gs >= 0
+        ts, es, gs, overall = ts[keep], es[keep], gs[keep], None
+    if overall is None:
+        overall = _distinct_sorted(ts, es)
+    _, _, n_event, _, starts = overall
+    ev = n_event > 0
+    at = starts[ev]                                   # first row of each distinct event time
+    J = len(at)
+    # Fortran order, as the (groups x times) table had before: numpy then adds each group's terms over the
+    # times in the same (sequential) order, so observed, expected and the variance are unchanged to the bit
+    n_gj = np.empty((k, J), order="F")
+    dg = np.empty((k, J), order="F")
+    sizes = np.empty(k, dtype=np.int64)
+    for g in range(k):
+        in_g = gs == g
+        before = np.r_[0, np.cumsum(in_g)]            # patients of g in rows < i
+        sizes[g] = before[-1]
+        n_gj[g] = sizes[g] - before[at]
+        dg[g] = np.add.reduceat(np.where(in_g, es, 0), starts)[ev]
     d = dg.sum(axis=0)
-    ev = d > 0
-    n_gj, dg, d = n_gj[:, ev], dg[:, ev], d[ev]
     n_j = n_gj.sum(axis=0)
     p = n_gj / n_j
     observed = dg.sum(axis=1)
@@ -528,7 +635,7 @@ def logrank_test(time: Any, event: Any, group: Any, order: Sequence | None = Non
                          observed=pd.Series(observed, index=idx, name="observed"),
                          expected=pd.Series(expected, index=idx, name="expected"),
                          variance=pd.DataFrame(var, index=idx, columns=idx),
-                         n=pd.Series(np.bincount(codes, minlength=k), index=idx, name="n"))
+                         n=pd.Series(sizes, index=idx, name="n"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -637,7 +744,10 @@ def reverse_kaplan_meier(time: Any, event: Any, conf_level: float = 0.95) -> pd.
     if not (0 < conf_level < 1):
         raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
     t, e = _check_time_event(time, event)
-    times, n_risk, n_event, n_lost = _distinct_times(t, e)
+    return _reverse_km_from_counts(*_distinct_times(t, e), conf_level)
+
+
+def _reverse_km_from_counts(times, n_risk, n_event, n_lost, conf_level: float) -> pd.DataFrame:
     lag = (n_risk - n_event).astype(float)
     c = n_lost.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -675,7 +785,12 @@ def median_followup(time: Any, event: Any, conf_level: float = 0.95) -> FollowUp
     q1 = first time G < 0.75, q3 = first time G < 0.25. ``lower``/``upper`` are the CI of the median
     from the plain lower/upper bands with the same rule.
     """
-    tab = reverse_kaplan_meier(time, event, conf_level)
+    return followup_from_table(reverse_kaplan_meier(time, event, conf_level))
+
+
+def followup_from_table(tab: pd.DataFrame) -> FollowUp:
+    """:func:`median_followup` from a :func:`reverse_kaplan_meier` table (e.g. of
+    :meth:`SurvivalSample.reverse_kaplan_meier`)."""
     tt = tab["time"].to_numpy()
     g = tab["surv"].to_numpy()
     return FollowUp(median=_prodlim_quantile(tt, g, 0.5), q1=_prodlim_quantile(tt, g, 0.75),

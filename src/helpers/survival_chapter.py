@@ -52,28 +52,59 @@ class ArmComparison:
         return self.cox.table.iloc[0]
 
 
+def _arm_codes(data: pd.DataFrame, spec: StudySpec) -> np.ndarray:
+    """Each patient's arm as its position in ``spec.arm.codes`` (-1: none of them), as comparing
+    ``data[arm].astype(str)`` with each code would give. The loaded arm column is a Categorical: mapping its
+    few categories avoids converting and comparing a million strings."""
+    col = data[spec.arm.column]
+    codes = list(spec.arm.codes)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        position = {c: k for k, c in enumerate(codes)}
+        lookup = np.array([position.get(str(c), -1) for c in col.cat.categories] + [-1], dtype=np.int64)
+        return lookup[col.cat.codes.to_numpy()]  # the code -1 (missing) takes the last entry, -1
+    arm = col.astype(str).to_numpy()
+    out = np.full(len(arm), -1, dtype=np.int64)
+    for k, code in enumerate(codes):
+        out[arm == code] = k
+    return out
+
+
+def _sample(data: pd.DataFrame, spec: StudySpec, ep: Endpoint, codes: np.ndarray) -> surv.SurvivalSample:
+    """The endpoint's times and events sorted once, for every KM fit and log-rank test of the arms."""
+    if np.any(codes < 0):  # an arm outside the spec (or missing): the same error the log-rank test gives
+        surv.logrank_test(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float),
+                          data[spec.arm.column].astype(str).to_numpy(), order=spec.arm.codes)
+    return surv.SurvivalSample(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), codes)
+
+
 def compare_arms(data: pd.DataFrame, spec: StudySpec, name: str, conf_type: str | None = None) -> ArmComparison:
-    """KM per arm (Greenwood, ``conf_type`` CI, R's median rule), survdiff log-rank and the arm's Cox HR (Efron)."""
+    """KM per arm (Greenwood, ``conf_type`` CI, R's median rule), survdiff log-rank and the arm's Cox HR (Efron).
+
+    The endpoint is sorted by time once; each arm's KM and the log-rank test reuse that order
+    (:class:`helpers.survival.SurvivalSample`), which gives the numbers of fitting each arm on its own.
+    """
     ep = endpoint(spec, name)
     conf_type = conf_type or spec.survival.conf_type
-    arm = data[spec.arm.column].astype(str)
-    kms, events, n, warnings = {}, {}, {}, []
-    for code in spec.arm.codes:
-        sub = data[arm == code]
-        if len(sub) == 0:
+    codes = _arm_codes(data, spec)
+    for k, code in enumerate(spec.arm.codes):
+        if not np.any(codes == k):
             raise ValueError(f"endpoint {ep.short}: arm '{code}' has no patients in this cohort")
-        kms[code] = surv.kaplan_meier(sub[ep.time].to_numpy(float), sub[ep.event].to_numpy(float), conf_type=conf_type)
-        events[code] = int(sub[ep.event].sum())
-        n[code] = int(len(sub))
+    sample = _sample(data, spec, ep, codes)
+    kms, events, n, warnings = {}, {}, {}, []
+    for k, code in enumerate(spec.arm.codes):
+        kms[code] = sample.kaplan_meier(k, conf_type=conf_type)
+        events[code] = int(kms[code].n_events)
+        n[code] = kms[code].n
         if events[code] == 0:
             warnings.append(f"{ep.short}: no events in arm {spec.arm.labels[code]}; its median and the hazard "
                             "ratio are not estimable (NE)")
-    km_all = surv.kaplan_meier(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), conf_type=conf_type)
-    lr = surv.logrank_test(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), arm.to_numpy(),
-                           order=spec.arm.codes)
+    km_all = sample.kaplan_meier(conf_type=conf_type)
+    lr = sample.logrank(spec.arm.codes)
+    experimental = list(spec.arm.codes).index(spec.arm.experimental)
     design = pd.DataFrame({"time": data[ep.time].to_numpy(float), "event": data[ep.event].to_numpy(float),
-                           "arm": (arm == spec.arm.experimental).astype(float).to_numpy()})
-    cox = coxmod.cox_fit(design, "time", "event", ["arm"])
+                           "arm": (codes == experimental).astype(float)})
+    # only the HR row is reported (arm_hr); the concordance was 40% of this fit's time at registry size
+    cox = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False)
     warnings += list(getattr(cox, "warnings", []) or [])
     return ArmComparison(ep, kms, km_all, lr, cox, events, n, warnings)
 
@@ -288,21 +319,20 @@ def cox_display(screens: list[CoxScreen], spec: StudySpec) -> pd.DataFrame:
 def followup_rows(data: pd.DataFrame, spec: StudySpec) -> tuple[list[dict], pd.DataFrame]:
     """Median follow-up (IQR) by the reverse Kaplan-Meier method, per arm and overall."""
     ep = endpoint(spec, spec.survival.followup_endpoint or next(iter(spec.survival.endpoints)))
-    arm = data[spec.arm.column].astype(str)
+    codes = _arm_codes(data, spec)
+    sample = _sample(data, spec, ep, codes)
     rows, shown = [], []
-    for group in [*spec.arm.codes, "all"]:
-        sub = data if group == "all" else data[arm == group]
-        fu = surv.median_followup(sub[ep.time].to_numpy(float), sub[ep.event].to_numpy(float))
+    for k, group in enumerate([*spec.arm.codes, "all"]):
+        fu = surv.followup_from_table(sample.reverse_kaplan_meier(None if group == "all" else k))
         rows += [_row(f"followup.{ep.name}", "", "median", group, "estimate", fu.median),
                  _row(f"followup.{ep.name}", "", "median", group, "q1", fu.q1),
                  _row(f"followup.{ep.name}", "", "median", group, "q3", fu.q3)]
         label = "All patients" if group == "all" else spec.arm.labels[group]
-        shown.append({"Group": label, "n": len(sub),
+        shown.append({"Group": label, "n": len(data) if group == "all" else sample.n_group(k),
                       f"Median follow-up ({spec.survival.time_unit})": _fmt(fu.median),
                       "IQR": f"{_fmt(fu.q1)}–{_fmt(fu.q3)}"})
     # between-arm difference in follow-up: log-rank test on the reverse (censoring-as-event) data
-    reverse = surv.logrank_test(data[ep.time].to_numpy(float), 1 - data[ep.event].to_numpy(float), arm.to_numpy(),
-                                order=spec.arm.codes)
+    reverse = sample.with_event(1 - sample.event).logrank(spec.arm.codes)
     rows.append(_row(f"followup.{ep.name}", "", "median", "comparison", "p_value", reverse.p_value))
     return rows, pd.DataFrame(shown).set_index("Group")
 
@@ -340,9 +370,13 @@ def rmst_analysis(data: pd.DataFrame, spec: StudySpec, name: str, tau=None):
     """RMST per arm and their difference (experimental minus reference), survRM2 variance, τ by the spec's rule."""
     ep = endpoint(spec, name)
     tau = spec.survival.rmst_tau if tau is None else tau
-    arm = data[spec.arm.column].astype(str)
+    codes = _arm_codes(data, spec)
+    if np.all(codes >= 0):  # the arms as a Categorical: rmst_difference then compares codes, not strings
+        arm = pd.Categorical.from_codes(codes, categories=list(spec.arm.codes))
+    else:  # an arm outside the spec: the strings, so that rmst_difference names it in its error
+        arm = data[spec.arm.column].astype(str).to_numpy()
     kwargs = {"tau_rule": tau} if isinstance(tau, str) else {"tau": float(tau)}
-    return rmstmod.rmst_difference(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), arm.to_numpy(),
+    return rmstmod.rmst_difference(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float), arm,
                                    order=spec.arm.codes, **kwargs)
 
 
@@ -442,7 +476,7 @@ def rmst_regression(data: pd.DataFrame, spec: StudySpec, name: str, tau: float, 
     design["time"] = data[ep.time].astype(float)
     design["event"] = data[ep.event].astype(float)
     terms = [c for c in design.columns if c not in ("time", "event")]
-    table = rmstmod.rmst_regression(design.reset_index(drop=True), "time", "event", float(tau), terms)
+    table = rmstmod.rmst_regression(design, "time", "event", float(tau), terms)  # works on arrays: no index reset
     table = table.copy()
     table["variable"] = [term_map.get(t, (t, ""))[0] for t in table["term"]]
     table["level"] = [term_map.get(t, (t, ""))[1] for t in table["term"]]
