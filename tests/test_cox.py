@@ -502,3 +502,15 @@ def test_large_fit_is_fast_and_consistent():
     f = cox.cox_fit(d, "time", "event", ["x1", "x2", "x3"], compute_concordance=False)
     assert _time.perf_counter() - start < 5
     np.testing.assert_allclose(f.table["coef"], [0.5, -0.2, 0.0], atol=0.03)
+
+
+def test_fits_without_kept_data_give_the_same_table_and_refuse_a_ph_test():
+    data, time, event, covs, groups, _ = SETUP["lung_multi"]
+    lean = cox.cox_fit(data, time, event, covs, groups=groups, keep_data=False)
+    pd.testing.assert_frame_equal(lean.table, fit("lung_multi").table)
+    with pytest.raises(ValueError, match="keep_data=True"):
+        cox.proportional_hazards_test(lean)
+    screen = cox.univariate_then_multivariate(LUNG, "time", "dead", {"female": ["female"], "age": ["age"]},
+                                              keep_univariate_data=False)
+    assert all(f._data is None for f in screen.univariate_fits.values())
+    assert len(cox.proportional_hazards_test(screen.multivariate)) == len(screen.selected) + 1

@@ -556,7 +556,7 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
             terms: Mapping[str, tuple[str, str | None]] | None = None,
             groups: Mapping[str, Sequence[str]] | None = None,
             compute_concordance: bool = True, iter_max: int = _ITER_MAX, eps: float = _EPS,
-            use_patterns: bool = True) -> CoxResult:
+            use_patterns: bool = True, keep_data: bool = True) -> CoxResult:
     """Fit ``coxph(Surv(time, event) ~ covariates, ties = "efron")``.
 
     ``covariates`` are numeric columns of ``data`` (0/1 dummies or numbers; see :func:`design_matrix`).
@@ -565,7 +565,9 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     (variable -> columns) says which columns form one term for :func:`proportional_hazards_test`
     (default: taken from ``terms``, else one term per column). ``ties``: "efron" (R's default) or
     "breslow". ``use_patterns=False`` forces the row-by-row sums for 0/1-coded designs (the default sums
-    them by covariate pattern; same model, faster; see :class:`_PatternSums`).
+    them by covariate pattern; same model, faster; see :class:`_PatternSums`). ``keep_data=False`` does not
+    keep the sorted data that :func:`proportional_hazards_test` needs (at registry size, about 60 MB per
+    fit held for as long as the result).
     """
     covariates = list(covariates)
     if not covariates:
@@ -759,8 +761,8 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
         n_dropped=n_dropped, loglik_null=loglik0, loglik=best, tests=tests, concordance=conc,
         concordance_counts=counts, iterations=it, converged=converged, ties=ties, conf_level=conf_level,
         robust=robust, time=time, event=event, covariates=covariates, groups=groups, warnings=warns,
-        _data=dict(cd=cd, X=X, t=t, ev=ev, beta_s=np.where(which_sing, 0.0, beta), scale=scale,
-                   which_sing=which_sing, naive_var=naive_var))
+        _data=dict(cd=cd, beta_s=np.where(which_sing, 0.0, beta), scale=scale, which_sing=which_sing,
+                   naive_var=naive_var) if keep_data else None)
 
 
 # ============================================================================== concordance
@@ -863,7 +865,8 @@ def univariate_then_multivariate(data: pd.DataFrame, time: str, event: str,
                                  candidates: Mapping[str, Sequence[str]], entry_p: float = 0.1,
                                  forced: Sequence[str] = (), rule: str = "any_term",
                                  terms: Mapping[str, tuple[str, str | None]] | None = None,
-                                 conf_level: float = 0.95, **fit_kwargs) -> ScreenResult:
+                                 conf_level: float = 0.95, keep_univariate_data: bool = True,
+                                 **fit_kwargs) -> ScreenResult:
     """Fit each candidate variable alone, then the selected ones together.
 
     ``candidates``: variable -> its term columns (all dummies of a factor together; see
@@ -877,6 +880,8 @@ def univariate_then_multivariate(data: pd.DataFrame, time: str, event: str,
 
     Variables in ``forced`` enter whatever their p. A univariate term marked not estimable (NE/NA)
     cannot select its variable. The multivariable model uses the rows complete for all its variables.
+    ``keep_univariate_data=False``: the univariate fits do not keep their data (no
+    :func:`proportional_hazards_test` on them; saves memory on large data).
     """
     if rule not in ENTRY_RULES:
         raise ValueError(f"rule must be one of {ENTRY_RULES}, got {rule!r}")
@@ -889,7 +894,7 @@ def univariate_then_multivariate(data: pd.DataFrame, time: str, event: str,
     for var, cols in candidates.items():
         cols = list(cols)
         fit = cox_fit(data, time, event, cols, conf_level=conf_level, terms=terms, groups={var: cols},
-                      **fit_kwargs)
+                      keep_data=keep_univariate_data, **fit_kwargs)
         fits[var] = fit
         warns += [f"univariate {var}: {w}" for w in fit.warnings]
         tab = fit.table.copy()
@@ -949,7 +954,7 @@ def proportional_hazards_test(result: CoxResult, transform: str = "km", terms: b
     if result.n_events == 0:
         raise ValueError("proportional_hazards_test: the model has no events")
     if d is None:
-        raise ValueError("proportional_hazards_test needs a CoxResult from cox_fit")
+        raise ValueError("proportional_hazards_test needs a CoxResult from cox_fit(..., keep_data=True)")
     cd: _CoxData = d["cd"]
     keep = ~d["which_sing"]
     cols = [c for c, k in zip(result.covariates, keep) if k]

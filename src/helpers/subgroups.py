@@ -52,55 +52,70 @@ def subgroup_analysis(data: pd.DataFrame, spec: StudySpec, name: str, variables)
     """Treatment HR (experimental vs reference arm) per level of each variable, with the interaction test."""
     ep = endpoint(spec, name)
     ref, exp = spec.arm.codes
+    for variable in variables:
+        var = spec.variables[variable]
+        if var.type == "continuous" and var.cut is None:
+            raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
     # numpy arrays once, not per level: at registry size the per-level object comparisons and whole-frame
     # subsets cost more than the Cox fits on the levels. Rows sorted by time once for all the models
     # (a subset of sorted rows is sorted, so the per-level fits do not sort again either).
     order = coxmod.sort_for_cox(data[ep.time])
     arm = level_codes(data[spec.arm.column], [ref, exp])[order]
-    is_ref, is_exp = arm == 0, arm == 1
-    time = data[ep.time].to_numpy(float)[order]
-    event = data[ep.event].to_numpy(float)[order]
-    rows = []
+    shared = dict(is_ref=arm == 0, is_exp=arm == 1, time=data[ep.time].to_numpy(float)[order],
+                  event=data[ep.event].to_numpy(float)[order], ref=ref, exp=exp)
+    rows: list[dict] = []
     for variable in variables:
         var = spec.variables[variable]
         column = variable if var.type == "categorical" else variable + CUT_SUFFIX
-        if var.type == "continuous" and var.cut is None:
-            raise ValueError(f"subgroup variable '{variable}' is continuous without cut-points; add a 'cut' to it")
-        levels = list(var.category_labels)
-        values = level_codes(data[column], levels)[order]
-        p_int = interaction_p(data, spec, ep, variable, order)
-        for code, level in enumerate(levels):
-            in_level = values == code
-            arm_of = {ref: in_level & is_ref, exp: in_level & is_exp}
-            n = {a: int(arm_of[a].sum()) for a in (ref, exp)}
-            events = {a: int(event[arm_of[a]].sum()) for a in (ref, exp)}
-            hr = lower = upper = p = math.nan
-            estimable, reason = False, ""
-            if min(n.values()) == 0:
-                reason = "an arm has no patients"
-            elif sum(events.values()) == 0 or min(events.values()) == 0:
-                reason = "an arm has no events"
-            else:
-                keep = arm_of[ref] | arm_of[exp]
-                design = pd.DataFrame({"time": time[keep], "event": event[keep],
-                                       "arm": is_exp[keep].astype(float)})
-                fit = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False)
-                t = fit.table.iloc[0]
-                estimable = bool(t.get("estimable", True))
-                hr, lower, upper, p = (float(t["hr"]), float(t["lower"]), float(t["upper"]), float(t["p_value"]))
-                if not estimable:
-                    reason = "the estimate diverges"
-            rows.append(dict(variable=variable, level=level, label=var.category_labels.get(level, level),
-                             variable_label=var.display_label, ref=ref, exp=exp, n_ref=n[ref], n_exp=n[exp],
-                             events_ref=events[ref], events_exp=events[exp], hr=hr, lower=lower, upper=upper,
-                             p_value=p, estimable=estimable, reason=reason, p_interaction=p_int))
+        codes = level_codes(data[column], list(var.category_labels))[order]
+        rows += _variable_rows(var, variable, codes, *interaction_design(data, spec, ep, variable, order), shared)
     return SubgroupResult(name, pd.DataFrame(rows))
+
+
+def _variable_rows(var, variable: str, codes: np.ndarray, design: pd.DataFrame, main: list[str],
+                   inter: list[str], shared: dict) -> list[dict]:
+    """The rows of one variable: the interaction p, then the arm HR within each level."""
+    ref, exp, is_ref, is_exp, event = (shared[k] for k in ("ref", "exp", "is_ref", "is_exp", "event"))
+    p_int = _interaction_lr_p(design, main, inter)
+    rows = []
+    for code, level in enumerate(var.category_labels):
+        in_level = codes == code
+        arm_of = {ref: in_level & is_ref, exp: in_level & is_exp}
+        n = {a: int(arm_of[a].sum()) for a in (ref, exp)}
+        events = {a: int(event[arm_of[a]].sum()) for a in (ref, exp)}
+        hr = lower = upper = p = math.nan
+        estimable, reason = False, ""
+        if min(n.values()) == 0:
+            reason = "an arm has no patients"
+        elif sum(events.values()) == 0 or min(events.values()) == 0:
+            reason = "an arm has no events"
+        else:
+            keep = arm_of[ref] | arm_of[exp]
+            level_design = pd.DataFrame({"time": shared["time"][keep], "event": event[keep],
+                                         "arm": is_exp[keep].astype(float)})
+            fit = coxmod.cox_fit(level_design, "time", "event", ["arm"], compute_concordance=False,
+                                 keep_data=False)
+            t = fit.table.iloc[0]
+            estimable = bool(t.get("estimable", True))
+            hr, lower, upper, p = (float(t["hr"]), float(t["lower"]), float(t["upper"]), float(t["p_value"]))
+            if not estimable:
+                reason = "the estimate diverges"
+        rows.append(dict(variable=variable, level=level, label=var.category_labels.get(level, level),
+                         variable_label=var.display_label, ref=ref, exp=exp, n_ref=n[ref], n_exp=n[exp],
+                         events_ref=events[ref], events_exp=events[exp], hr=hr, lower=lower, upper=upper,
+                         p_value=p, estimable=estimable, reason=reason, p_interaction=p_int))
+    return rows
 
 
 def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=None) -> float:
     """Likelihood-ratio p of the arm-by-variable interaction (NaN if a model cannot be fitted).
 
     ``order``: :func:`cox.sort_for_cox` of the endpoint's times, when the caller already has it."""
+    return _interaction_lr_p(*interaction_design(data, spec, ep, variable, order))
+
+
+def interaction_design(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=None):
+    """(design, main-effect columns, interaction columns) of ``arm * variable``, rows in time order."""
     design, terms, _ = cox_terms(data, spec, ["arm", variable])
     arm_col = terms["arm"][0]
     main = [arm_col, *terms[variable]]
@@ -113,9 +128,14 @@ def interaction_p(data: pd.DataFrame, spec: StudySpec, ep, variable: str, order=
     event = data[ep.event].to_numpy(float)[order]
     design = pd.DataFrame(np.column_stack([time, event, x, x[:, :1] * x[:, 1:]]),
                           columns=["time", "event", *main, *inter])
+    return design, main, inter
+
+
+def _interaction_lr_p(design: pd.DataFrame, main: list[str], inter: list[str]) -> float:
+    """R ``anova(coxph(Surv ~ arm * v), coxph(Surv ~ arm + v))``: LR chi-square on the non-aliased df."""
     try:
-        reduced = coxmod.cox_fit(design, "time", "event", main, compute_concordance=False)
-        full = coxmod.cox_fit(design, "time", "event", main + inter, compute_concordance=False)
+        reduced = coxmod.cox_fit(design, "time", "event", main, compute_concordance=False, keep_data=False)
+        full = coxmod.cox_fit(design, "time", "event", main + inter, compute_concordance=False, keep_data=False)
     except (ValueError, np.linalg.LinAlgError):
         return math.nan
     # R drops aliased (NA) coefficients from the degrees of freedom; so do we

@@ -104,7 +104,8 @@ def compare_arms(data: pd.DataFrame, spec: StudySpec, name: str, conf_type: str 
     design = pd.DataFrame({"time": data[ep.time].to_numpy(float), "event": data[ep.event].to_numpy(float),
                            "arm": (codes == experimental).astype(float)})
     # only the HR row is reported (arm_hr); the concordance was 40% of this fit's time at registry size
-    cox = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False)
+    # only the table is used: no data kept for a proportional-hazards test (memory at registry size)
+    cox = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False, keep_data=False)
     warnings += list(getattr(cox, "warnings", []) or [])
     return ArmComparison(ep, kms, km_all, lr, cox, events, n, warnings)
 
@@ -233,7 +234,8 @@ def cox_screen(data: pd.DataFrame, spec: StudySpec, name: str, entry_p: float | 
     design = design.iloc[coxmod.sort_for_cox(design["time"])].reset_index(drop=True)
     # the chapter shows no concordance, and at registry size it is a third of the screen's time
     screen = coxmod.univariate_then_multivariate(design, "time", "event", terms, entry_p=entry_p,
-                                                 rule=entry_rule, compute_concordance=False)
+                                                 rule=entry_rule, compute_concordance=False,
+                                                 keep_univariate_data=False)
     uni = _label_terms(screen.univariate, term_map)
     multi = _label_terms(screen.multivariate.table, term_map) if screen.multivariate is not None else None
     ph = None
