@@ -203,8 +203,19 @@ def test_km_figure_of_100k_patients_draws_a_bounded_number_of_markers(spec):
     marks = sum(len(line.get_xdata()) for ax in fig.axes for line in ax.get_lines() if line.get_marker() == "|")
     steps = [len(line.get_xdata()) for ax in fig.axes for line in ax.get_lines() if line.get_marker() != "|"]
     bands = [len(c.get_paths()[0].vertices) for ax in fig.axes for c in ax.collections]
+    # numbers at risk of ~50,000 per arm printed in thousands, so neighbouring ticks do not run together
+    risk = [t.get_text() for t in fig.axes[1].texts if t.get_text() != "Number at risk"]
     plt.close(fig)
+    assert risk and all(len(r) <= 5 for r in risk), risk
+    assert any(r.endswith("k") for r in risk)
     assert 0 < marks <= len(spec.arm.codes) * figures.MAX_CENSOR_MARKS
     # curves and CI bands through a few points per column of the axis, not one per patient
     assert len(steps) == len(bands) == len(spec.arm.codes)
     assert max(steps) <= 4 * (figures.CURVE_COLUMNS + 1) and max(bands) <= 6 * 4 * (figures.CURVE_COLUMNS + 1)
+
+
+@pytest.mark.parametrize("n,label", [(0, "0"), (87, "87"), (9_999, "9999"), (10_000, "10.0k"), (12_345, "12.3k"),
+                                     (99_949, "99.9k"), (100_000, "100k"), (512_499, "512k"), (999_499, "999k"),
+                                     (999_500, "1.00M"), (1_024_000, "1.02M")])
+def test_numbers_at_risk_are_exact_below_ten_thousand_then_abbreviated(n, label):
+    assert figures.at_risk_label(n) == label

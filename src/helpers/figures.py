@@ -202,6 +202,19 @@ def curve_points(x: np.ndarray, curves: list[np.ndarray], right: float,
     return np.unique(np.concatenate(keep))
 
 
+def at_risk_label(n) -> str:
+    """A number at risk as printed under a KM plot: exact below 10,000; above, in thousands ("12.3k", "512k")
+    or millions ("1.02M"), so that registry-sized counts stay readable side by side at each tick."""
+    n = int(n)
+    if n < 10_000:
+        return str(n)
+    if n < 100_000:
+        return f"{n / 1e3:.1f}k"
+    if n < 999_500:
+        return f"{n / 1e3:.0f}k"
+    return f"{n / 1e6:.2f}M"
+
+
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
              ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
              xmax: float | None = None) -> None:
@@ -249,7 +262,8 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     for row, (arm, km) in enumerate(kms.items()):
         y = len(kms) - 1 - row
         for t, n in zip(at_risk_times, km.at_risk(at_risk_times)):
-            ax_risk.text(t, y, f"{int(n)}", ha="center", va="center", fontsize=8.5, color=colours.get(arm, "#444"))
+            ax_risk.text(t, y, at_risk_label(n), ha="center", va="center", fontsize=8.5,
+                         color=colours.get(arm, "#444"))
     ax_risk.set_yticks(range(len(kms)))
     ax_risk.set_yticklabels([spec.arm.labels.get(a, a) for a in reversed(list(kms))], fontsize=8.5)
     for label, arm in zip(ax_risk.get_yticklabels(), reversed(list(kms))):
