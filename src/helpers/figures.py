@@ -203,16 +203,15 @@ def curve_points(x: np.ndarray, curves: list[np.ndarray], right: float,
 
 
 def at_risk_label(n) -> str:
-    """A number at risk as printed under a KM plot: exact below 10,000; above, in thousands ("12.3k", "512k")
-    or millions ("1.02M"), so that registry-sized counts stay readable side by side at each tick."""
+    """A number at risk as printed under a KM plot, at most four characters up to 10 million so that
+    neighbouring ticks never run together: exact below 10,000; then rounded thousands ("50k", "512k") or
+    millions ("1.0M")."""
     n = int(n)
     if n < 10_000:
         return str(n)
-    if n < 100_000:
-        return f"{n / 1e3:.1f}k"
     if n < 999_500:
         return f"{n / 1e3:.0f}k"
-    return f"{n / 1e6:.2f}M"
+    return f"{n / 1e6:.1f}M"
 
 
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
