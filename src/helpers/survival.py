@@ -437,10 +437,7 @@ def _group_codes(group: Any, n: int, order: Sequence | None):
         raise ValueError(f"group must have the same length as time, got {len(g)} and {n}")
     present = pd.unique(g[g.notna()])
     if order is not None:
-        labels = list(order)
-        missing = set(present) - set(labels)
-        if missing:
-            raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
+        labels = _ordered_labels(present, order)
     else:
         try:
             labels = sorted(present)
@@ -448,6 +445,15 @@ def _group_codes(group: Any, n: int, order: Sequence | None):
             labels = sorted(present, key=str)
     codes = pd.Categorical(g, categories=labels).codes.astype(np.int64)
     return labels, codes
+
+
+def _ordered_labels(present, order: Sequence) -> list:
+    """``order`` as the group labels; every value present must be in it."""
+    labels = list(order)
+    missing = set(present) - set(labels)
+    if missing:
+        raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
+    return labels
 
 
 def _categorical_codes(g: pd.Series, n: int, order: Sequence | None):
@@ -459,13 +465,7 @@ def _categorical_codes(g: pd.Series, n: int, order: Sequence | None):
     cat_codes = g.cat.codes.to_numpy()
     counts = np.bincount(cat_codes[cat_codes >= 0], minlength=len(cats))
     present = [c for c, m in zip(cats, counts) if m > 0]
-    if order is not None:
-        labels = list(order)
-        missing = set(present) - set(labels)
-        if missing:
-            raise ValueError(f"group values not in order: {sorted(map(str, missing))}")
-    else:
-        labels = present
+    labels = _ordered_labels(present, order) if order is not None else present
     position = {lab: k for k, lab in enumerate(labels)}
     # category i -> its position in labels; the extra last entry maps the code -1 (missing) to -1
     lookup = np.array([position.get(c, -1) for c in cats] + [-1], dtype=np.int64)
