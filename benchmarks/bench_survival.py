@@ -5,7 +5,7 @@
 Writes one synthetic data set per size to ``_build/bench/surv_<n>.csv`` (two arms, 10 covariates, continuous
 exponential times with uniform censoring), times each helper on it, then runs ``benchmarks/bench_survival.R``
 on the same file (when ``Rscript`` is available) and prints one table: analysis, n, Python seconds,
-R seconds. Not a test: the numbers depend on the machine; the table is the result.
+R seconds (each the median of three calls). Not a test: the numbers depend on the machine; the table is the result.
 """
 from __future__ import annotations
 
@@ -40,10 +40,18 @@ def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
     return df
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+REPEATS = 3
+
+
+def timed(fn, repeats: int = REPEATS) -> float:
+    """Median wall time of ``repeats`` calls (the R side takes the median of as many): the first call of a
+    process also pays for fresh memory pages, which a median of three leaves out on both sides."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def python_times(df: pd.DataFrame) -> dict[str, float]:
