@@ -5,7 +5,8 @@
 Writes one synthetic data set per size to ``_build/bench/surv_<n>.csv`` (two arms, 10 covariates, continuous
 exponential times with uniform censoring), times each helper on it, then runs ``benchmarks/bench_survival.R``
 on the same file (when ``Rscript`` is available) and prints one table: analysis, n, Python seconds,
-R seconds (each the median of three calls). Not a test: the numbers depend on the machine; the table is the result.
+R seconds (each the median of three calls) and their ratio. Not a test: the numbers depend on the machine;
+the table is the result.
 """
 from __future__ import annotations
 
@@ -92,8 +93,10 @@ def main(argv=None) -> int:
         py = python_times(df)
         rr = {} if args.no_r else r_times(path)
         for name, sec in py.items():
+            r_sec = rr.get(name)
             rows.append({"analysis": name, "n": n, "python_s": round(sec, 3),
-                         "R_s": round(rr[name], 3) if name in rr else None})
+                         "R_s": round(r_sec, 3) if r_sec is not None else None,
+                         "python_over_R": round(sec / r_sec, 2) if r_sec else None})
         print(f"n = {n}: done", file=sys.stderr)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
