@@ -103,8 +103,8 @@ def compare_arms(data: pd.DataFrame, spec: StudySpec, name: str, conf_type: str 
     experimental = list(spec.arm.codes).index(spec.arm.experimental)
     design = pd.DataFrame({"time": data[ep.time].to_numpy(float), "event": data[ep.event].to_numpy(float),
                            "arm": (codes == experimental).astype(float)})
-    # only the HR row is reported (arm_hr); the concordance was 40% of this fit's time at registry size
-    # only the table is used: no data kept for a proportional-hazards test (memory at registry size)
+    # only the HR row is reported (arm_hr): no concordance (40% of the fit's time at registry size) and no
+    # data kept for a proportional-hazards test (memory)
     cox = coxmod.cox_fit(design, "time", "event", ["arm"], compute_concordance=False, keep_data=False)
     warnings += list(getattr(cox, "warnings", []) or [])
     return ArmComparison(ep, kms, km_all, lr, cox, events, n, warnings)
@@ -151,15 +151,6 @@ def landmark_rows(cmp: ArmComparison, spec: StudySpec, times) -> tuple[list[dict
 
 
 # ---------------------------------------------------------------------------------------------------- Cox
-def _equals_as_text(col: pd.Series, text: str) -> pd.Series:
-    """``col.astype(str) == text``; for a categorical worked out once per category, not once per cell."""
-    if not isinstance(col.dtype, pd.CategoricalDtype):
-        return col.astype(str) == text
-    # what astype(str) makes of each category and, looked up by code -1 (last), of a missing cell
-    per_code = np.append(col.cat.categories.astype(str) == text, str(np.nan) == text)
-    return pd.Series(per_code[col.cat.codes.to_numpy()], index=col.index)
-
-
 def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFrame, dict[str, list[str]],
                                                                          dict[str, tuple[str, str]]]:
     """Dummy-code ``variables`` for a Cox model, as R's treatment contrasts do.
@@ -175,7 +166,8 @@ def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFr
     for name in variables:
         if name == "arm":
             col = f"arm:{spec.arm.experimental}"
-            design[col] = _equals_as_text(data[spec.arm.column], spec.arm.experimental).astype(float)
+            experimental = list(spec.arm.codes).index(spec.arm.experimental)
+            design[col] = (_arm_codes(data, spec) == experimental).astype(float)
             terms["arm"] = [col]
             term_map[col] = ("arm", spec.arm.experimental)
             continue

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import hypothesis_tests as ht
-from .patients import analysis_column
+from .patients import analysis_column, level_codes
 from .spec import StudySpec
 
 
@@ -112,7 +112,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
     arms = spec.arm.codes
     arm = data[spec.arm.column]
     # each patient's arm as a position in ``arms`` (-1: none of them), looked up once; masks per arm from it
-    arm_position = pd.Categorical(arm, categories=arms).codes
+    arm_position = level_codes(arm, arms)
     in_arm = {a: arm_position == j for j, a in enumerate(arms)}
     n = {a: int(in_arm[a].sum()) for a in arms}
     empty = [a for a in arms if n[a] == 0]
@@ -130,7 +130,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
         if var.is_categorical:
             levels = list(var.category_labels)
             # levels x arms counts (cells missing either are not counted), as a crosstab but from the codes
-            level_position = pd.Categorical(col, categories=levels).codes
+            level_position = level_codes(col, levels)
             both = (level_position >= 0) & (arm_position >= 0)
             counts = np.bincount(level_position[both] * len(arms) + arm_position[both],
                                  minlength=len(levels) * len(arms)).reshape(len(levels), len(arms))
