@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
+from .results import first_row_values
 from .spec import StudySpec
 
 ARM_COLOURS = ("#0072B2", "#E69F00")
@@ -315,10 +316,8 @@ def _row_value(rows: pd.DataFrame, variable: str, level: str, group: str, stat: 
 
 def _row_lookup(rows: pd.DataFrame):
     """:func:`_row_value` for many look-ups in one table: the rows indexed once (first row of each key)."""
-    values: dict = {}
-    for key, value in zip(zip(rows.variable, rows.level, rows.group, rows.stat), rows["value"]):
-        values.setdefault(key, value)
-    return lambda variable, level, group, stat: float(values.get((variable, level, group, stat), float("nan")))
+    values = first_row_values(rows)
+    return lambda variable, level, group, stat: values.get((variable, level, group, stat), float("nan"))
 
 
 def response_bars(rows: pd.DataFrame, spec: StudySpec, criteria: list[str] | None = None):

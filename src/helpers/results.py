@@ -72,3 +72,13 @@ def read_results(results_dir: Path | str, studies: Iterable[str] | None = None) 
     frames = [pd.read_csv(f, dtype={c: str for c in KEY_COLUMNS}, keep_default_na=False,
                           na_values={"value": ["", "nan", "NaN"]}) for f in files]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def first_row_values(rows: pd.DataFrame) -> dict[tuple, float]:
+    """``value`` of the first row per ``(variable, level, group, stat)``: one pass over ``rows`` instead of
+    filtering the whole table for every cell of a display table."""
+    keys = zip(rows["variable"], rows["level"], rows["group"], rows["stat"])
+    first: dict[tuple, float] = {}
+    for key, value in zip(keys, rows["value"]):
+        first.setdefault(key, float(value))
+    return first

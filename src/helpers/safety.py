@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import hypothesis_tests as ht
 from .patients import value_masks
+from .results import first_row_values
 from .spec import StudySpec
 from .table1 import format_p
 
@@ -148,16 +149,6 @@ def adverse_event_display(rows: pd.DataFrame, spec: StudySpec, printed: dict | N
     out = pd.DataFrame(table, index=pd.Index([term_label(spec, v) for v in variables], name="Adverse event"))
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out
-
-
-def first_row_values(rows: pd.DataFrame) -> dict[tuple, float]:
-    """``value`` of the first row per ``(variable, level, group, stat)``: one pass over ``rows`` instead of
-    filtering the whole table for every cell of a display table."""
-    keys = zip(rows["variable"], rows["level"], rows["group"], rows["stat"])
-    first: dict[tuple, float] = {}
-    for key, value in zip(keys, rows["value"]):
-        first.setdefault(key, float(value))
-    return first
 
 
 def treatment_related_deaths(grades: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
