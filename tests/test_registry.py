@@ -219,3 +219,25 @@ def test_km_figure_of_100k_patients_draws_a_bounded_number_of_markers(spec):
                                      (1_049_000, "1.0M"), (12_345_678, "12.3M")])
 def test_numbers_at_risk_are_exact_below_ten_thousand_then_abbreviated(n, label):
     assert figures.at_risk_label(n) == label
+
+
+def test_long_arm_names_do_not_run_into_the_numbers_at_risk_of_the_panel_to_their_left(spec):
+    import copy
+
+    long_spec = copy.deepcopy(spec)
+    ref, exp = long_spec.arm.codes
+    long_spec.arm.labels.update({ref: "First-line treatment", exp: "Treatment after failure"})
+    data = validate_registry(spec, synthetic_registry(spec, 400, seed=2))
+    arm = data[spec.arm.column].astype(str)
+    kms = {c: survival.kaplan_meier(data.loc[arm == c, "os_months"].to_numpy(float),
+                                    data.loc[arm == c, "os_event"].to_numpy(float)) for c in spec.arm.codes}
+    panels = [dict(title=t, kms=kms, ylabel="OS probability", annotation="") for t in ("A", "B")]
+    fig = figures.km_figure(panels, long_spec, [0, 6, 12, 18, 24, 30, 36], "months")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    left_risk, right_risk = fig.axes[1], fig.axes[3]
+    counts = [t.get_window_extent(renderer) for t in left_risk.texts if t.get_text() != "Number at risk"]
+    names = [t.get_window_extent(renderer) for t in right_risk.get_yticklabels()]
+    plt.close(fig)
+    assert counts and names
+    assert max(b.x1 for b in counts) < min(b.x0 for b in names)

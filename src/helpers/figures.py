@@ -290,7 +290,10 @@ def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str
     nrows = int(np.ceil(n / ncols))
     n_arms = max(len(p["kms"]) for p in panels)
     fig = plt.figure(figsize=(5.4 * ncols, 4.6 * nrows))
-    outer = fig.add_gridspec(nrows, ncols, hspace=0.45, wspace=0.32)
+    # the arm names label the at-risk rows left of each panel: long names need a wider gap between columns,
+    # or they run into the numbers at risk of the panel to their left
+    longest = max(len(spec.arm.labels.get(a, str(a))) for p in panels for a in p["kms"])
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.45, wspace=0.32 + 0.025 * max(0, longest - 8))
     for i, panel in enumerate(panels):
         inner = outer[i // ncols, i % ncols].subgridspec(2, 1, height_ratios=[4.2, 0.45 + 0.3 * n_arms], hspace=0.22)
         ax = fig.add_subplot(inner[0])
