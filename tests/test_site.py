@@ -156,3 +156,15 @@ def test_no_launch_buttons_or_cloud_execution(site):
 
 def test_internal_links_resolve(site):
     assert broken_links(site) == []
+
+
+def test_root_page_redirects_to_the_book_and_requests_nothing(site):
+    """Without an icon link the root page made browsers ask for /favicon.ico (a 404 in the console); a real
+    icon file would be a request cut off by the redirect. The root page loads no resource at all."""
+    import re
+
+    root = (site / "index.html").read_text()
+    assert re.search(r'http-equiv="Refresh" content="0; url=book/index.html"', root)
+    assert (site / "book" / "index.html").exists()
+    assert '<link rel="icon" href="data:,">' in root
+    assert not re.search(r'(src|href)="(?!data:|book/index.html)', root)

@@ -358,7 +358,29 @@ def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bo
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")
     built = (path_output or project) / "_build" / "html"
     refuse_data_files(built)
+    write_root_redirect(built)
     return built
+
+
+#: The site's root page. Jupyter Book writes a bare meta-refresh line; without an icon link, a browser asks the
+#: server for /favicon.ico, which does not exist (a 404 in the console, on GitHub Pages too). The page loads
+#: nothing at all (an empty inline icon): a request it started would be cut off by the redirect.
+ROOT_REDIRECT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Refresh" content="0; url=book/index.html">
+<link rel="icon" href="data:,">
+<title>HCC cohort studies, reproduced</title>
+</head>
+<body><p><a href="book/index.html">Open the book</a></p></body>
+</html>
+"""
+
+
+def write_root_redirect(site: Path) -> None:
+    """Replace Jupyter Book's one-line root redirect with :data:`ROOT_REDIRECT` (same target, no requests)."""
+    (site / "index.html").write_text(ROOT_REDIRECT, encoding="utf-8")
 
 
 def render(staging: Path, strict: bool = True) -> Path:
