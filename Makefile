@@ -31,7 +31,7 @@ publish: book
 
 # Regenerate the synthetic (reconstructed) patient tables from the published aggregates. Deterministic.
 data: $(STAMP)
-	$(PY) -m helpers.reconstruct
+	$(PY) -m helpers.synth.reconstruct
 
 # Check every study's spec and patient table without building anything.
 lint-data: $(STAMP)

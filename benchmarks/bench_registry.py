@@ -93,9 +93,16 @@ def run_python_steps(csv: Path) -> dict:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from helpers import balance, cohorts, figures, response, safety, subgroups, survival_chapter as sc, table1
-    from helpers.patients import adverse_event_grades, load_patients
-    from helpers.spec import load_spec
+    from helpers.analyses import balance
+    from helpers.analyses import cohorts
+    from helpers.report import figures
+    from helpers.analyses import response
+    from helpers.analyses import safety
+    from helpers.analyses import subgroups
+    from helpers.analyses import survival as sc
+    from helpers.analyses import table1
+    from helpers.study.patients import adverse_event_grades, load_patients
+    from helpers.study.spec import load_spec
 
     warnings.simplefilter("ignore")
     figures.use_book_style()
@@ -334,7 +341,7 @@ def write_outputs(results: dict) -> str:
     m = results["machine"]
     header = (f"Measured {results['date']} on {m['cores']} cores ({m.get('cpu', '')}), {m['ram_gib']} GiB RAM; "
               f"Python {m['python']}; {m.get('r', 'R not run')}. Synthetic registries drawn from seed study "
-              f"`{results['study']}` (`helpers.registry`, seed {results['seed']}). R steps predicted to exceed "
+              f"`{results['study']}` (`helpers.synth.registry`, seed {results['seed']}). R steps predicted to exceed "
               f"{results['r_bound_s']:g} s are not run.\n\n")
     (RESULTS / "registry.md").write_text(header + table)
     readme = ROOT / "benchmarks" / "README.md"
@@ -366,8 +373,8 @@ def main(argv=None) -> int:
         print(write_outputs(results))
         return 0
 
-    from helpers.registry import synthetic_registry, write_registry
-    from helpers.spec import load_spec
+    from helpers.synth.registry import synthetic_registry, write_registry
+    from helpers.study.spec import load_spec
 
     spec = load_spec(STUDY)
     OUT.mkdir(parents=True, exist_ok=True)

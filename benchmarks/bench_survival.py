@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import cox, rmst, survival
+from helpers.stats import cox
+from helpers.stats import rmst
+from helpers.stats import survival
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "bench"

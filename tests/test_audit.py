@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.audit import compare_with_published, printed_decimals, verdict_sentence
+from helpers.analyses.audit import compare_with_published, printed_decimals, verdict_sentence
 
 KEY = dict(cohort="primary", section="cohorts", analysis="table1", variable="sex", level="male", group="A")
 
@@ -45,7 +45,7 @@ def test_statuses():
 
 
 def test_conflicting_values_finds_numbers_printed_twice_with_different_values(tmp_path):
-    from helpers.published import conflicting_values, load_published
+    from helpers.study.published import conflicting_values, load_published
 
     path = tmp_path / "published.yaml"
     path.write_text(
@@ -66,8 +66,8 @@ def test_conflicting_values_finds_numbers_printed_twice_with_different_values(tm
 
 
 def test_seed_papers_known_self_disagreements_are_found():
-    from helpers.published import conflicting_values, load_published
-    from helpers.spec import load_spec
+    from helpers.study.published import conflicting_values, load_published
+    from helpers.study.spec import load_spec
 
     found = conflicting_values(load_published(load_spec("erhcc_hait_mp")))
     assert set(found["values"]) == {"30.1 vs 27.6", "19.6 vs 19.2"}
@@ -134,7 +134,7 @@ def test_hazard_ratio_without_published_ci_uses_ten_percent():
 
 
 def test_paper_part_groups_sources():
-    from helpers.audit import paper_part
+    from helpers.analyses.audit import paper_part
 
     assert paper_part("Table 1 row Sex, column HAIT") == "Table 1"
     assert paper_part("Figure 2B caption") == "Figure 2"
@@ -145,7 +145,7 @@ def test_paper_part_groups_sources():
 
 
 def test_audit_counts_every_occurrence_groups_by_part_and_links_pages():
-    from helpers.audit import audit_display, audit_published, audit_summary, audit_verdict
+    from helpers.analyses.audit import audit_display, audit_published, audit_summary, audit_verdict
 
     published = frame([
         dict(stat="n", value=47, printed="47", source="Table 1", note=None),

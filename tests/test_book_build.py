@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.build import chapter_runs
+from helpers.build.pipeline import chapter_runs
 from helpers.paths import ROOT
-from helpers.published import load_published
+from helpers.study.published import load_published
 
 
 def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -106,7 +106,7 @@ def test_bad_spec_stops_the_build(repo_copy):
 
 
 def test_set_without_output_is_refused_and_assignments_parse():
-    from helpers.build import BuildError, main, parse_assignments
+    from helpers.build.pipeline import BuildError, main, parse_assignments
 
     assert main(["--set", "match_caliper=0.2"]) == 2  # would overwrite the default book
     assert parse_assignments(["match_caliper=0.2", "landmarks=[6, 12]", "test=fisher", "patients_file="]) == {
@@ -118,7 +118,7 @@ def test_set_without_output_is_refused_and_assignments_parse():
 @pytest.mark.book
 def test_rerun_with_new_parameters_writes_a_separate_book(tmp_path):
     """The documented re-run command: a wider caliper, without touching the default book."""
-    from helpers.build import main
+    from helpers.build.pipeline import main
 
     out = tmp_path / "caliper02"
     assert main(["--output", str(out), "--set", "match_caliper=0.2"]) == 0
@@ -147,7 +147,7 @@ def test_plain_papermill_on_a_chapter_as_the_readme_shows(tmp_path):
 
 
 def test_content_key_follows_content_not_location(tmp_path):
-    from helpers.build import ChapterRun, content_key
+    from helpers.build.pipeline import ChapterRun, content_key
 
     run = ChapterRun("erhcc_hait_mp", "cohorts")
     base = {"study_id": "erhcc_hait_mp", "results_dir": "_build/a"}

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.consistency import (categorical_p_checks, consistency_report, hazard_ratio_checks,
+from helpers.analyses.consistency import (categorical_p_checks, consistency_report, hazard_ratio_checks,
                                  percentage_checks, study_policies)
-from helpers.published import load_published
-from helpers.spec import load_spec
+from helpers.study.published import load_published
+from helpers.study.spec import load_spec
 
 
 def pub(rows):
@@ -94,7 +94,7 @@ def test_seed_papers_known_discrepancies_are_found_without_false_alarms():
 
 def test_grim_flags_impossible_means_of_whole_numbers():
     """Hand-made: 7 patients' ages sum to an integer, so a mean of 35.50 is impossible (35.43 or 35.57 are)."""
-    from helpers.consistency import grim_checks
+    from helpers.analyses.consistency import grim_checks
 
     def row(**kw):
         base = dict(cohort="primary", section="cohorts", analysis="table1", variable="age", level="", group="A",

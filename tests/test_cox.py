@@ -1,4 +1,4 @@
-"""Cox models (helpers.cox) against R survival 3.5-3: coxph (Efron), summary.coxph, cox.zph.
+"""Cox models (helpers.stats.cox) against R survival 3.5-3: coxph (Efron), summary.coxph, cox.zph.
 
 Reference values: tests/reference/r_values/survival_cox.json, written by
 tests/reference/survival_cox_reference.R from the data sets in tests/reference/data/. R is not needed here.
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import cox
+from helpers.stats import cox
 
 REF = Path(__file__).parent / "reference"
 R = json.loads((REF / "r_values" / "survival_cox.json").read_text())

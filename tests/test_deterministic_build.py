@@ -26,7 +26,7 @@ def figure_hashes(site: Path) -> dict[str, list[str]]:
 
 
 def test_second_build_is_identical(tmp_path):
-    from helpers.build import build, build_run
+    from helpers.build.pipeline import build, build_run
 
     first_site, first_results = ROOT / "_build" / "html", ROOT / "_build" / "results"
     if not (first_site / "book" / "index.html").exists():

@@ -1,4 +1,4 @@
-"""Tests of helpers.hypothesis_tests against R's stats package and hand calculations.
+"""Tests of helpers.stats.hypothesis_tests against R's stats package and hand calculations.
 
 The R values are produced by tests/reference/hypothesis_tests_reference.R (``make r-reference``);
 R is not needed to run these tests.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from helpers.hypothesis_tests import (
+from helpers.stats.hypothesis_tests import (
     CATEGORICAL_POLICIES,
     CONTINUOUS_POLICIES,
     categorical_p_value,
@@ -364,7 +364,7 @@ def test_t_test_degenerate_input():
 def test_seed004_age_p_value_comes_from_students_pooled_t_test():
     """From the paper's own summaries (65.79 ± 11.19, n = 66 vs 62.12 ± 13.46, n = 34) the printed p = 0.151 is
     Student's pooled-variance t-test; Welch's test would print 0.178. This is why ``t_test`` pools."""
-    from helpers.hypothesis_tests import t_test_from_summary
+    from helpers.stats.hypothesis_tests import t_test_from_summary
 
     assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=True), 3) == 0.151
     assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=False), 3) == 0.178

@@ -1,4 +1,4 @@
-"""Tests of helpers.matching against MatchIt (R) and against hand-checkable cases.
+"""Tests of helpers.stats.matching against MatchIt (R) and against hand-checkable cases.
 
 The R reference values are produced by tests/reference/matchit_reference.R (``make r-reference``);
 R is not needed to run these tests. See that script for how it works around two bugs of the
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.matching import MatchResult, match_cohort, nearest_neighbor_match, propensity_scores
+from helpers.stats.matching import MatchResult, match_cohort, nearest_neighbor_match, propensity_scores
 
 REF = Path(__file__).parent / "reference"
 LALONDE_JSON = REF / "r_values" / "matchit_lalonde.json"

@@ -10,9 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers.build import BuildError, data_files_in_site, refuse_data_files
+from helpers.build.pipeline import BuildError, data_files_in_site, refuse_data_files
 from helpers.paths import ROOT
-from helpers.spec import load_spec
+from helpers.study.spec import load_spec
 
 CANARY_ID = "CANARY-ID-"
 CANARY_DATE = "1899-12-"

@@ -9,12 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import audit, cohorts, subgroups, survival_chapter as sc, table1
-from helpers.build import chapter_runs, main, validate
-from helpers.patients import DataValidationError, load_patients
+from helpers.analyses import audit
+from helpers.analyses import cohorts
+from helpers.analyses import subgroups
+from helpers.analyses import survival as sc
+from helpers.analyses import table1
+from helpers.build.pipeline import chapter_runs, main, validate
+from helpers.study.patients import DataValidationError, load_patients
 from helpers.paths import STUDIES_DIR
-from helpers.report import synthetic_notice
-from helpers.spec import SpecError, load_spec
+from helpers.report.display import synthetic_notice
+from helpers.study.spec import SpecError, load_spec
 
 R_VALUES = Path(__file__).parent / "reference" / "r_values" / "veteran_study.json"
 VETERAN = STUDIES_DIR / "veteran"
@@ -191,7 +195,7 @@ def test_cohorts_chapter_runs_on_an_xlsx_patients_file(veteran, tmp_path):
     import nbformat
     import papermill
 
-    from helpers.build import notebook_from_source
+    from helpers.build.pipeline import notebook_from_source
     from helpers.paths import NOTEBOOKS_DIR, ROOT
 
     spec, _ = veteran

@@ -5,11 +5,11 @@ import filecmp
 
 import pytest
 
-from helpers.patients import load_patients
-from helpers.published import load_published
-from helpers.reconstruct import main as reconstruct_main
-from helpers.spec import load_spec
-from helpers.table1 import baseline_table
+from helpers.study.patients import load_patients
+from helpers.study.published import load_published
+from helpers.synth.reconstruct import main as reconstruct_main
+from helpers.study.spec import load_spec
+from helpers.analyses.table1 import baseline_table
 
 
 @pytest.mark.parametrize("study", ["erhcc_hait_mp", "haic_after_ab"])
@@ -63,7 +63,7 @@ def test_seed004_pvalues_no_two_by_two_table_can_print_are_reported_as_missed():
     """ECOG 0.999 and AFP 0.815: no 66/34 two-level table gives these under chi-square (either correction) or
     Fisher, so the generator must report them as missed rather than claim them."""
     import numpy as np
-    from helpers.hypothesis_tests import categorical_p_value
+    from helpers.stats.hypothesis_tests import categorical_p_value
 
     reachable = set()
     for a in range(67):

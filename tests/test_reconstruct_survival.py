@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import reconstruct_survival as rs
-from helpers.cohorts import match_study, matching_settings
-from helpers.cox import cox_fit
-from helpers.patients import load_patients
-from helpers.rmst import rmst_difference
-from helpers.spec import load_spec
-from helpers.survival import kaplan_meier, logrank_test, median_followup
+from helpers.synth import survival as rs
+from helpers.analyses.cohorts import match_study, matching_settings
+from helpers.stats.cox import cox_fit
+from helpers.study.patients import load_patients
+from helpers.stats.rmst import rmst_difference
+from helpers.study.spec import load_spec
+from helpers.stats.survival import kaplan_meier, logrank_test, median_followup
 
 STUDIES = ["erhcc_hait_mp", "haic_after_ab"]
 R_VALUES = Path(__file__).parent / "reference" / "r_values"
@@ -89,7 +89,7 @@ def test_site_endpoints_follow_the_pfs_rules():
 
 def test_report_holds_every_published_survival_number(study):
     spec, _ = study
-    from helpers.published import load_published
+    from helpers.study.published import load_published
 
     pub = load_published(spec)
     pub = pub[(pub["section"] == "survival") & (pub["analysis"] != "stat_methods")]
@@ -149,7 +149,7 @@ def test_seed000_pfs_hazard_ratio_as_published():
 
 # --------------------------------------------- the generator's fast statistics against the book's helpers
 def test_report_values_agree_with_the_book_helpers(study):
-    """Every achieved value of a kind the book computes is recomputed here with helpers.survival/cox/rmst
+    """Every achieved value of a kind the book computes is recomputed here with helpers.stats.survival/cox/rmst
     (R-checked) on the written table, primary and matched cohort."""
     spec, data = study
     report = _report(spec)

@@ -1,4 +1,4 @@
-"""Synthetic registries (helpers.registry): shape, validation, determinism, preserved frequencies; and KM
+"""Synthetic registries (helpers.synth.registry): shape, validation, determinism, preserved frequencies; and KM
 figures that stay legible at registry size (a bounded number of censoring marks)."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import figures, survival  # noqa: E402
-from helpers.patients import DataValidationError, load_patients, validate_patients  # noqa: E402
-from helpers.registry import synthetic_registry, validate_registry, write_registry  # noqa: E402
-from helpers.spec import load_spec  # noqa: E402
+from helpers.report import figures
+from helpers.stats import survival  # noqa: E402
+from helpers.study.patients import DataValidationError, load_patients, validate_patients  # noqa: E402
+from helpers.synth.registry import synthetic_registry, validate_registry, write_registry  # noqa: E402
+from helpers.study.spec import load_spec  # noqa: E402
 
 
 @pytest.fixture(scope="module")

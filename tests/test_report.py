@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from helpers import report  # noqa: E402
+from helpers.report import display as report  # noqa: E402
 
 
 def captured(monkeypatch):

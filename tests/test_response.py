@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from helpers.patients import DataValidationError, load_patients
-from helpers.response import (best_response_table, clopper_pearson, cohen_kappa, proportion_difference_ci,
+from helpers.study.patients import DataValidationError, load_patients
+from helpers.analyses.response import (best_response_table, clopper_pearson, cohen_kappa, proportion_difference_ci,
                               response_agreement, response_display, wilson_interval)
-from helpers.spec import SpecError, load_spec
+from helpers.study.spec import SpecError, load_spec
 
 RESPONSE = textwrap.dedent("""\
     response:
@@ -218,7 +218,7 @@ def test_best_response_table_by_hand(response_study):
 
 def test_best_response_p_value_uses_the_policy_on_level_vs_not():
     # a larger hand-made study (no files needed): 40 per arm, ORR 20/40 vs 8/40 -> chi-square with Yates
-    from helpers.spec import Arm, ResponseCriterion, ResponseSpec
+    from helpers.study.spec import Arm, ResponseCriterion, ResponseSpec
     import pandas as pd
 
     class Spec:  # the attributes best_response_table reads
@@ -261,7 +261,7 @@ def test_response_bars_figure(response_study):
 
     matplotlib.use("Agg")
     import pandas as pd
-    from helpers.figures import response_bars
+    from helpers.report.figures import response_bars
 
     spec = load_spec(response_study / "study.yaml")
     data = load_patients(spec)

@@ -1,4 +1,4 @@
-"""RMST (helpers.rmst) against R: survRM2's rmst1/rmst2 formulas, survival::pseudo(type = "rmst"), lm + HC0.
+"""RMST (helpers.stats.rmst) against R: survRM2's rmst1/rmst2 formulas, survival::pseudo(type = "rmst"), lm + HC0.
 
 Reference values: tests/reference/r_values/rmst.json, written by tests/reference/survival_cox_reference.R.
 R is not needed here. Tolerances: 1e-6 on estimates, 1e-4 on p-values.
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import cox, rmst
+from helpers.stats import cox
+from helpers.stats import rmst
 
 REF = Path(__file__).parent / "reference"
 R = json.loads((REF / "r_values" / "rmst.json").read_text())

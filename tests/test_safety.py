@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers.patients import DataValidationError, adverse_event_grades, load_adverse_events, load_patients
-from helpers.safety import adverse_event_display, adverse_event_table
-from helpers.spec import AdverseEventSpec, Arm, SpecError, load_spec
+from helpers.study.patients import DataValidationError, adverse_event_grades, load_adverse_events, load_patients
+from helpers.analyses.safety import adverse_event_display, adverse_event_table
+from helpers.study.spec import AdverseEventSpec, Arm, SpecError, load_spec
 
 AE_WIDE = textwrap.dedent("""\
     adverse_events:
@@ -244,7 +244,7 @@ def test_butterfly_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers.figures import ae_butterfly
+    from helpers.report.figures import ae_butterfly
 
     spec, grades, arms = _hand_study()
     spec.arm_labels = {"a": "A", "b": "B"}
@@ -265,8 +265,8 @@ def test_discrepancy_note_names_the_test_behind_seed000_ast_p_value():
     p; the stated rule (no expected count below 5, so Yates' chi-square) gives 0.081."""
     import pandas as pd
 
-    from helpers.audit import p_value_discrepancies as discrepancy_note
-    from helpers.spec import load_spec
+    from helpers.analyses.audit import p_value_discrepancies as discrepancy_note
+    from helpers.study.spec import load_spec
 
     spec = load_spec("erhcc_hait_mp")
     ref, exp = spec.arm.codes

@@ -13,12 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import balance, cohorts, cox, figures, published
-from helpers import sensitivity as sens
-from helpers import survival_chapter as sc
-from helpers.patients import load_patients
-from helpers.results import ResultsTable
-from helpers.spec import load_spec
+from helpers.analyses import balance
+from helpers.analyses import cohorts
+from helpers.stats import cox
+from helpers.report import figures
+from helpers.study import published
+from helpers.analyses import sensitivity as sens
+from helpers.analyses import survival as sc
+from helpers.study.patients import load_patients
+from helpers.study.results import ResultsTable
+from helpers.study.spec import load_spec
 
 from test_survival_spec import survival_study  # noqa: F401  (fixture)
 

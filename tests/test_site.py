@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers.paths import ROOT
-from helpers.sitecheck import broken_links
+from helpers.build.sitecheck import broken_links
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 SITE = ROOT / "_build" / "html"
@@ -46,7 +46,7 @@ def chromium_path() -> str | None:
 @pytest.fixture(scope="module")
 def site() -> Path:
     if not (SITE / "book" / "index.html").exists():
-        from helpers.build import build
+        from helpers.build.pipeline import build
 
         assert build() == 0, "the book must build before its website can be tested"
     return SITE

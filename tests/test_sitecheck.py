@@ -1,7 +1,7 @@
 """The site link checker on a hand-made site with known broken references."""
 from __future__ import annotations
 
-from helpers.sitecheck import broken_links
+from helpers.build.sitecheck import broken_links
 
 
 def test_link_checker_finds_missing_files_and_fragments(tmp_path):

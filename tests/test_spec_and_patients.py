@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.patients import DataValidationError, analysis_column, load_patients
-from helpers.spec import SpecError, available_studies, load_spec
+from helpers.study.patients import DataValidationError, analysis_column, load_patients
+from helpers.study.spec import SpecError, available_studies, load_spec
 
 
 def write(folder, name, text):

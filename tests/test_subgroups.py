@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import figures
-from helpers.patients import load_patients
-from helpers.spec import load_spec
-from helpers.subgroups import subgroup_analysis, subgroup_display
+from helpers.report import figures
+from helpers.study.patients import load_patients
+from helpers.study.spec import load_spec
+from helpers.analyses.subgroups import subgroup_analysis, subgroup_display
 
 from test_survival_spec import survival_study  # noqa: F401  (fixture)
 

@@ -1,4 +1,4 @@
-"""Tests of helpers.survival against R (survival 3.5-3, prodlim) and hand calculations.
+"""Tests of helpers.stats.survival against R (survival 3.5-3, prodlim) and hand calculations.
 
 The R values are produced by tests/reference/survival_km_reference.R (``make r-reference``), which
 also exports the R data sets to tests/reference/data/; R is not needed to run these tests.
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.survival import (
+from helpers.stats.survival import (
     FollowUp,
     KaplanMeier,
     SurvivalSample,

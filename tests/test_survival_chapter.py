@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from helpers import survival_chapter as sc
-from helpers.build import chapter_runs
-from helpers.patients import load_patients
-from helpers.spec import load_spec
+from helpers.analyses import survival as sc
+from helpers.build.pipeline import chapter_runs
+from helpers.study.patients import load_patients
+from helpers.study.spec import load_spec
 
 from test_survival_spec import survival_study  # noqa: F401  (fixture)
 

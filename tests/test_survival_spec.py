@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from helpers.patients import DataValidationError, load_patients
-from helpers.spec import SpecError, load_spec
+from helpers.study.patients import DataValidationError, load_patients
+from helpers.study.spec import SpecError, load_spec
 
 SURVIVAL = textwrap.dedent("""\
     survival:

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from helpers.patients import load_patients
-from helpers.spec import load_spec
-from helpers.table1 import baseline_table, format_p
+from helpers.study.patients import load_patients
+from helpers.study.spec import load_spec
+from helpers.analyses.table1 import baseline_table, format_p
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers behind the HCC cohort book: study specs, patient tables, baseline tables, matching and results.
+"""Helpers behind the HCC cohort book, in layers (each imports only the layers below it):
 
-Each module holds one kind of analysis; the notebooks in ``notebooks/`` only call into them.
+``paths`` < ``stats`` < ``study`` < ``report`` < ``analyses`` < ``synth`` < ``build``.
+
+See ``ARCHITECTURE.md`` at the top of the repository.
 """
-__all__ = ["spec", "patients", "table1", "matching", "hypothesis_tests", "balance", "results", "figures"]

@@ -1,4 +1,4 @@
-# Reference p-values for src/helpers/hypothesis_tests.py, computed with R's stats package.
+# Reference p-values for src/helpers/stats/hypothesis_tests.py, computed with R's stats package.
 #
 # Run from anywhere:  Rscript tests/reference/hypothesis_tests_reference.R
 # Needs: r-base-core, r-cran-survival (for the `lung` data), r-cran-jsonlite.

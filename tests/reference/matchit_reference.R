@@ -1,4 +1,4 @@
-# Reference values for src/helpers/matching.py, computed with MatchIt (the reference implementation).
+# Reference values for src/helpers/stats/matching.py, computed with MatchIt (the reference implementation).
 #
 # Run from anywhere:  Rscript tests/reference/matchit_reference.R
 # Needs: r-base-core, r-cran-matchit, r-cran-jsonlite (Debian packages).

@@ -1,4 +1,4 @@
-# Reference values for src/helpers/cox.py and src/helpers/rmst.py, computed with R's survival package.
+# Reference values for src/helpers/stats/cox.py and src/helpers/stats/rmst.py, computed with R's survival package.
 #
 # Run from anywhere:  Rscript tests/reference/survival_cox_reference.R
 # Needs: r-base-core, r-cran-survival (>= 3.4 for pseudo()), r-cran-jsonlite.

@@ -1,4 +1,4 @@
-# Reference values for src/helpers/survival.py (Kaplan-Meier, log-rank, landmark, follow-up).
+# Reference values for src/helpers/stats/survival.py (Kaplan-Meier, log-rank, landmark, follow-up).
 #
 # Run from anywhere:  Rscript tests/reference/survival_km_reference.R
 # Needs: r-base-core, r-cran-survival, r-cran-jsonlite, r-cran-prodlim (Debian package names).

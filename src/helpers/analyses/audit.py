@@ -235,7 +235,7 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     whose value prints as published (e.g. AST increased, any grade: printed 0.072 = Fisher; the stated rule,
     chi-square with Yates' correction because no expected count is below 5, gives 0.081).
     """
-    from .hypothesis_tests import categorical_p_value
+    from helpers.stats.hypothesis_tests import categorical_p_value
 
     notes = []
     ref, exp = spec.arm.codes
@@ -310,7 +310,7 @@ def read_study_results(results_dir, study_id: str, pages: list[str]) -> pd.DataF
     """Every result CSV of one study (except the audit's own) with the ``page`` that computed each row."""
     from pathlib import Path
 
-    from .results import KEY_COLUMNS
+    from helpers.study.results import KEY_COLUMNS
 
     frames = []
     for f in sorted((Path(results_dir) / study_id).glob("*.csv")):
@@ -432,3 +432,31 @@ def no_published_text(spec) -> str:
     return (f"There are no published numbers to compare with: the study has no `published.yaml` "
             f"(optional; see the spec format page). Every number on this page is computed from the patient table "
             f"and written to the analysis-results table (`_build/results/{spec.study_id}/`).")
+
+
+def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note: str = "",
+                              max_rows: int = 1000) -> pd.DataFrame:
+    """The "published versus reproduced" block of a chapter: the verdict line, the numbers not reproduced
+    exactly (close, differing, not computed) and, folded, every compared number. Returns the displayed rows.
+
+    ``comparison`` comes from :func:`compare_with_published`; ``what`` names the numbers
+    ("survival numbers of this cohort"). The statuses and tolerance rules are those of the study's audit page.
+    """
+    from IPython.display import Markdown, display
+
+    from helpers.report.display import show_table
+
+    if comparison.empty:
+        return comparison_display(comparison)
+    display(Markdown(verdict_sentence(comparison)))
+    shown = comparison_display(comparison)
+    off = shown[shown["Status"] != "reproduced"]
+    if len(off):
+        show_table(off, caption=f"Published {what} this run does not reproduce exactly.", index=False,
+                   max_rows=max_rows, notes="close: within the tolerance of its class (see the study's "
+                   "reproduction audit page); not reproducible: not computed by this run.",
+                   collapsed=f"Show the {len(off)} numbers not reproduced exactly" if len(off) > 25 else None)
+    show_table(shown, caption=f"Every published {what} next to the value computed from the patient table."
+               + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
+               collapsed=f"Show all {len(shown)} compared numbers")
+    return shown

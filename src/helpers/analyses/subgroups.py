@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import cox as coxmod
-from .survival_chapter import cox_terms, endpoint, format_hr, format_p
-from .patients import CUT_SUFFIX, level_codes
-from .spec import StudySpec
+from helpers.stats import cox as coxmod
+from helpers.analyses.survival import cox_terms, endpoint, format_hr, format_p
+from helpers.study.patients import CUT_SUFFIX, level_codes
+from helpers.study.spec import StudySpec
 
 
 @dataclass

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patients import analysis_column, value_masks
-from .spec import StudySpec
+from helpers.study.patients import analysis_column, value_masks
+from helpers.study.spec import StudySpec
 
 
 def smd_continuous(x1: np.ndarray, x0: np.ndarray) -> float:

@@ -34,7 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import hypothesis_tests as ht
+from helpers.stats import hypothesis_tests as ht
 
 CATEGORIES = ("CR", "PR", "SD", "PD")
 COMPOSITES = {"ORR": ("CR", "PR"), "DCR": ("CR", "PR", "SD")}

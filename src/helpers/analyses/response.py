@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import hypothesis_tests as ht
-from .patients import value_masks
-from .spec import StudySpec
-from .table1 import format_p
+from helpers.stats import hypothesis_tests as ht
+from helpers.study.patients import value_masks
+from helpers.study.spec import StudySpec
+from helpers.analyses.table1 import format_p
 
 ANALYSIS = "best_response"
 RATE_LEVELS = ("ORR", "DCR")

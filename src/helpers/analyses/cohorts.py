@@ -5,9 +5,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from .matching import MatchResult, match_cohort
-from .patients import analysis_column
-from .spec import MatchingSpec, StudySpec
+from helpers.stats.matching import MatchResult, match_cohort
+from helpers.study.patients import analysis_column
+from helpers.study.spec import MatchingSpec, StudySpec
 
 
 @dataclass

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
-from .results import first_row_values
-from .spec import StudySpec
+from helpers.study.results import first_row_values
+from helpers.study.spec import StudySpec
 
 ARM_COLOURS = ("#0072B2", "#E69F00")
 

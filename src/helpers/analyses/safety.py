@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import hypothesis_tests as ht
-from .patients import value_masks
-from .results import first_row_values
-from .spec import StudySpec
-from .table1 import format_p
+from helpers.stats import hypothesis_tests as ht
+from helpers.study.patients import value_masks
+from helpers.study.results import first_row_values
+from helpers.study.spec import StudySpec
+from helpers.analyses.table1 import format_p
 
 ANALYSIS = "adverse_events"
 LEVELS = ("any_grade", "grade_3_4")

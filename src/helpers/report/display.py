@@ -9,7 +9,7 @@ from dataclasses import asdict, is_dataclass
 import pandas as pd
 from IPython.display import HTML, display
 
-from .spec import StudySpec
+from helpers.study.spec import StudySpec
 
 
 def synthetic_notice(spec: StudySpec, patients_file=None) -> str:
@@ -39,7 +39,7 @@ def _relative(path) -> str:
     """``path`` relative to the repository root when it lies inside it (for display)."""
     from pathlib import Path
 
-    from .paths import ROOT
+    from helpers.paths import ROOT
 
     path = Path(path)
     try:
@@ -86,34 +86,6 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
         inner = f"<details><summary>{html.escape(collapsed)}</summary>{inner}</details>"
     classes = "book-table-wrap wrap-cells" if wrap else "book-table-wrap"
     display(HTML(f"<div class='{classes}'>{inner}</div>"))
-
-
-def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note: str = "",
-                              max_rows: int = 1000) -> pd.DataFrame:
-    """The "published versus reproduced" block of a chapter: the verdict line, the numbers not reproduced
-    exactly (close, differing, not computed) and, folded, every compared number. Returns the displayed rows.
-
-    ``comparison`` comes from :func:`helpers.audit.compare_with_published`; ``what`` names the numbers
-    ("survival numbers of this cohort"). The statuses and tolerance rules are those of the study's audit page.
-    """
-    from IPython.display import Markdown
-
-    from .audit import comparison_display, verdict_sentence
-
-    if comparison.empty:
-        return comparison_display(comparison)
-    display(Markdown(verdict_sentence(comparison)))
-    shown = comparison_display(comparison)
-    off = shown[shown["Status"] != "reproduced"]
-    if len(off):
-        show_table(off, caption=f"Published {what} this run does not reproduce exactly.", index=False,
-                   max_rows=max_rows, notes="close: within the tolerance of its class (see the study's "
-                   "reproduction audit page); not reproducible: not computed by this run.",
-                   collapsed=f"Show the {len(off)} numbers not reproduced exactly" if len(off) > 25 else None)
-    show_table(shown, caption=f"Every published {what} next to the value computed from the patient table."
-               + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
-               collapsed=f"Show all {len(shown)} compared numbers")
-    return shown
 
 
 _FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
@@ -179,7 +151,7 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     what = "baseline" if part == "baseline" else "survival"
     by_cohort = report.groupby("cohort", sort=False)["hit"].agg(["sum", "count"])
     parts = ", ".join(f"{int(r['sum'])} of {int(r['count'])} in the {c} cohort" for c, r in by_cohort.iterrows())
-    text = (f"**How the synthetic cohort was made.** The generator (`python -m helpers.reconstruct "
+    text = (f"**How the synthetic cohort was made.** The generator (`python -m helpers.synth.reconstruct "
             f"{spec.study_id}`) aimed at {len(report)} published {what} numbers and hit {parts} "
             + ("(`reconstruction_report.csv`; the matched cohort is checked after matching the written table "
                "exactly as this chapter does)." if "matched" in by_cohort.index else "(`reconstruction_report.csv`)."))

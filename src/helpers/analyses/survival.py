@@ -1,8 +1,8 @@
 """The survival chapter's analyses, driven by a study spec: one function per analysis, each returning what the
 notebook displays plus the rows it writes to the analysis-results table (keys as in ``book/results_table.md``).
 
-The statistics themselves live in :mod:`helpers.survival` (Kaplan-Meier, log-rank, follow-up, landmark),
-:mod:`helpers.cox` (Cox models, proportional-hazards test) and :mod:`helpers.rmst` (RMST, pseudo-values); this
+The statistics themselves live in :mod:`helpers.stats.survival` (Kaplan-Meier, log-rank, follow-up, landmark),
+:mod:`helpers.stats.cox` (Cox models, proportional-hazards test) and :mod:`helpers.stats.rmst` (RMST, pseudo-values); this
 module only maps a study's columns and conventions onto them.
 """
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import cox as coxmod
-from . import rmst as rmstmod
-from . import survival as surv
-from .patients import CUT_SUFFIX
-from .spec import Endpoint, StudySpec
-from .table1 import format_p
+from helpers.stats import cox as coxmod
+from helpers.stats import rmst as rmstmod
+from helpers.stats import survival as surv
+from helpers.study.patients import CUT_SUFFIX
+from helpers.study.spec import Endpoint, StudySpec
+from helpers.analyses.table1 import format_p
 
 
 def _row(analysis, variable, level, group, stat, value) -> dict:

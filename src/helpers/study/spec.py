@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .paths import STUDIES_DIR
+from helpers.paths import STUDIES_DIR
 
 VARIABLE_TYPES = ("categorical", "continuous")
 CONTINUOUS_SUMMARIES = ("median_iqr", "mean_sd")
@@ -573,7 +573,7 @@ def _code_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...] |
 
 
 def _check_policy(value: Any, where: str, problems: list[str]) -> str:
-    from .hypothesis_tests import CATEGORICAL_POLICIES  # local: hypothesis_tests does not import spec
+    from helpers.stats.hypothesis_tests import CATEGORICAL_POLICIES  # local: hypothesis_tests does not import spec
 
     policy = str(value)
     if policy not in CATEGORICAL_POLICIES:

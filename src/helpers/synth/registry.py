@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .patients import load_patients, response_columns, validate_patients, wide_ae_columns
-from .spec import StudySpec
+from helpers.study.patients import load_patients, response_columns, validate_patients, wide_ae_columns
+from helpers.study.spec import StudySpec
 
 __all__ = ["synthetic_registry", "write_registry", "validate_registry"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import hypothesis_tests as ht
-from .patients import analysis_column, level_codes
-from .spec import StudySpec
+from helpers.stats import hypothesis_tests as ht
+from helpers.study.patients import analysis_column, level_codes
+from helpers.study.spec import StudySpec
 
 
 @dataclass

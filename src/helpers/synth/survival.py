@@ -475,7 +475,7 @@ def target_hit(target: float, x: float, relation: str, decimals: int) -> bool:
 def survival_targets(spec, published: pd.DataFrame) -> list[SurvTarget]:
     """Every distinct published survival number (a number printed twice counts once; two different values
     printed for one key, like seed 000's HAIT follow-up 30.1 vs 27.6, are both kept)."""
-    from .audit import printed_decimals
+    from helpers.analyses.audit import printed_decimals
 
     pub = published[(published["section"] == "survival") & (published["analysis"] != "stat_methods")].copy()
     pub["relation"] = pub["relation"].fillna("").astype(str)
@@ -542,7 +542,7 @@ class CohortDesign:
     """What is fixed about the patients: arm, cohorts (primary, matched), Cox design columns per variable."""
 
     def __init__(self, spec, data: pd.DataFrame, matched_ids=None, followup: str = "reverse_km"):
-        from .patients import CUT_SUFFIX
+        from helpers.study.patients import CUT_SUFFIX
 
         self.spec = spec
         #: how the paper measured follow-up: "reverse_km" (prodlim) or "observed" (quartiles of observed times)
@@ -1195,7 +1195,7 @@ class SurvivalGenerator:
 # ============================================================================================ entry point
 def typed_baseline(spec, df: pd.DataFrame) -> pd.DataFrame:
     """The baseline table as :func:`helpers.patients.load_patients` types it (placeholder endpoint columns)."""
-    from .patients import load_patients
+    from helpers.study.patients import load_patients
 
     tmp = df.copy()
     for ep in spec.survival.endpoints.values():
@@ -1211,7 +1211,7 @@ def matched_ids(spec, data: pd.DataFrame):
     """The patients the book's propensity matching picks (the baseline fixes them)."""
     if spec.matching is None:
         return None
-    from .cohorts import match_study, matching_settings
+    from helpers.analyses.cohorts import match_study, matching_settings
 
     return match_study(data, spec, matching_settings(spec)).data.index
 

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .audit import printed_decimals
-from .hypothesis_tests import categorical_p_value
+from helpers.analyses.audit import printed_decimals
+from helpers.stats.hypothesis_tests import categorical_p_value
 
 Z975 = stats.norm.ppf(0.975)
 TESTS = {"chisq_yates": "chi-square with Yates' correction", "chisq": "uncorrected chi-square",
@@ -229,3 +229,23 @@ def study_policies(spec) -> dict[str, str]:
     if getattr(spec, "adverse_events", None) is not None:
         out["adverse_events"] = spec.adverse_events.test
     return out
+
+
+def inconsistencies_markdown(spec: StudySpec, published: pd.DataFrame, section: str | None) -> str:
+    """A bullet list of where the paper's own numbers disagree, for one chapter (``section=None``: the whole
+    paper, for the audit page); empty string if none."""
+    from helpers.study.published import conflicting_values, noted_inconsistencies
+
+    bullets = []
+    for _, r in conflicting_values(published, section).iterrows():
+        key = " / ".join(str(r[c]) for c in ("cohort", "analysis", "variable", "level", "group", "stat") if r[c])
+        bullets.append(f"- `{key}` is printed as {r['values']}: {r['where']}.")
+    bullets += [f"- {i['description']} ({i.get('sources', '')})." for i in noted_inconsistencies(spec, section)]
+    checks = consistency_report(published, spec.arm.codes, study_policies(spec), integer_variables(spec))
+    if len(checks) and section is not None:
+        sections = published.drop_duplicates("analysis").set_index("analysis")["section"]
+        checks = checks[checks["analysis"].map(sections) == section]
+        for r in checks[checks["verdict"] != "consistent"].itertuples():
+            key = " / ".join(str(x) for x in (r.cohort, r.analysis, r.variable, r.level, r.group) if x)
+            bullets.append(f"- Automatic check, `{key}`: printed {r.printed}; {r.evidence}: {r.verdict}.")
+    return "\n".join(bullets)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .results import KEY_COLUMNS
-from .spec import StudySpec
+from helpers.study.results import KEY_COLUMNS
+from helpers.study.spec import StudySpec
 
 PUBLISHED_COLUMNS = [*KEY_COLUMNS, "value", "relation", "printed", "source", "note"]
 
@@ -71,23 +71,3 @@ def noted_inconsistencies(spec_or_path: StudySpec | Path | str, section: str | N
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     items = raw.get("inconsistencies") or []
     return [i for i in items if section is None or i.get("section") == section]
-
-
-def inconsistencies_markdown(spec: StudySpec, published: pd.DataFrame, section: str | None) -> str:
-    """A bullet list of where the paper's own numbers disagree, for one chapter (``section=None``: the whole
-    paper, for the audit page); empty string if none."""
-    bullets = []
-    for _, r in conflicting_values(published, section).iterrows():
-        key = " / ".join(str(r[c]) for c in ("cohort", "analysis", "variable", "level", "group", "stat") if r[c])
-        bullets.append(f"- `{key}` is printed as {r['values']}: {r['where']}.")
-    bullets += [f"- {i['description']} ({i.get('sources', '')})." for i in noted_inconsistencies(spec, section)]
-    from .consistency import consistency_report, integer_variables, study_policies  # from published.yaml alone
-
-    checks = consistency_report(published, spec.arm.codes, study_policies(spec), integer_variables(spec))
-    if len(checks) and section is not None:
-        sections = published.drop_duplicates("analysis").set_index("analysis")["section"]
-        checks = checks[checks["analysis"].map(sections) == section]
-        for r in checks[checks["verdict"] != "consistent"].itertuples():
-            key = " / ".join(str(x) for x in (r.cohort, r.analysis, r.variable, r.level, r.group) if x)
-            bullets.append(f"- Automatic check, `{key}`: printed {r.printed}; {r.evidence}: {r.verdict}.")
-    return "\n".join(bullets)

@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import balance, cohorts
-from . import survival_chapter as sc
-from .spec import MatchingSpec, StudySpec
+from helpers.analyses import balance
+from helpers.analyses import cohorts
+from helpers.analyses import survival as sc
+from helpers.study.spec import MatchingSpec, StudySpec
 
 DEFAULT_CALIPERS = (None, 0.5, 0.2, 0.1, 0.05)
 DEFAULT_RATIOS = (1, 2)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .spec import StudySpec, Variable
+from helpers.study.spec import StudySpec, Variable
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls")
 MISSING_TOKENS = {"", "NA", "N/A", "na", "NaN", "nan", "NULL", "null", "."}

@@ -11,12 +11,12 @@ The individual patient data of the seed studies are not public.  This module wri
   counts chosen to reproduce each published p-value under the paper's test policy, as close as possible to
   assumed proportions (the paper's Table 1 body is not in the text).
 
-Once the baseline table is final, :mod:`helpers.reconstruct_survival` appends the time-to-event columns of the
+Once the baseline table is final, :mod:`helpers.synth.survival` appends the time-to-event columns of the
 spec's ``survival`` endpoints (it never changes a baseline column).
 
 Targets are read from ``published.yaml``; the assumptions (value ranges, grids, seeds) from
 ``reconstruction.yaml``.  Output: ``patients.csv`` and ``reconstruction_report.csv`` (every target with its
-analysis, the value achieved, and whether it was hit; ``relation`` marks targets printed as "< x" or "> x").  Run ``python -m helpers.reconstruct [study ...]`` (``make data``).
+analysis, the value achieved, and whether it was hit; ``relation`` marks targets printed as "< x" or "> x").  Run ``python -m helpers.synth.reconstruct [study ...]`` (``make data``).
 """
 from __future__ import annotations
 
@@ -33,13 +33,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import hypothesis_tests as ht
-from .matching import match_cohort
-from .patients import analysis_column, cut_variable
-from .published import load_published
-from .reconstruct_response import add_response_and_safety
-from .reconstruct_survival import add_survival_endpoints
-from .spec import StudySpec, load_spec
+from helpers.stats import hypothesis_tests as ht
+from helpers.stats.matching import match_cohort
+from helpers.study.patients import analysis_column, cut_variable
+from helpers.study.published import load_published
+from helpers.synth.response import add_response_and_safety
+from helpers.synth.survival import add_survival_endpoints
+from helpers.study.spec import StudySpec, load_spec
 
 QUANTILE_PROBS = (0.25, 0.5, 0.75)
 
@@ -601,10 +601,10 @@ def matched_cohort_report(spec: StudySpec, path: Path, published: pd.DataFrame) 
     """Report rows for the matched cohort as the book computes it: load the written table, match it with the
     study's settings and compare its Table 1 with the published matched column (not with the generator's
     internal designated subset, which the matching need not pick)."""
-    from .audit import compare_with_published
-    from .cohorts import match_study, matching_results, matching_settings
-    from .patients import load_patients
-    from .table1 import baseline_table
+    from helpers.analyses.audit import compare_with_published
+    from helpers.analyses.cohorts import match_study, matching_results, matching_settings
+    from helpers.study.patients import load_patients
+    from helpers.analyses.table1 import baseline_table
 
     data = load_patients(spec, path)
     matched = match_study(data, spec, matching_settings(spec))

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import yaml
 
-from .paths import BOOK_DIR, BUILD_DIR, NOTEBOOKS_DIR, ROOT, STUDIES_DIR
-from .patients import DataValidationError, load_patients
-from .spec import SpecError, load_spec
+from helpers.paths import BOOK_DIR, BUILD_DIR, NOTEBOOKS_DIR, ROOT, STUDIES_DIR
+from helpers.study.patients import DataValidationError, load_patients
+from helpers.study.spec import SpecError, load_spec
 
 
 #: Notebooks that read the other chapters' analysis results (the audit): executed after all other chapters.
@@ -162,7 +162,7 @@ def hide_injected_parameters(nb) -> None:
             cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
-HELPERS_DIR = Path(__file__).resolve().parent
+HELPERS_DIR = Path(__file__).resolve().parents[1]  # the whole helpers package
 
 
 def default_jobs() -> int:

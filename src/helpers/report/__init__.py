@@ -1,0 +1,1 @@
+"""Displays for the book: figures, captioned tables, notices, and the one formatting module."""
