@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.build.pipeline import chapter_runs
+from helpers.build.toc import chapter_runs
 from helpers.paths import ROOT
 from helpers.study.published import load_published
 
@@ -106,7 +106,8 @@ def test_bad_spec_stops_the_build(repo_copy):
 
 
 def test_set_without_output_is_refused_and_assignments_parse():
-    from helpers.build.pipeline import BuildError, main, parse_assignments
+    from helpers.build.toc import BuildError
+    from helpers.build.pipeline import main, parse_assignments
 
     assert main(["--set", "match_caliper=0.2"]) == 2  # would overwrite the default book
     assert parse_assignments(["match_caliper=0.2", "landmarks=[6, 12]", "test=fisher", "patients_file="]) == {
@@ -147,7 +148,8 @@ def test_plain_papermill_on_a_chapter_as_the_readme_shows(tmp_path):
 
 
 def test_content_key_follows_content_not_location(tmp_path):
-    from helpers.build.pipeline import ChapterRun, content_key
+    from helpers.build.toc import ChapterRun
+    from helpers.build.execute import content_key
 
     run = ChapterRun("erhcc_hait_mp", "cohorts")
     base = {"study_id": "erhcc_hait_mp", "results_dir": "_build/a"}

@@ -10,7 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers.build.pipeline import BuildError, data_files_in_site, refuse_data_files
+from helpers.build.toc import BuildError
+from helpers.build.render import data_files_in_site, refuse_data_files
 from helpers.paths import ROOT
 from helpers.study.spec import load_spec
 

@@ -14,7 +14,8 @@ from helpers.analyses import cohorts
 from helpers.analyses import subgroups
 from helpers.analyses import survival as sc
 from helpers.analyses import table1
-from helpers.build.pipeline import chapter_runs, main, validate
+from helpers.build.toc import chapter_runs
+from helpers.build.pipeline import main, validate
 from helpers.study.patients import DataValidationError, load_patients
 from helpers.paths import STUDIES_DIR
 from helpers.report.display import synthetic_notice
@@ -195,7 +196,7 @@ def test_cohorts_chapter_runs_on_an_xlsx_patients_file(veteran, tmp_path):
     import nbformat
     import papermill
 
-    from helpers.build.pipeline import notebook_from_source
+    from helpers.build.execute import notebook_from_source
     from helpers.paths import NOTEBOOKS_DIR, ROOT
 
     spec, _ = veteran

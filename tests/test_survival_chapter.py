@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from helpers.analyses import survival as sc
-from helpers.build.pipeline import chapter_runs
+from helpers.build.toc import chapter_runs
 from helpers.study.patients import load_patients
 from helpers.study.spec import load_spec
 

@@ -23,6 +23,7 @@ from scipy import stats
 
 from helpers.analyses.audit import printed_decimals
 from helpers.stats.hypothesis_tests import categorical_p_value
+from helpers.study.spec import StudySpec
 
 Z975 = stats.norm.ppf(0.975)
 TESTS = {"chisq_yates": "chi-square with Yates' correction", "chisq": "uncorrected chi-square",

@@ -1,0 +1,214 @@
+"""Executing the notebooks: papermill in parallel worker processes, with a content-keyed cache."""
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.build.toc import READS_OTHER_RESULTS, BuildError, ChapterRun
+from helpers.paths import BUILD_DIR, ROOT, STUDIES_DIR
+
+
+def notebook_from_source(source: Path):
+    """Read a jupytext notebook and give it the kernel papermill needs (papermill cannot read .md itself)."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    return nb
+
+
+def hide_injected_parameters(nb) -> None:
+    """papermill's injected-parameters cell must not show in the book."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+
+
+HELPERS_DIR = Path(__file__).resolve().parents[1]  # the whole helpers package
+
+
+def default_jobs() -> int:
+    """Notebooks executed at once: ``BOOK_JOBS`` if set, else the number of CPU cores."""
+    return max(1, int(os.environ.get("BOOK_JOBS") or os.cpu_count() or 1))
+
+
+def content_key(run: ChapterRun, params: dict, extra_files: list[Path] = ()) -> str:
+    """SHA-256 of everything an executed chapter depends on: its notebook source, its parameters (not where
+    it writes), the helper package, the study's data folder, the pinned requirements, and ``extra_files``
+    (for the audit: the other chapters' results and the TOC). Content, not timestamps."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in params.items() if k != "results_dir"}, sort_keys=True,
+                        default=str).encode())
+    files = [run.source, ROOT / "requirements.txt", *sorted(HELPERS_DIR.rglob("*.py")),
+             *sorted(p for p in (STUDIES_DIR / run.study_id).rglob("*") if p.is_file()), *extra_files]
+    if params.get("patients_file"):
+        files.append(Path(params["patients_file"]))
+    for f in files:
+        f = Path(f)
+        h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode() + b"\0")
+        h.update(f.read_bytes() if f.exists() else b"<missing>")
+    return h.hexdigest()
+
+
+def _execute_notebook(source_nb: str, out_nb: str, params: dict) -> dict:
+    """Execute one notebook with papermill (in a worker process); return its timings in seconds."""
+    import nbformat
+    import papermill
+
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
+                                   progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as exc:
+        raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+    wall = time.perf_counter() - start
+    nb = nbformat.read(out_nb, as_version=4)
+    hide_injected_parameters(nb)
+    nbformat.write(nb, out_nb)
+    setup = analysis = 0.0
+    for cell in nb.cells:
+        seconds = float(cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "remove-cell" in tags or "parameters" in tags or "injected-parameters" in tags:
+            setup += seconds  # imports, loading and validating the data
+        else:
+            analysis += seconds
+    return {"wall": wall, "kernel_and_overhead": max(0.0, wall - setup - analysis), "setup_cells": setup,
+            "analysis_cells": analysis}
+
+
+@dataclass
+class _Task:
+    run: ChapterRun
+    params: dict
+    results_dir: Path
+    key: str
+
+
+def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print,
+            cache_dir: Path | None = None, jobs: int | None = None, reuse: bool = True) -> dict:
+    """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
+
+    Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
+    results they read. With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
+    successful execution is not executed again: its notebook and results are reused (with ``reuse=False``
+    everything is executed and the cache refreshed). Raises
+    :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
+    """
+    import nbformat
+
+    jobs = jobs or default_jobs()
+    timings: dict[str, dict] = {}
+    regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS]
+    aggregates = [r for r in runs if (r.notebook or r.chapter) in READS_OTHER_RESULTS]
+    for stage in (regular, aggregates):
+        tasks = []
+        for run in stage:
+            own = staging / "run_results" / f"{run.study_id}__{run.chapter}"
+            shutil.rmtree(own, ignore_errors=True)
+            (own / run.study_id).mkdir(parents=True)
+            extra: list[Path] = []
+            if stage is aggregates:  # it reads the study's other results: give it a copy, and hash them
+                for f in sorted((staging / "results" / run.study_id).glob("*.csv")):
+                    shutil.copy2(f, own / run.study_id / f.name)
+                extra = [*sorted((own / run.study_id).glob("*.csv")), ROOT / "_toc.yml"]
+            rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
+            params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
+                      **(parameters or {})}
+            tasks.append(_Task(run, params, own, content_key(run, params, extra)))
+        todo = []
+        for task in tasks:
+            name = f"{task.run.study_id}/{task.run.chapter}"
+            if cache_dir is not None and reuse and _restore_from_cache(task, staging, cache_dir):
+                timings[name] = {"reused": True}
+                log(f"  {name}: unchanged since its last execution, reused")
+            else:
+                todo.append(task)
+        # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, max(1, len(todo))),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {}
+            for task in todo:
+                source_nb = staging / "sources" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                source_nb.parent.mkdir(parents=True, exist_ok=True)
+                out_nb.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(notebook_from_source(task.run.source), source_nb)
+                futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params)] = task
+            failure = None
+            for future in concurrent.futures.as_completed(futures):
+                task = futures[future]
+                name = f"{task.run.study_id}/{task.run.chapter}"
+                try:
+                    timings[name] = future.result()
+                except BuildError as exc:
+                    out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                    failure = failure or BuildError(
+                        f"notebook {task.run.source.name} failed for study '{task.run.study_id}' ({exc})\n"
+                        f"  the executed notebook with the traceback is at {out_nb}")
+                    continue
+                log(f"  executed {name} in {timings[name]['wall']:.1f} s")
+                if cache_dir is not None:
+                    _store_in_cache(task, staging, cache_dir)
+            if failure is not None:
+                raise failure
+        for task in tasks:  # every chapter's results, in one place for the next stage and for publishing
+            dest = staging / "results" / task.run.study_id
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in (task.results_dir / task.run.study_id).glob("*.csv"):
+                if stage is regular or not (dest / f.name).exists():
+                    shutil.copy2(f, dest / f.name)
+    return timings
+
+
+def _cache_folder(task: _Task, cache_dir: Path) -> Path:
+    return Path(cache_dir) / task.run.study_id / task.run.chapter
+
+
+def _restore_from_cache(task: _Task, staging: Path, cache_dir: Path) -> bool:
+    folder = _cache_folder(task, cache_dir)
+    if not (folder / "key").exists() or (folder / "key").read_text() != task.key:
+        return False
+    out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+    out_nb.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder / "notebook.ipynb", out_nb)
+    for f in (folder / "results").glob("*.csv"):
+        shutil.copy2(f, task.results_dir / task.run.study_id / f.name)
+    return True
+
+
+def _store_in_cache(task: _Task, staging: Path, cache_dir: Path) -> None:
+    """Keep the executed notebook and the results it wrote, under the content key (written last)."""
+    folder = _cache_folder(task, cache_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "results").mkdir(parents=True)
+    shutil.copy2(staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb", folder / "notebook.ipynb")
+    written = task.results_dir / task.run.study_id
+    inputs = {f.name for f in (staging / "results" / task.run.study_id).glob("*.csv")} \
+        if (task.run.notebook or task.run.chapter) in READS_OTHER_RESULTS else set()
+    for f in written.glob("*.csv"):
+        if f.name not in inputs:
+            shutil.copy2(f, folder / "results" / f.name)
+    (folder / "key").write_text(task.key)
+
+
+def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
+    """Move executed notebooks into book/ and results into _build/results (only after all succeeded)."""
+    for run in runs:
+        run.target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)
+    results = BUILD_DIR / "results"
+    for study_dir in sorted((staging / "results").glob("*")):
+        dest = results / study_dir.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in study_dir.glob("*.csv"):
+            shutil.copy2(f, dest / f.name)
