@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data lint-data r-reference bench bench-build bench-registry clean lock venv publish
+.PHONY: book test data schema lint-data r-reference bench bench-build bench-registry clean lock venv publish
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ publish: book
 # Regenerate the synthetic (reconstructed) patient tables from the published aggregates. Deterministic.
 data: $(STAMP)
 	$(PY) -m helpers.synth.reconstruct
+
+# Write the JSON Schema of study.yaml and the key reference of book/spec_format.md from src/helpers/study/schema.py.
+schema: $(STAMP)
+	$(PY) -m helpers.study.schema
 
 # Check every study's spec and patient table without building anything.
 lint-data: $(STAMP)

@@ -9,6 +9,8 @@ import pytest
 SPEC = textwrap.dedent("""\
     study_id: tiny
     title: Tiny study
+    synthetic: false
+    design: {type: observational, timing: retrospective}
     data: {patients: patients.csv, id_column: pid}
     arm: {column: arm, reference: ctl, levels: {ctl: Control, trt: Treated}}
     variables:

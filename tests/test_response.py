@@ -179,17 +179,18 @@ def test_missing_response_column_is_named(response_study):
 
 def test_bad_response_spec_lists_every_problem(response_study):
     _rewrite(response_study, "objective: [CR, PR]", "objective: [CR, VGPR]", file="study.yaml")
-    _rewrite(response_study, "control: [CR, PR, SD]", "control: CR", file="study.yaml")
+    _rewrite(response_study, "control: [CR, PR, SD]", "control: [CR, SD, XX]", file="study.yaml")
     _rewrite(response_study, "test: fisher_if_expected_lt5", "test: exact", file="study.yaml")
     _rewrite(response_study, "column: mrecist_best", "column: sex", file="study.yaml")
     with pytest.raises(SpecError) as err:
         load_spec(response_study / "study.yaml")
     text = str(err.value)
     assert "response.objective: ['VGPR'] not in response.categories" in text
-    assert "response.control: must be a non-empty list of codes" in text
+    assert "response.control: ['XX'] not in response.categories" in text
+    assert "response.control: must include every objective response code" in text
     assert "response.test: 'exact' is not one of" in text
     assert "response.criteria.mrecist.column: column 'sex' is already used" in text
-    assert "4 problem(s)" in text
+    assert "5 problem(s)" in text
 
 
 # --- Table 3 -------------------------------------------------------------------------------------------

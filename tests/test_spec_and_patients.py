@@ -46,6 +46,8 @@ def test_spec_lists_every_problem(tiny_study):
     write(tiny_study, "study.yaml", """\
 study_id: wrong_name
 title: T
+synthetic: false
+design: {type: observational, timing: retrospective}
 data: {patients: patients.csv, id_column: pid}
 arm: {column: arm, reference: zzz, levels: {ctl: C, trt: T}}
 variables:
@@ -60,8 +62,8 @@ matching: {covariates: [height], caliper: -1, ratio: 0}
     assert "study.yaml" in text
     for fragment in ["study_id: 'wrong_name' must equal the folder name 'tiny'",
                      "arm.reference: 'zzz' is not one of", "variables.sex.levels: a categorical variable needs",
-                     "variables.age.type: 'numeric' is not one of", "table1.variables: 'weight' is not declared",
-                     "table1.continuous_summary: 'mode'", "matching.covariates: 'height'", "matching.caliper",
+                     "variables.age.type: 'numeric' is not one of", "table1.variables[1]: 'weight' is not declared",
+                     "table1.continuous_summary: 'mode'", "matching.covariates[0]: 'height'", "matching.caliper",
                      "matching.ratio"]:
         assert fragment in text
     assert len(info.value.problems) == 9

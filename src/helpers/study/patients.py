@@ -179,10 +179,10 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
             lo, hi = var.valid_range
             if lo is not None:
                 for i in values.index[values < lo]:
-                    problems.append(Problem(rownum[i], name, f"value {col[i]} is below the allowed minimum {lo}"))
+                    problems.append(Problem(rownum[i], name, f"value {col[i]} is below the allowed minimum {lo:g}"))
             if hi is not None:
                 for i in values.index[values > hi]:
-                    problems.append(Problem(rownum[i], name, f"value {col[i]} is above the allowed maximum {hi}"))
+                    problems.append(Problem(rownum[i], name, f"value {col[i]} is above the allowed maximum {hi:g}"))
             out[name] = values.astype(float)
             if var.cut is not None:
                 out[name + CUT_SUFFIX] = cut_variable(out[name], var)

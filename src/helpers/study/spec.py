@@ -6,7 +6,6 @@ Every problem found is reported at once, with the file and the key path, as a :c
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from helpers.paths import STUDIES_DIR
+from helpers.study.schema import StudyFile, check_structure, did_you_mean, nearest
 
 VARIABLE_TYPES = ("categorical", "continuous")
 CONTINUOUS_SUMMARIES = ("median_iqr", "mean_sd")
@@ -234,6 +234,64 @@ class FlowStep:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """The paper's reference (``citation`` in the spec)."""
+
+    title: str
+    journal: str
+    year: int
+    authors: str | None = None
+    volume: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+    def text(self) -> str:
+        """'Authors. Title. Journal. Year;volume:pages. doi:...' (parts the spec leaves out are left out)."""
+        where = f"{self.journal}. {self.year}"
+        if self.volume:
+            where += f";{self.volume}"
+        if self.pages:
+            where += f":{self.pages}"
+        parts = [self.authors, self.title.rstrip("."), where]
+        out = ". ".join(p for p in parts if p) + "."
+        if self.doi:
+            out += f" doi:{self.doi}"
+        return out
+
+    @property
+    def link(self) -> str | None:
+        return f"https://doi.org/{self.doi}" if self.doi else self.url
+
+
+@dataclass(frozen=True)
+class Design:
+    """How the treatments were assigned (``design`` in the spec)."""
+
+    type: str          # randomised | observational
+    timing: str        # retrospective | prospective
+    setting: str | None = None
+
+    @property
+    def randomised(self) -> bool:
+        return self.type == "randomised"
+
+    def phrase(self) -> str:
+        """'a retrospective observational study' / 'a prospective randomised trial'."""
+        return f"a {self.timing} randomised trial" if self.randomised else f"a {self.timing} observational study"
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """How the patient table's CSV file is written (``data.delimiter``, ``data.decimal``, ``data.encoding``)."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
 class StudySpec:
     study_id: str
     title: str
@@ -255,6 +313,10 @@ class StudySpec:
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
     data_source: str = ""
+    design: Design = field(default_factory=lambda: Design("observational", "retrospective"))
+    citation: Citation | None = None
+    table_format: TableFormat = field(default_factory=TableFormat)
+    spec_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -280,419 +342,344 @@ def load_spec(study: str | Path, studies_dir: Path | None = None) -> StudySpec:
     """Read and validate a study specification.
 
     ``study`` is a study id (a folder under ``data/studies``) or the path of a ``study.yaml``.
-    Raises :class:`SpecError` listing every problem, or ``FileNotFoundError`` naming the path tried.
+    The structure (every key at every level, types, allowed values) is checked against the one format
+    definition, :mod:`helpers.study.schema`; then the cross-references (declared variables, endpoints,
+    levels). Raises :class:`SpecError` listing every problem with its line and key path, or
+    ``FileNotFoundError`` naming the path tried.
     """
     path = Path(study)
     if path.suffix not in (".yaml", ".yml"):
         folder = study_folder(str(study), studies_dir)
         path = folder / "study.yaml"
         if not path.exists():
-            known = ", ".join(available_studies(studies_dir)) or "none"
-            raise FileNotFoundError(f"{path}: no study specification for study '{study}' (known studies: {known})")
+            known = available_studies(studies_dir)
+            close = nearest(str(study), known)
+            raise FileNotFoundError(f"{path}: no study specification for study '{study}'"
+                                    + (f" (did you mean `{close}`?)" if close else "")
+                                    + f" (known studies: {', '.join(known) or 'none'})")
     if not path.exists():
         raise FileNotFoundError(f"{path}: study specification not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, [f"not UTF-8 text at byte {exc.start}: save the file as UTF-8"]) from None
+    raw, lines = read_yaml_with_lines(text, path)
+    if not isinstance(raw, dict):
+        raise SpecError(path, ["line 1: the file must contain a mapping (key: value pairs) at the top level"])
+    model, structural, left_out = check_structure(raw)
+    problems = [_located(lines, loc, message) for loc, message in structural]
+    return _parse_spec(model, raw, lines, path, problems, left_out)
+
+
+#: PyYAML's wording of the usual mistakes, and what they mean in plain words.
+_YAML_PROBLEMS = {
+    "mapping values are not allowed here": "a ':' where a value was expected: is a value that contains ': ' "
+                                           "missing its quotes, or is a key indented too far?",
+    "could not find expected ':'": "a key without its ':' (or a line indented differently from its neighbours)",
+    "found character '\\t' that cannot start any token": "a tab character: indent with spaces only",
+    "expected <block end>, but found": "a line indented differently from the lines of its block",
+    "found unexpected end of stream": "a quote or bracket that is opened but never closed",
+    "did not find expected key": "an item of a mapping or list that does not line up with the others",
+    "found undefined alias": "a '*' that is not a YAML alias: quote values that start with '*'",
+    "found duplicate anchor": "an '&' used twice: quote values that start with '&'",
+}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loading that also refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' is given twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml_with_lines(text: str, path: Path | str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML ``text``; return the data and the line (1-based) of every key path.
+
+    A syntax error becomes a :class:`SpecError` naming the line of the mistake in plain words.
+    """
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = str(exc.problem or exc.context or exc)
+        plain = next((v for k, v in _YAML_PROBLEMS.items() if problem.startswith(k)), problem)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        near = ""
+        if mark is not None:
+            src = text.splitlines()
+            if 0 <= mark.line < len(src):
+                near = f" (the line reads: {src[mark.line].strip()[:80]!r})"
+        raise SpecError(path, [f"{where}not valid YAML: {plain}{near}"]) from None
     except yaml.YAMLError as exc:
         raise SpecError(path, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(raw, dict):
-        raise SpecError(path, ["the file must contain a mapping (key: value pairs) at the top level"])
-    return _parse_spec(raw, path)
+    lines: dict[tuple, int] = {}
+
+    def walk(n, loc):
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = (k.value,)
+                lines[loc + key] = k.start_mark.line + 1
+                walk(v, loc + key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                lines[loc + (i,)] = item.start_mark.line + 1
+                walk(item, loc + (i,))
+
+    if node is not None:
+        lines[()] = 1
+        walk(node, ())
+    return data, lines
 
 
-def _parse_spec(raw: dict, path: Path) -> StudySpec:
-    problems: list[str] = []
+def _line_of(lines: dict[tuple, int], loc: tuple) -> int:
+    """The line of key path ``loc``, or of its nearest enclosing key that exists (a missing key's parent)."""
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
 
-    def need(mapping: dict, key: str, where: str, kind: type | tuple = str) -> Any:
-        if not isinstance(mapping, dict) or key not in mapping or mapping[key] is None:
-            problems.append(f"{where}{key}: required key is missing")
-            return None
-        value = mapping[key]
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            problems.append(f"{where}{key}: must be {names}, got {type(value).__name__} ({value!r})")
-            return None
-        return value
 
-    study_id = need(raw, "study_id", "")
-    if study_id and study_id != path.parent.name:
-        problems.append(f"study_id: '{study_id}' must equal the folder name '{path.parent.name}'")
-    title = need(raw, "title", "") or ""
-    data = need(raw, "data", "", dict) or {}
-    patients = need(data, "patients", "data.") or "patients.csv"
-    id_column = need(data, "id_column", "data.") or "patient_id"
-    data_source = data.get("source", "") if isinstance(data, dict) else ""
-    if data_source is None or not isinstance(data_source, str):
-        problems.append(f"data.source: must be text (where the patient table comes from), got {data_source!r}")
-        data_source = ""
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
-    arm_raw = need(raw, "arm", "", dict) or {}
-    arm_column = need(arm_raw, "column", "arm.") or "arm"
-    arm_levels = need(arm_raw, "levels", "arm.", dict) or {}
-    reference = need(arm_raw, "reference", "arm.")
-    arm_labels = {str(k): str(v) for k, v in arm_levels.items()}
-    if arm_levels and len(arm_labels) != 2:
-        problems.append(f"arm.levels: exactly two arms are supported, got {len(arm_labels)}: {list(arm_labels)}")
-    if reference is not None and arm_labels and reference not in arm_labels:
-        problems.append(f"arm.reference: '{reference}' is not one of arm.levels {list(arm_labels)}")
-    arm = Arm(arm_column, str(reference or (list(arm_labels) or ["?"])[0]), arm_labels)
+
+def _located(lines: dict[tuple, int], loc: tuple, message: str) -> str:
+    return f"line {_line_of(lines, loc)}: {_key_path(loc) or '(top level)'}: {message}"
+
+
+def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path,
+                problems: list[str], left_out: set[tuple] = frozenset()) -> StudySpec:
+    """Turn a structurally valid spec into a :class:`StudySpec`, checking every cross-reference; the problems
+    found are added to ``problems`` (the structural ones already there) and raised together."""
+
+    def problem(loc: tuple, message: str) -> None:
+        problems.append(_located(lines, loc, message))
+
+    def unknown(loc: tuple, name: str, what: str, known) -> None:
+        if ("variables", name) in left_out or ("survival", "endpoints", name) in left_out:
+            return  # declared, but at fault itself: already reported
+        problem(loc, f"'{name}' is not {what}{did_you_mean(name, list(known))}")
+
+    def section(name: str):  # a top-level section, or None when it is missing or faulty (already reported)
+        return getattr(model, name, None)
+
+    if section("study_id") is not None and model.study_id != path.parent.name:
+        problem(("study_id",), f"'{model.study_id}' must equal the folder name '{path.parent.name}'")
+
+    arm_section = section("arm")
+    arm_labels = {str(k): str(v) for k, v in arm_section.levels.items()} if arm_section else {}
+    if arm_section is not None:
+        if len(arm_labels) != 2:
+            problem(("arm", "levels"), f"exactly two arms are supported, got {len(arm_labels)}: {list(arm_labels)}")
+        if arm_section.reference not in arm_labels:
+            unknown(("arm", "reference"), arm_section.reference, "one of arm.levels", arm_labels)
+    reference = arm_section.reference if arm_section and arm_section.reference in arm_labels \
+        else next(iter(arm_labels), "?")
+    arm = Arm(arm_section.column if arm_section else "arm", reference, arm_labels)
 
     variables: dict[str, Variable] = {}
-    for name, vraw in (need(raw, "variables", "", dict) or {}).items():
-        where = f"variables.{name}."
-        if not isinstance(vraw, dict):
-            problems.append(f"variables.{name}: must be a mapping with at least 'label' and 'type'")
-            continue
-        vtype = need(vraw, "type", where)
-        if vtype is not None and vtype not in VARIABLE_TYPES:
-            problems.append(f"{where}type: '{vtype}' is not one of {list(VARIABLE_TYPES)}")
-        levels = vraw.get("levels") or {}
-        if isinstance(levels, list):
-            levels = {str(x): str(x) for x in levels}
-        if not isinstance(levels, dict):
-            problems.append(f"{where}levels: must be a mapping of code: label (or a list of codes)")
-            levels = {}
-        levels = {str(k): str(v) for k, v in levels.items()}
-        if vtype == "categorical" and len(levels) < 2:
-            problems.append(f"{where}levels: a categorical variable needs at least two levels")
+    for name, v in (section("variables") or {}).items():
+        where = ("variables", name)
+        levels = v.levels if v.levels is not None else {}
+        levels = {str(x): str(x) for x in levels} if isinstance(levels, list) else \
+            {str(k): str(val) for k, val in levels.items()}
+        if v.type == "categorical" and len(levels) < 2:
+            problem(where + ("levels",), "a categorical variable needs at least two levels")
         cut = None
-        if "cut" in vraw:
-            craw = vraw["cut"]
-            try:
-                breaks = tuple(float(b) for b in craw["breaks"])
-                cut_levels = tuple(str(x) for x in craw["levels"])
-                if len(cut_levels) != len(breaks) + 1:
-                    problems.append(f"{where}cut.levels: need {len(breaks) + 1} levels for {len(breaks)} breaks")
-                if list(breaks) != sorted(set(breaks)):
-                    problems.append(f"{where}cut.breaks: must be strictly increasing")
-                cut = Cut(breaks, cut_levels, bool(craw.get("right", True)))
-            except (KeyError, TypeError, ValueError):
-                problems.append(f"{where}cut: must have numeric 'breaks' and 'levels' (codes), optional 'right'")
-            if vtype == "categorical":
-                problems.append(f"{where}cut: only continuous variables can be cut")
-        rng = vraw.get("range", [None, None])
-        if not (isinstance(rng, list) and len(rng) == 2):
-            problems.append(f"{where}range: must be [min, max] (use null for no bound)")
-            rng = [None, None]
-        summarise_as = vraw.get("summarise_as", "categorical" if cut else "continuous")
-        if summarise_as not in VARIABLE_TYPES:
-            problems.append(f"{where}summarise_as: '{summarise_as}' is not one of {list(VARIABLE_TYPES)}")
+        if v.cut is not None:
+            breaks = tuple(float(b) for b in v.cut.breaks)
+            cut_levels = tuple(str(x) for x in v.cut.levels)
+            if len(cut_levels) != len(breaks) + 1:
+                problem(where + ("cut", "levels"), f"need {len(breaks) + 1} levels for {len(breaks)} breaks")
+            if list(breaks) != sorted(set(breaks)):
+                problem(where + ("cut", "breaks"), "must be strictly increasing")
+            if v.type == "categorical":
+                problem(where + ("cut",), "only continuous variables can be cut")
+            cut = Cut(breaks, cut_levels, v.cut.right)
+        elif v.summarise_as == "categorical":
+            problem(where + ("summarise_as",), "a variable without a cut can only be summarised as itself")
+        if v.integer and v.type == "categorical":
+            problem(where + ("integer",), "only continuous variables can be declared integer")
+        rng = tuple(v.range) if v.range is not None else (None, None)
+        if rng[0] is not None and rng[1] is not None and rng[0] > rng[1]:
+            problem(where + ("range",), f"minimum {rng[0]:g} is above maximum {rng[1]:g}")
         variables[str(name)] = Variable(
-            name=str(name),
-            label=str(vraw.get("label", name)),
-            type=vtype or "categorical",
-            levels=levels,
-            unit=vraw.get("unit"),
-            decimals=int(vraw.get("decimals", 2)),
-            valid_range=(rng[0], rng[1]),
-            cut=cut,
-            summarise_as=summarise_as,
-            missing_allowed=bool(vraw.get("missing_allowed", False)),
-            integer=bool(vraw.get("integer", False)),
-        )
-        if vraw.get("integer") and vtype == "categorical":
-            problems.append(f"{where}integer: only continuous variables can be declared integer")
-    if arm_column in variables:
-        problems.append(f"variables.{arm_column}: the arm column must not also be declared as a variable")
+            name=str(name), label=v.label, type=v.type, levels=levels, unit=v.unit, decimals=v.decimals,
+            valid_range=rng, cut=cut, summarise_as=v.summarise_as or ("categorical" if cut else "continuous"),
+            missing_allowed=v.missing_allowed, integer=v.integer)
+    if arm.column in variables:
+        problem(("variables", arm.column), "the arm column must not also be declared as a variable")
 
-    t1raw = need(raw, "table1", "", dict) or {}
-    t1vars = tuple(t1raw.get("variables") or ())
-    for v in t1vars:
-        if v not in variables:
-            problems.append(f"table1.variables: '{v}' is not declared under variables")
-    table1 = Table1Spec(
-        title=str(t1raw.get("title", "Baseline characteristics")),
-        variables=t1vars,
-        continuous_summary=str(t1raw.get("continuous_summary", "median_iqr")),
-        categorical_test=str(t1raw.get("categorical_test", "chisq_yates")),
-        continuous_test=str(t1raw.get("continuous_test", "mann_whitney")),
-        notes=str(t1raw.get("notes", "")),
-    )
-    if table1.continuous_summary not in CONTINUOUS_SUMMARIES:
-        problems.append(f"table1.continuous_summary: '{table1.continuous_summary}' is not one of {list(CONTINUOUS_SUMMARIES)}")
+    def declared(loc: tuple, names) -> tuple[str, ...]:
+        for i, v in enumerate(names):
+            if v not in variables:
+                unknown(loc + (i,), v, "declared under variables", variables)
+        return tuple(names)
+
+    t1 = section("table1")
+    table1 = Table1Spec(title=t1.title, variables=declared(("table1", "variables"), t1.variables),
+                        continuous_summary=t1.continuous_summary, categorical_test=t1.categorical_test,
+                        continuous_test=t1.continuous_test, notes=t1.notes) if t1 is not None else None
 
     matching = None
-    if raw.get("matching"):
-        mraw = raw["matching"]
-        covs = tuple(mraw.get("covariates") or ())
-        for v in covs:
-            if v not in variables:
-                problems.append(f"matching.covariates: '{v}' is not declared under variables")
-        caliper = mraw.get("caliper", 0.1)
-        if caliper is not None and (not isinstance(caliper, (int, float)) or caliper <= 0 or math.isnan(caliper)):
-            problems.append(f"matching.caliper: must be a positive number or null, got {caliper!r}")
-        ratio = mraw.get("ratio", 1)
-        if not isinstance(ratio, int) or ratio < 1:
-            problems.append(f"matching.ratio: must be a whole number >= 1, got {ratio!r}")
-        matching = MatchingSpec(covs, ratio=ratio, caliper=caliper, replace=bool(mraw.get("replace", False)),
-                                order=str(mraw.get("order", "largest")))
+    if section("matching") is not None:
+        m = model.matching
+        matching = MatchingSpec(declared(("matching", "covariates"), m.covariates), ratio=m.ratio,
+                                caliper=m.caliper, replace=m.replace, order=m.order)
 
-    flow = []
-    for i, fraw in enumerate(raw.get("flow") or []):
-        if not isinstance(fraw, dict) or "step" not in fraw or "n" not in fraw:
-            problems.append(f"flow[{i}]: each step needs 'step' and 'n'")
-            continue
-        flow.append(FlowStep(str(fraw["step"]), int(fraw["n"]), str(fraw.get("label", fraw["step"]))))
-
-    survival = _parse_survival(raw.get("survival"), variables, arm_column, problems)
-    subgroups = _parse_subgroups(raw.get("subgroups"), variables, survival, problems)
-    used = set(variables) | {arm_column, id_column}
+    flow = tuple(FlowStep(f.step, f.n, f.label or f.step) for f in section("flow") or ())
+    survival = _parse_survival(section("survival"), variables, arm.column, problem, unknown, declared)
+    subgroups = None
+    if section("subgroups") is not None:
+        g = model.subgroups
+        known = survival.endpoints if survival else {}
+        for i, e in enumerate(g.endpoints):
+            if e not in known:
+                unknown(("subgroups", "endpoints", i), e, "an endpoint of the survival section", known)
+        names = declared(("subgroups", "variables"), g.variables)
+        for i, v in enumerate(names):
+            if v in variables and variables[v].type == "continuous" and variables[v].cut is None:
+                problem(("subgroups", "variables", i), f"'{v}' is continuous without a 'cut'; subgroups need "
+                                                       "categories")
+        subgroups = SubgroupSpec(tuple(g.endpoints), names)
+    used = set(variables) | {arm.column} | ({model.data.id_column} if section("data") else set())
     if survival is not None:
         used |= {c for ep in survival.endpoints.values() for c in (ep.time, ep.event)}
-    response = _parse_response(raw.get("response"), used, problems)
+    response = _parse_response(section("response"), used, problem)
     if response is not None:
         used |= {c.column for c in response.criteria.values()}
-    adverse_events = _parse_adverse_events(raw.get("adverse_events"), used, problems)
+    adverse_events = _parse_adverse_events(section("adverse_events"), used, problem)
 
     if problems:
         raise SpecError(path, problems)
+    c = model.citation
     return StudySpec(
-        study_id=study_id,
-        title=title,
-        short_title=str(raw.get("short_title", title)),
-        paper=str(raw.get("paper", "")),
-        seed_file=str(raw.get("seed_file", "")),
-        synthetic=bool(raw.get("synthetic", False)),
-        folder=path.parent,
-        patients_file=path.parent / patients,
-        id_column=id_column,
-        arm=arm,
-        variables=variables,
-        table1=table1,
-        matching=matching,
-        flow=tuple(flow),
-        survival=survival,
-        subgroups=subgroups,
-        notes=str(raw.get("notes", "")),
-        response=response,
-        adverse_events=adverse_events,
-        data_source=data_source.strip(),
-        raw=raw,
-    )
+        study_id=model.study_id, title=model.title, short_title=model.short_title or model.title,
+        paper=model.paper, seed_file=model.seed_file, synthetic=model.synthetic, folder=path.parent,
+        patients_file=path.parent / model.data.patients, id_column=model.data.id_column, arm=arm,
+        variables=variables, table1=table1, matching=matching, flow=flow, survival=survival,
+        subgroups=subgroups, notes=model.notes, response=response, adverse_events=adverse_events,
+        data_source=model.data.source.strip(),
+        design=Design(model.design.type, model.design.timing, model.design.setting),
+        citation=Citation(**c.model_dump()) if c is not None else None,
+        table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
+        spec_file=path, raw=raw)
 
 
-def _parse_survival(sraw: Any, variables: dict[str, Variable], arm_column: str,
-                    problems: list[str]) -> SurvivalSpec | None:
-    """Parse the optional ``survival`` section, appending every problem to ``problems``."""
-    if not sraw:
-        return None
-    if not isinstance(sraw, dict):
-        problems.append("survival: must be a mapping with at least 'endpoints'")
+def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem, unknown,
+                    declared) -> SurvivalSpec | None:
+    """The ``survival`` section (structure already checked): columns, endpoint and variable references."""
+    if s is None:
         return None
     endpoints: dict[str, Endpoint] = {}
-    eraw_all = sraw.get("endpoints")
-    if not isinstance(eraw_all, dict) or not eraw_all:
-        problems.append("survival.endpoints: required mapping of endpoint id -> {label, time, event}")
-        eraw_all = {}
     used_columns = set(variables) | {arm_column}
-    for name, eraw in eraw_all.items():
-        where = f"survival.endpoints.{name}."
-        if not isinstance(eraw, dict):
-            problems.append(f"survival.endpoints.{name}: must be a mapping with 'label', 'time' and 'event'")
-            continue
+    for name, e in s.endpoints.items():
         for key in ("time", "event"):
-            if not isinstance(eraw.get(key), str):
-                problems.append(f"{where}{key}: required column name is missing")
-            elif eraw[key] in used_columns:
-                problems.append(f"{where}{key}: column '{eraw[key]}' is already used by a variable or the arm")
-        endpoints[str(name)] = Endpoint(str(name), str(eraw.get("label", name)), str(eraw.get("short", name)),
-                                        str(eraw.get("time", "")), str(eraw.get("event", "")),
-                                        eraw.get("part_of"))
+            if getattr(e, key) in used_columns:
+                problem(("survival", "endpoints", name, key), f"column '{getattr(e, key)}' is already used by a "
+                                                              "variable or the arm")
+        endpoints[str(name)] = Endpoint(str(name), e.label, e.short, e.time, e.event, e.part_of)
     for ep in endpoints.values():
         if ep.part_of is not None and ep.part_of not in endpoints:
-            problems.append(f"survival.endpoints.{ep.name}.part_of: '{ep.part_of}' is not an endpoint")
+            unknown(("survival", "endpoints", ep.name, "part_of"), ep.part_of, "an endpoint", endpoints)
+    if s.followup_endpoint is not None and s.followup_endpoint not in endpoints:
+        unknown(("survival", "followup_endpoint"), s.followup_endpoint, "an endpoint", endpoints)
 
-    def endpoint_list(key: str) -> tuple[str, ...]:
-        names = tuple(str(x) for x in (sraw.get(key) if key in sraw else ()) or ())
-        return names
+    def endpoint_list(loc: tuple, names) -> tuple[str, ...]:
+        for i, e in enumerate(names):
+            if e not in endpoints:
+                unknown(loc + (i,), e, "an endpoint", endpoints)
+        return tuple(names)
 
-    conf_type = str(sraw.get("conf_type", "log"))
-    if conf_type not in CONF_TYPES:
-        problems.append(f"survival.conf_type: '{conf_type}' is not one of {list(CONF_TYPES)}")
-    followup = sraw.get("followup_endpoint")
-    if followup is not None and followup not in endpoints:
-        problems.append(f"survival.followup_endpoint: '{followup}' is not an endpoint")
-
-    craw = sraw.get("cox") or {}
-    cox_endpoints = tuple(str(x) for x in craw.get("endpoints") or ())
-    candidates = tuple(str(x) for x in craw.get("candidates") or ())
-    refs = {str(k): str(v) for k, v in (craw.get("reference_levels") or {}).items()}
-    for e in cox_endpoints:
-        if e not in endpoints:
-            problems.append(f"survival.cox.endpoints: '{e}' is not an endpoint")
-    for v in candidates:
-        if v not in variables:
-            problems.append(f"survival.cox.candidates: '{v}' is not declared under variables")
+    c = s.cox
+    refs = {str(k): str(v) for k, v in c.reference_levels.items()}
     for v, level in refs.items():
         if v not in variables:
-            problems.append(f"survival.cox.reference_levels: '{v}' is not declared under variables")
+            unknown(("survival", "cox", "reference_levels", v), v, "declared under variables", variables)
         else:
             var = variables[v]
             codes = list(var.levels) if var.type == "categorical" else list(var.cut.levels if var.cut else ())
             if level not in codes:
-                problems.append(f"survival.cox.reference_levels.{v}: '{level}' is not a level of {v} {codes}")
-    entry_rule = str(craw.get("entry_rule", "any_term"))
-    if entry_rule not in ENTRY_RULES:
-        problems.append(f"survival.cox.entry_rule: '{entry_rule}' is not one of {list(ENTRY_RULES)}")
-    entry_p = craw.get("entry_p", 0.1)
-    if not isinstance(entry_p, (int, float)) or not 0 < entry_p <= 1:
-        problems.append(f"survival.cox.entry_p: must be a number in (0, 1], got {entry_p!r}")
-        entry_p = 0.1
-    cox = CoxSpec(cox_endpoints, candidates, refs, float(entry_p), entry_rule)
-
-    rraw = sraw.get("rmst") or {}
-    rmst_endpoints = tuple(str(x) for x in rraw.get("endpoints") or ())
-    for e in rmst_endpoints:
-        if e not in endpoints:
-            problems.append(f"survival.rmst.endpoints: '{e}' is not an endpoint")
-    tau = rraw.get("tau", "floor_min_max")
-    if not (tau in TAU_RULES or (isinstance(tau, (int, float)) and tau > 0)):
-        problems.append(f"survival.rmst.tau: must be one of {list(TAU_RULES)} or a positive number, got {tau!r}")
-
-    def numbers(key: str) -> tuple[float, ...]:
-        vals = sraw.get(key) or []
-        try:
-            out = tuple(float(x) for x in vals)
-        except (TypeError, ValueError):
-            problems.append(f"survival.{key}: must be a list of numbers, got {vals!r}")
-            return ()
-        if any(x < 0 for x in out):
-            problems.append(f"survival.{key}: times must be >= 0, got {list(out)}")
-        return out
-
-    return SurvivalSpec(endpoints=endpoints, time_unit=str(sraw.get("time_unit", "months")), conf_type=conf_type,
-                        at_risk_times=numbers("at_risk_times"), landmarks=numbers("landmarks"),
-                        followup_endpoint=followup, cox=cox, rmst_endpoints=rmst_endpoints, rmst_tau=tau)
+                problem(("survival", "cox", "reference_levels", v),
+                        f"'{level}' is not a level of {v} {codes}{did_you_mean(level, codes)}")
+    cox = CoxSpec(endpoint_list(("survival", "cox", "endpoints"), c.endpoints),
+                  declared(("survival", "cox", "candidates"), c.candidates), refs, float(c.entry_p), c.entry_rule)
+    return SurvivalSpec(endpoints=endpoints, time_unit=s.time_unit, conf_type=s.conf_type,
+                        at_risk_times=tuple(float(x) for x in s.at_risk_times),
+                        landmarks=tuple(float(x) for x in s.landmarks), followup_endpoint=s.followup_endpoint,
+                        cox=cox, rmst_endpoints=endpoint_list(("survival", "rmst", "endpoints"), s.rmst.endpoints),
+                        rmst_tau=s.rmst.tau)
 
 
-def _code_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...] | None:
-    if not isinstance(value, list) or not value or not all(isinstance(x, (str, int)) for x in value):
-        problems.append(f"{where}: must be a non-empty list of codes, got {value!r}")
+def _parse_response(r, used_columns: set[str], problem) -> ResponseSpec | None:
+    """The ``response`` section (structure already checked): codes and columns."""
+    if r is None:
         return None
-    return tuple(str(x) for x in value)
-
-
-def _check_policy(value: Any, where: str, problems: list[str]) -> str:
-    from helpers.stats.hypothesis_tests import CATEGORICAL_POLICIES  # local: hypothesis_tests does not import spec
-
-    policy = str(value)
-    if policy not in CATEGORICAL_POLICIES:
-        problems.append(f"{where}: '{policy}' is not one of {list(CATEGORICAL_POLICIES)}")
-    return policy
-
-
-def _parse_response(rraw: Any, used_columns: set[str], problems: list[str]) -> ResponseSpec | None:
-    """Parse the optional ``response`` section, appending every problem to ``problems``."""
-    if not rraw:
-        return None
-    if not isinstance(rraw, dict):
-        problems.append("response: must be a mapping with 'categories', 'objective', 'control' and 'criteria'")
-        return None
-    categories = _code_list(rraw.get("categories"), "response.categories", problems) or ()
+    categories = tuple(str(x) for x in r.categories)
     if len(set(categories)) != len(categories):
-        problems.append(f"response.categories: codes must be unique, got {list(categories)}")
+        problem(("response", "categories"), f"codes must be unique, got {list(categories)}")
     subsets = {}
     for key in ("objective", "control"):
-        codes = _code_list(rraw.get(key), f"response.{key}", problems) or ()
-        unknown = [c for c in codes if categories and c not in categories]
-        if unknown:
-            problems.append(f"response.{key}: {unknown} not in response.categories {list(categories)}")
+        codes = tuple(str(x) for x in getattr(r, key))
+        bad = [c for c in codes if c not in categories]
+        if bad:
+            problem(("response", key), f"{bad} not in response.categories {list(categories)}")
         subsets[key] = codes
-    if subsets["objective"] and subsets["control"] and not set(subsets["objective"]) <= set(subsets["control"]):
-        problems.append(f"response.control: must include every objective response code {list(subsets['objective'])}")
-    test = _check_policy(rraw.get("test", "fisher_if_expected_lt5"), "response.test", problems)
+    if not set(subsets["objective"]) <= set(subsets["control"]):
+        problem(("response", "control"), f"must include every objective response code {list(subsets['objective'])}")
     criteria: dict[str, ResponseCriterion] = {}
-    craw_all = rraw.get("criteria")
-    if not isinstance(craw_all, dict) or not craw_all:
-        problems.append("response.criteria: required mapping of criterion id -> {label, column}")
-        craw_all = {}
     seen: dict[str, str] = {}
-    for cid, craw in craw_all.items():
-        where = f"response.criteria.{cid}"
-        if not isinstance(craw, dict):
-            problems.append(f"{where}: must be a mapping with 'label' and 'column'")
-            continue
-        column = craw.get("column")
-        if not isinstance(column, str) or not column:
-            problems.append(f"{where}.column: required column name is missing")
-            continue
-        if column in used_columns:
-            problems.append(f"{where}.column: column '{column}' is already used by a variable, the arm, the id "
-                            f"or an endpoint")
-        if column in seen:
-            problems.append(f"{where}.column: column '{column}' is also used by criterion '{seen[column]}'")
-        seen[column] = str(cid)
-        criteria[str(cid)] = ResponseCriterion(str(cid), str(craw.get("label", cid)), column)
-    return ResponseSpec(categories, subsets["objective"], subsets["control"], criteria, test)
+    for cid, c in r.criteria.items():
+        if c.column in used_columns:
+            problem(("response", "criteria", cid, "column"), f"column '{c.column}' is already used by a variable, "
+                                                             "the arm, the id or an endpoint")
+        if c.column in seen:
+            problem(("response", "criteria", cid, "column"), f"column '{c.column}' is also used by criterion "
+                                                             f"'{seen[c.column]}'")
+        seen[c.column] = str(cid)
+        criteria[str(cid)] = ResponseCriterion(str(cid), c.label, c.column)
+    return ResponseSpec(categories, subsets["objective"], subsets["control"], criteria, r.test)
 
 
-def _parse_adverse_events(araw: Any, used_columns: set[str], problems: list[str]) -> AdverseEventSpec | None:
-    """Parse the optional ``adverse_events`` section, appending every problem to ``problems``."""
-    if not araw:
+def _parse_adverse_events(a, used_columns: set[str], problem) -> AdverseEventSpec | None:
+    """The ``adverse_events`` section (structure already checked): the file, grades and column names."""
+    if a is None:
         return None
-    if not isinstance(araw, dict):
-        problems.append("adverse_events: must be a mapping with at least 'format' and 'terms'")
-        return None
-    fmt = str(araw.get("format", "wide"))
-    if fmt not in AE_FORMATS:
-        problems.append(f"adverse_events.format: '{fmt}' is not one of {list(AE_FORMATS)}")
-    prefix = araw.get("column_prefix", "ae_")
-    if not isinstance(prefix, str):
-        problems.append(f"adverse_events.column_prefix: must be text, got {prefix!r}")
-        prefix = "ae_"
-    file = araw.get("file")
-    if fmt == "long":
-        if not isinstance(file, str) or not file:
-            problems.append("adverse_events.file: required for format 'long' (a CSV/Excel file with columns "
-                            "patient id, term, grade)")
-            file = None
-    elif file is not None and not isinstance(file, str):
-        problems.append(f"adverse_events.file: must be a file name, got {file!r}")
-        file = None
-    test = _check_policy(araw.get("test", "fisher_if_expected_lt5"), "adverse_events.test", problems)
-    severe = araw.get("severe_grades", [3, 4])
-    if (not isinstance(severe, list) or not severe
-            or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 5 for g in severe)):
-        problems.append(f"adverse_events.severe_grades: must be a non-empty list of grades 1-5, got {severe!r}")
+    if a.format == "long" and not a.file:
+        problem(("adverse_events", "file"), "required for format 'long' (a CSV/Excel file with columns patient id, "
+                                            "term, grade)")
+    severe = list(a.severe_grades)
+    if not all(1 <= g <= 5 for g in severe):
+        problem(("adverse_events", "severe_grades"), f"must be grades 1-5, got {severe}")
         severe = [3, 4]
     elif sorted(set(severe)) != list(range(min(severe), max(severe) + 1)):
-        problems.append(f"adverse_events.severe_grades: must be consecutive grades, got {severe!r}")
-    terms_raw = araw.get("terms")
-    if isinstance(terms_raw, list):
-        terms_raw = {str(t): str(t) for t in terms_raw}
-    if not isinstance(terms_raw, dict) or not terms_raw:
-        problems.append("adverse_events.terms: required mapping of term code -> label, in the paper's order")
-        terms_raw = {}
-    terms = {str(k): str(v) for k, v in terms_raw.items()}
+        problem(("adverse_events", "severe_grades"), f"must be consecutive grades, got {severe}")
+    terms = {str(t): str(t) for t in a.terms} if isinstance(a.terms, list) else \
+        {str(k): str(v) for k, v in a.terms.items()}
+    if not terms:
+        problem(("adverse_events", "terms"), "needs at least one term (code: label, in the paper's order)")
     if "overall" in terms:
-        problems.append("adverse_events.terms: 'overall' is reserved for 'any adverse event'")
-    if fmt == "wide":
+        problem(("adverse_events", "terms", "overall"), "'overall' is reserved for 'any adverse event'")
+    if a.format == "wide":
         for t in terms:
-            if prefix + t in used_columns:
-                problems.append(f"adverse_events.terms.{t}: column '{prefix + t}' is already used elsewhere in the spec")
-    return AdverseEventSpec(terms=terms, format=fmt, column_prefix=prefix, file=file, test=test,
+            if a.column_prefix + t in used_columns:
+                problem(("adverse_events", "terms", t), f"column '{a.column_prefix + t}' is already used elsewhere "
+                                                        "in the spec")
+    return AdverseEventSpec(terms=terms, format=a.format, column_prefix=a.column_prefix, file=a.file, test=a.test,
                             severe_grades=tuple(int(g) for g in severe))
-
-
-def _parse_subgroups(graw: Any, variables: dict[str, Variable], survival: SurvivalSpec | None,
-                     problems: list[str]) -> SubgroupSpec | None:
-    """Parse the optional ``subgroups`` section (needs ``survival`` for its endpoints)."""
-    if not graw:
-        return None
-    if not isinstance(graw, dict):
-        problems.append("subgroups: must be a mapping with 'endpoints' and 'variables'")
-        return None
-    endpoints = tuple(str(x) for x in graw.get("endpoints") or ())
-    names = tuple(str(x) for x in graw.get("variables") or ())
-    known = survival.endpoints if survival else {}
-    for e in endpoints:
-        if e not in known:
-            problems.append(f"subgroups.endpoints: '{e}' is not an endpoint of the survival section")
-    for v in names:
-        if v not in variables:
-            problems.append(f"subgroups.variables: '{v}' is not declared under variables")
-        elif variables[v].type == "continuous" and variables[v].cut is None:
-            problems.append(f"subgroups.variables: '{v}' is continuous without a 'cut'; subgroups need categories")
-    if not endpoints or not names:
-        problems.append("subgroups: needs at least one endpoint and one variable")
-    return SubgroupSpec(endpoints, names)
