@@ -149,3 +149,53 @@ def test_integer_variable_rejects_fractions(tiny_study):
     assert [str(p) for p in err.problems] == [
         "row 3, column 'age': value 61.5 is not a whole number (the spec declares integer: true)",
         "row 4, column 'age': value 70.25 is not a whole number (the spec declares integer: true)"]
+
+
+# ------------------------------------------------------------------------- files as users have them
+def _spec_with_data(tiny_study, extra: str):
+    spec_file = tiny_study / "study.yaml"
+    spec_file.write_text(spec_file.read_text().replace("data: {patients: patients.csv, id_column: pid}",
+                                                       "data: {patients: patients.csv, id_column: pid" + extra + "}"))
+    return load_spec(spec_file)
+
+
+def test_semicolon_file_is_recognised_and_named(tiny_study):
+    rows = (tiny_study / "patients.csv").read_text().replace(",", ";")
+    (tiny_study / "patients.csv").write_text(rows)
+    err = bad_table(tiny_study, rows)
+    assert "row 1: the header has no ',' but 4 ';': this looks like a semicolon-separated file" in str(err)
+    assert 'declare `data.delimiter: ";"`' in str(err)
+
+
+def test_semicolon_and_decimal_comma_declared_in_the_spec(tiny_study):
+    rows = (tiny_study / "patients.csv").read_text().replace(",", ";").replace("40.5", "40,5")
+    (tiny_study / "patients.csv").write_text(rows)
+    spec = _spec_with_data(tiny_study, ', delimiter: ";", decimal: ","')
+    data = load_patients(spec)
+    assert data.loc["p6", "alt"] == 40.5 and data.loc["p1", "age"] == 50
+
+
+def test_decimal_comma_without_the_spec_key_gets_a_hint(tiny_study):
+    err = bad_table(tiny_study, (tiny_study / "patients.csv").read_text().replace("40.5", "\"40,5\""))
+    assert "row 7, column 'alt': not a number: '40,5' (a comma as the decimal mark? declare `data.decimal: \",\"`" \
+        in str(err)
+
+
+def test_latin1_file_names_row_and_column_and_the_key(tiny_study):
+    text = (tiny_study / "patients.csv").read_text().replace("p5,trt,f", "p5,trt,\xe9")
+    (tiny_study / "patients.csv").write_bytes(text.encode("latin-1"))  # an older Excel export
+    spec = load_spec(tiny_study / "study.yaml")
+    with pytest.raises(DataValidationError) as info:
+        load_patients(spec)
+    assert "row 6, column 'sex': byte 0xe9 is not valid UTF-8 text" in str(info.value)
+    assert "declare `data.encoding: cp1252`" in str(info.value)
+    spec = _spec_with_data(tiny_study, ", encoding: latin-1")
+    with pytest.raises(DataValidationError, match="row 6, column 'sex': unknown category '\xe9'"):
+        load_patients(spec)
+
+
+def test_bom_and_crlf_files_still_load(tiny_study):
+    text = (tiny_study / "patients.csv").read_text()
+    (tiny_study / "patients.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    data = load_patients(load_spec(tiny_study / "study.yaml"))
+    assert list(data.index) == ["p1", "p2", "p3", "p4", "p5", "p6"] and data.loc["p6", "alt"] == 40.5

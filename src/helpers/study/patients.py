@@ -7,13 +7,14 @@ the row (spreadsheet numbering: the header is row 1, the first patient row 2) an
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers.study.spec import StudySpec, Variable
+from helpers.study.spec import StudySpec, TableFormat, Variable
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls")
 MISSING_TOKENS = {"", "NA", "N/A", "na", "NaN", "nan", "NULL", "null", "."}
@@ -47,20 +48,30 @@ class DataValidationError(ValueError):
         super().__init__(f"{self.path}: {len(self.problems)} problem(s) in the patient table:\n{shown}{more}")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Excel file as text cells (no type guessing), or raise with a clear message."""
+def read_table(path: Path, fmt: TableFormat | None = None) -> pd.DataFrame:
+    """Read a CSV or Excel file as text cells (no type guessing), or raise with a clear message.
+
+    A CSV file is read with the spec's ``fmt`` (``data.delimiter``, ``data.decimal``, ``data.encoding``;
+    default: comma, point, UTF-8). A byte-order mark and Windows line ends are fine. A file that does not fit
+    (a semicolon-separated export, Latin-1 text read as UTF-8) gets a message saying what it looks like and
+    which spec key to set.
+    """
     path = Path(path)
+    fmt = fmt or TableFormat()
     if not path.exists():
         raise DataValidationError(path, [Problem(None, None, "file not found")])
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DataValidationError(path, [Problem(None, None, f"unsupported file type '{path.suffix}': "
                                                               f"use one of {', '.join(SUPPORTED_SUFFIXES)}")])
     if path.suffix.lower() == ".csv":
-        problems, stripped = _check_csv_shape(path)
+        text, problems = _decode(path, fmt)
+        if not problems:
+            problems, stripped = _check_csv_shape(text, fmt)
         if problems:
             raise DataValidationError(path, problems)
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=fmt.delimiter)
         raw.attrs["stripped"] = stripped
+        raw.attrs["decimal"] = fmt.decimal
         return raw
     try:
         return pd.read_excel(path, dtype=str, keep_default_na=False)
@@ -68,31 +79,73 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataValidationError(path, [Problem(None, None, f"not a readable Excel file: {exc}")]) from None
 
 
-def _check_csv_shape(path: Path) -> tuple[list[Problem], bool]:
-    """Malformed CSV: undecodable text or rows whose number of fields differs from the header's.
-
-    Also returns whether the file has no blank or tab at all (then no cell needs stripping, which saves a
-    Python call per cell); the text is read once for both.
-    """
+def _decode(path: Path, fmt: TableFormat) -> tuple[str, list[Problem]]:
+    """The file's text in the declared encoding (a UTF-8 byte-order mark removed), or the row and column of
+    the first byte that does not decode, with what the file probably is."""
+    data = path.read_bytes()
+    utf8 = fmt.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and utf8:
+        return "", [Problem(None, None, "not UTF-8 text but UTF-16 (it starts with a UTF-16 byte-order mark): save "
+                                        "it as UTF-8, or declare `data.encoding: utf-16` in the study spec")]
+    if b"\x00" in data[:4096] and not fmt.encoding.lower().startswith("utf-16"):
+        return "", [Problem(None, None, "not UTF-8 text: the file holds NUL bytes (is it a binary file, e.g. an "
+                                        "Excel workbook renamed .csv?)")]
     try:
-        text = path.read_text(encoding="utf-8")
+        return data.decode("utf-8-sig" if utf8 else fmt.encoding), []
     except UnicodeDecodeError as exc:
-        return [Problem(None, None, f"not UTF-8 text (is it a CSV file?): {exc}")], False
+        before = data[:exc.start]
+        row = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        field = before[line_start:].count(fmt.delimiter.encode()) if fmt.delimiter else 0
+        header = data.split(b"\n", 1)[0].decode("latin-1").strip().split(fmt.delimiter)
+        column = header[field].strip() if field < len(header) else None
+        bad = data[exc.start:exc.start + 1].hex()
+        hint = ""
+        try:
+            data.decode("cp1252")
+            hint = (" The file looks like Latin-1 / Windows-1252 text (an older Excel export): save it as UTF-8, or "
+                    "declare `data.encoding: cp1252` (or `latin-1`) in the study spec.")
+        except UnicodeDecodeError:
+            pass
+        name = "UTF-8" if utf8 else fmt.encoding
+        return "", [Problem(row, column, f"byte 0x{bad} is not valid {name} text (not UTF-8 as declared).{hint}"
+                            if utf8 else f"byte 0x{bad} is not valid {name} text.{hint}")]
+
+
+def _shown_sep(sep: str) -> str:
+    return "'\\t'" if sep == "\t" else f"'{sep}'"
+
+
+def _check_csv_shape(text: str, fmt: TableFormat) -> tuple[list[Problem], bool]:
+    """Malformed CSV: a header with another delimiter than declared, or rows whose number of fields differs
+    from the header's.
+
+    Also returns whether the text has no blank or tab at all (then no cell needs stripping, which saves a
+    Python call per cell).
+    """
+    sep = fmt.delimiter
     stripped = " " not in text and "\t" not in text
     quoted = '"' in text
     lines = text.splitlines()
-    del text
-    header = next(csv.reader(lines[:1]), [])
+    header = next(csv.reader(lines[:1], delimiter=sep), [])
     if not header or not any(cell.strip() for cell in header):
         return [Problem(None, None, "empty file: expected a header row and one row per patient")], stripped
+    if len(header) == 1:
+        for other, name in ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "vertical bar")):
+            if other != sep and lines[0].count(other) >= 1:
+                more = (" Numbers such as 3,5 then need `data.decimal: \",\"` too." if other == ";" else "")
+                return [Problem(1, None, f"the header has no {_shown_sep(sep)} but {lines[0].count(other)} "
+                                         f"{_shown_sep(other)}: this looks like a {name}-separated file (Excel "
+                                         f"writes CSV so in many European locales); declare `data.delimiter: "
+                                         f"\"{_shown_sep(other)[1:-1]}\"` in the study spec.{more}")], stripped
     width = len(header)
     if not quoted:
-        # no quoted cells: a row's fields are its commas + 1 (a blank line has none), no CSV parsing needed
-        return [Problem(i + 1, None, f"has {line.count(',') + 1} fields but the header has {width}")
-                for i, line in enumerate(lines) if line and line.count(",") + 1 != width], stripped
+        # no quoted cells: a row's fields are its delimiters + 1 (a blank line has none), no CSV parsing needed
+        return [Problem(i + 1, None, f"has {line.count(sep) + 1} fields but the header has {width}")
+                for i, line in enumerate(lines) if line and line.count(sep) + 1 != width], stripped
     # rows are parsed one at a time (a large table's cells are never all held as Python strings at once)
     return [Problem(i + 1, None, f"has {len(r)} fields but the header has {width}")
-            for i, r in enumerate(csv.reader(lines)) if r and len(r) != width], stripped
+            for i, r in enumerate(csv.reader(lines, delimiter=sep)) if r and len(r) != width], stripped
 
 
 def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFrame:
@@ -104,7 +157,7 @@ def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFra
     ``<name>_cat`` built like R's ``cut()``.
     """
     path = Path(path) if path is not None else spec.patients_file
-    return validate_patients(spec, read_table(path), source=path)
+    return validate_patients(spec, read_table(path, spec.table_format), source=path)
 
 
 def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "<in-memory table>") -> pd.DataFrame:
@@ -137,6 +190,7 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
 
     rownum = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
     cells = raw if raw.attrs.get("stripped") else raw.apply(lambda s: s.str.strip())
+    decimal = raw.attrs.get("decimal", spec.table_format.decimal)
 
     ids = cells[spec.id_column]
     for i in ids.index[ids.isin(MISSING_TOKENS)]:
@@ -169,9 +223,9 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
                                                          f"{list(var.levels)}"))
             out[name] = pd.Categorical(col.where(~is_missing & ~bad), categories=list(var.levels), ordered=True)
         else:
-            values = pd.to_numeric(col.where(~is_missing), errors="coerce")
+            values = _numbers(col.where(~is_missing), decimal)
             for i in col.index[~is_missing & values.isna()]:
-                problems.append(Problem(rownum[i], name, f"not a number: '{col[i]}'"))
+                problems.append(Problem(rownum[i], name, f"not a number: '{col[i]}'{_decimal_hint(col[i], decimal)}"))
             if var.integer:
                 for i in values.index[values.notna() & (values % 1 != 0)]:
                     problems.append(Problem(rownum[i], name, f"value {col[i]} is not a whole number (the spec "
@@ -187,7 +241,7 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
             if var.cut is not None:
                 out[name + CUT_SUFFIX] = cut_variable(out[name], var)
     for ep in endpoints:
-        _load_endpoint(ep, cells, rownum, out, problems)
+        _load_endpoint(ep, cells, rownum, out, problems, decimal)
     if spec.response is not None:
         for crit in spec.response.criteria.values():
             _load_response(crit, spec.response.categories, cells, rownum, out, problems)
@@ -212,12 +266,29 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
     return out
 
 
-def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame, problems: list) -> None:
+def _numbers(col: pd.Series, decimal: str = ".") -> pd.Series:
+    """Text cells as floats (NaN: missing or not a number); with ``decimal=","`` 3,5 reads as 3.5."""
+    if decimal == ",":
+        col = col.str.replace(",", ".", regex=False)
+    return pd.to_numeric(col, errors="coerce")
+
+
+def _decimal_hint(text: str, decimal: str) -> str:
+    """Why a cell such as '3,5' is not a number when the spec declares a point as the decimal mark."""
+    if decimal == "." and isinstance(text, str) and "," in text:
+        if not pd.isna(pd.to_numeric(text.replace(",", "."), errors="coerce")):
+            return " (a comma as the decimal mark? declare `data.decimal: \",\"` in the study spec)"
+    return ""
+
+
+def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame, problems: list,
+                   decimal: str = ".") -> None:
     """Time (a number >= 0) and event (0 or 1) columns of one endpoint; missing values are errors."""
     time_raw, event_raw = cells[ep.time], cells[ep.event]
-    times = pd.to_numeric(time_raw.where(~time_raw.isin(MISSING_TOKENS)), errors="coerce")
+    times = _numbers(time_raw.where(~time_raw.isin(MISSING_TOKENS)), decimal)
     for i in time_raw.index[times.isna()]:
-        what = "value is missing" if time_raw[i] in MISSING_TOKENS else f"not a number: '{time_raw[i]}'"
+        what = ("value is missing" if time_raw[i] in MISSING_TOKENS else
+                f"not a number: '{time_raw[i]}'{_decimal_hint(time_raw[i], decimal)}")
         problems.append(Problem(rownum[i], ep.time, f"{what} ({ep.short} time)"))
     for i in times.index[times < 0]:
         problems.append(Problem(rownum[i], ep.time, f"negative time {time_raw[i]} ({ep.short} time must be >= 0)"))
@@ -295,7 +366,7 @@ def load_adverse_events(spec: StudySpec, data_index: pd.Index, path: Path | str 
     if ae is None or ae.format != "long":
         raise ValueError(f"study '{spec.study_id}' has no long-format adverse_events section")
     path = Path(path) if path is not None else spec.folder / str(ae.file)
-    raw = read_table(path)
+    raw = read_table(path, spec.table_format)
     raw.columns = [str(c).strip() for c in raw.columns]
     id_col = spec.id_column
     missing = [c for c in (id_col, "term", "grade") if c not in raw.columns]
