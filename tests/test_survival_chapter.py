@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from helpers.analyses import survival as sc
+from helpers.report import format as fmt
 from helpers.build.toc import chapter_runs
 from helpers.study.patients import load_patients
 from helpers.study.spec import load_spec
@@ -57,9 +58,9 @@ def test_an_arm_without_events_gives_a_warning_and_NE_not_a_crash(survival_study
 
 
 def test_format_hr_and_p():
-    assert sc.format_hr(0.3612, 0.2101, 0.6234) == "0.36 (0.21–0.62)"
-    assert sc.format_hr(1e-9, 0.0, np.inf, estimable=False) == "NE"
-    assert sc.format_p(0.00049) == "<0.001" and sc.format_p(0.0651) == "0.065"
+    assert fmt.format_hr(0.3612, 0.2101, 0.6234) == "0.36 (0.21–0.62)"
+    assert fmt.format_hr(1e-9, 0.0, np.inf, estimable=False) == "NE"
+    assert fmt.format_p(0.00049) == "<0.001" and fmt.format_p(0.0651) == "0.065"
     assert sc.p_text(0.0004) == "p < 0.001"
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from helpers.study.patients import load_patients
 from helpers.study.spec import load_spec
-from helpers.analyses.table1 import baseline_table, format_p
+from helpers.analyses.table1 import baseline_table
+from helpers.report.format import format_p
 
 
 @pytest.fixture

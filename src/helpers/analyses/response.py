@@ -23,7 +23,7 @@ from scipy import stats
 from helpers.stats import hypothesis_tests as ht
 from helpers.study.patients import value_masks
 from helpers.study.spec import StudySpec
-from helpers.analyses.table1 import format_p
+from helpers.report.format import format_p
 
 ANALYSIS = "best_response"
 RATE_LEVELS = ("ORR", "DCR")

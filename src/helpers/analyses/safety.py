@@ -18,7 +18,7 @@ from helpers.stats import hypothesis_tests as ht
 from helpers.study.patients import value_masks
 from helpers.study.results import first_row_values
 from helpers.study.spec import StudySpec
-from helpers.analyses.table1 import format_p
+from helpers.report.format import format_p
 
 ANALYSIS = "adverse_events"
 LEVELS = ("any_grade", "grade_3_4")

@@ -37,6 +37,7 @@ from scipy import stats
 from helpers.analyses import balance
 from helpers.analyses import cohorts
 from helpers.analyses import survival as sc
+from helpers.report.format import format_hr, format_p
 from helpers.study.spec import MatchingSpec, StudySpec
 
 DEFAULT_CALIPERS = (None, 0.5, 0.2, 0.1, 0.05)
@@ -328,7 +329,7 @@ def matching_sensitivity(data: pd.DataFrame, spec: StudySpec, grid=None, endpoin
 
 # ------------------------------------------------------------------------------------ display and results
 def _ci_text(hr, lo, up) -> str:
-    return sc.format_hr(hr, lo, up, estimable=bool(np.isfinite(hr)))
+    return format_hr(hr, lo, up, estimable=bool(np.isfinite(hr)))
 
 
 def sensitivity_display(table: pd.DataFrame, spec: StudySpec, endpoint: str | None = None) -> pd.DataFrame:
@@ -350,7 +351,7 @@ def sensitivity_display(table: pd.DataFrame, spec: StudySpec, endpoint: str | No
             row[f"{ep}HR (95% CI)"] = r.note if (r.note and not np.isfinite(r.hr)) else _ci_text(r.hr, r.lower, r.upper)
             row[f"{ep}Robust CI"] = ("" if not np.isfinite(r.robust_lower) else
                                          f"{r.robust_lower:.2f}–{r.robust_upper:.2f}")
-            row[f"{ep}Log-rank P"] = "" if not np.isfinite(r.logrank_p) else sc.format_p(r.logrank_p)
+            row[f"{ep}Log-rank P"] = "" if not np.isfinite(r.logrank_p) else format_p(r.logrank_p)
         out.append(row)
     return pd.DataFrame(out)
 
@@ -407,12 +408,12 @@ def summary_text(table: pd.DataFrame, spec: StudySpec) -> str:
         lo, hi = matched.loc[matched["hr"].idxmin()], matched.loc[matched["hr"].idxmax()]
         text = (f"**{label}**: over the {len(matched)} matched settings with an estimable hazard ratio, the HR of "
                 f"{exp} versus {ref} ranged from {lo['hr']:.2f} ({lo['setting']}) to {hi['hr']:.2f} "
-                f"({hi['setting']}); in the primary cohort it is {sc.format_hr(primary['hr'], primary['lower'], primary['upper'])}.")
+                f"({hi['setting']}); in the primary cohort it is {format_hr(primary['hr'], primary['lower'], primary['upper'])}.")
         paper = block[block["paper_setting"].astype(bool)]
         paper_ok = len(paper) > 0 and bool(paper["estimable"].iloc[0])
         if paper_ok:
             p = paper.iloc[0]
-            text += f" With the paper's setting ({p['setting']}) it is {sc.format_hr(p['hr'], p['lower'], p['upper'])}."
+            text += f" With the paper's setting ({p['setting']}) it is {format_hr(p['hr'], p['lower'], p['upper'])}."
         for kind, (lcol, ucol) in (("model-based", ("lower", "upper")), ("robust", ("robust_lower", "robust_upper"))):
             side = _side(matched[lcol], matched[ucol])
             counts = side.value_counts()

@@ -18,7 +18,9 @@ from helpers.stats import rmst as rmstmod
 from helpers.stats import survival as surv
 from helpers.study.patients import CUT_SUFFIX
 from helpers.study.spec import Endpoint, StudySpec
-from helpers.analyses.table1 import format_p
+from helpers.report.format import estimable as _estimable
+from helpers.report.format import format_hr, format_median, format_p, hr_text, median_text, p_text
+from helpers.report.format import format_number as _fmt
 
 
 def _row(analysis, variable, level, group, stat, value) -> dict:
@@ -262,15 +264,6 @@ def cox_rows(screen: CoxScreen) -> list[dict]:
     return rows
 
 
-def format_hr(hr: float, lower: float, upper: float, decimals: int = 2, estimable: bool = True) -> str:
-    """'0.36 (0.21–0.62)'; 'NE' when the model could not estimate the term (e.g. an arm without events)."""
-    if not estimable or hr is None or not np.isfinite(hr):
-        return "NE"
-    lo = f"{lower:.{decimals}f}" if np.isfinite(lower) else "NE"
-    hi = f"{upper:.{decimals}f}" if np.isfinite(upper) else "NE"
-    return f"{hr:.{decimals}f} ({lo}–{hi})"
-
-
 def cox_display(screens: list[CoxScreen], spec: StudySpec) -> pd.DataFrame:
     """Table 2 layout: one row per term; per endpoint, univariate and multivariable HR (95% CI) and P."""
     blocks = []
@@ -355,10 +348,6 @@ def followup_note(data: pd.DataFrame, spec: StudySpec) -> str:
     return text
 
 
-def _fmt(x: float, d: int = 1) -> str:
-    return f"{x:.{d}f}" if x is not None and np.isfinite(x) else "NR"
-
-
 # ---------------------------------------------------------------------------------------------------- RMST
 def rmst_analysis(data: pd.DataFrame, spec: StudySpec, name: str, tau=None):
     """RMST per arm and their difference (experimental minus reference), survRM2 variance, τ by the spec's rule."""
@@ -406,26 +395,6 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["analysis", "variable", "level", "group", "stat", "value"])
 
 
-def median_text(m) -> str:
-    """'10.1 (95% CI 7.2–NR)' style text; NR where the curve or a band does not reach 0.5, NE if not estimable."""
-    est, ci = surv.format_median(m).split(" ", 1)
-    return f"{est} (95% CI {ci.strip('()')})"
-
-
-def _estimable(row) -> bool:
-    value = row.get("estimable", True) if hasattr(row, "get") else getattr(row, "estimable", True)
-    return bool(value) if value is not None and value == value else True
-
-
-def hr_text(hr_row) -> str:
-    return format_hr(hr_row["hr"], hr_row["lower"], hr_row["upper"], estimable=_estimable(hr_row))
-
-
-def p_text(p: float) -> str:
-    f = format_p(p)
-    return f"p {f.replace('<', '< ')}" if f.startswith("<") else f"p = {f}"
-
-
 def panel_annotation(cmp: ArmComparison, spec: StudySpec) -> str:
     return f"HR {hr_text(cmp.arm_hr)}\nlog-rank {p_text(cmp.logrank.p_value)}"
 
@@ -436,7 +405,7 @@ def median_table(comparisons: dict[str, ArmComparison], spec: StudySpec) -> pd.D
         for code in spec.arm.codes:
             m = cmp.kms[code].median()
             rows.append({"Endpoint": cmp.endpoint.short, "Arm": spec.arm.labels[code], "n": cmp.n[code],
-                         "Events": cmp.events[code], "Median (95% CI)": surv.format_median(m),
+                         "Events": cmp.events[code], "Median (95% CI)": format_median(m),
                          "HR (95% CI)": "", "Log-rank P": ""})
         rows[-1]["HR (95% CI)"] = hr_text(cmp.arm_hr)
         rows[-1]["Log-rank P"] = format_p(cmp.logrank.p_value)

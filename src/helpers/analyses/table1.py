@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from helpers.report.format import TEST_LABELS, format_p, short_test_label
 from helpers.stats import hypothesis_tests as ht
 from helpers.study.patients import analysis_column, level_codes
 from helpers.study.spec import StudySpec
@@ -70,32 +71,6 @@ class BaselineTable:
         out = pd.DataFrame(rows).set_index("Variable")
         out.columns = [f"{spec.arm.labels[c]} (N={self.n[c]})" if c in self.n else c for c in out.columns]
         return out
-
-
-def format_p(p: float, decimals: int = 3) -> str:
-    """p as papers print it: three decimals, ``<0.001`` below that, ``NA`` when undefined."""
-    if p is None or not np.isfinite(p):
-        return "NA"
-    if p < 10 ** -decimals:
-        return f"<{10 ** -decimals:.{decimals}f}"
-    return f"{p:.{decimals}f}"
-
-
-def short_test_label(method: str) -> str:
-    """A short column label for R's ``method`` string."""
-    if "Fisher" in method:
-        return "Fisher"
-    if "given probabilities" in method:
-        return "χ² (one level observed)"
-    if "Yates" in method:
-        return "χ² (Yates)"
-    return "χ²"
-
-
-TEST_LABELS = {
-    "chisq_yates": "χ² (Yates)", "chisq": "χ²", "fisher": "Fisher", "mann_whitney": "Mann-Whitney",
-    "wilcox_cc": "Wilcoxon (cc)", "t_test": "t-test", "welch": "Welch t",
-}
 
 
 def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary", variables: list[str] | None = None,

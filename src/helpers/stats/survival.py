@@ -57,6 +57,7 @@ from scipy import stats
 
 __all__ = [
     "CONF_TYPES",
+    "format_median",
     "MedianEstimate",
     "KaplanMeier",
     "LogRankResult",
@@ -70,7 +71,6 @@ __all__ = [
     "reverse_kaplan_meier",
     "median_followup",
     "followup_from_table",
-    "format_median",
 ]
 
 CONF_TYPES = ("log", "log-log", "plain", "none")
@@ -803,6 +803,8 @@ def followup_from_table(tab: pd.DataFrame) -> FollowUp:
 # ------------------------------------------------------------------------------------------------
 # Formatting
 # ------------------------------------------------------------------------------------------------
+
+
 def format_median(m: MedianEstimate, decimals: int = 1, sep: str = "\u2013") -> str:
     """``"10.1 (7.2–NR)"``: estimate and CI; a missing value prints as its reason, "NR" (not
     reached) or "NE" (not estimable), defaulting to "NR"."""
