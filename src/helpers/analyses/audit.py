@@ -270,6 +270,17 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     return "**Why these p-values differ**\n\n" + "\n".join(notes)
 
 
+def p_value_notes(comparison: pd.DataFrame, rows: pd.DataFrame, spec, policy: str, data: pd.DataFrame) -> str:
+    """:func:`p_value_discrepancies` for the numbers of a chapter's comparison that are not reproduced."""
+    if comparison.empty:
+        return ""
+    shown = comparison_display(comparison)
+    off = shown[shown["Status"] != "reproduced"]
+    if not len(off):
+        return ""
+    return p_value_discrepancies(off, rows, spec, policy, data[spec.arm.column].astype(str).value_counts().to_dict())
+
+
 # --- The reproduction audit of a whole study (the audit chapter) -------------------------------------------
 
 _PART_RANK = {"Abstract": 0, "Methods": 1, "Results": 2, "Table": 3, "Figure": 4, "Discussion": 5}

@@ -4,7 +4,8 @@ Convention (R ``tableone``/``cobalt`` with ``s.d.denom = "pooled"``):
 
 * continuous: SMD = (mean₁ − mean₀) / sqrt((s₁² + s₀²) / 2), sample SDs with n − 1;
 * each level of a categorical variable (as a 0/1 indicator; two-level variables report the non-reference
-  level only): SMD = (p₁ − p₀) / sqrt((p₁(1 − p₁) + p₀(1 − p₀)) / 2), 0 when both proportions are 0 or 1.
+  level only): SMD = (p₁ − p₀) / sqrt((p₁(1 − p₁) + p₀(1 − p₀)) / 2), 0 when both proportions are 0 or 1;
+  p is the proportion among the patients with a known value, the denominator of Table 1's percentages.
 
 Arm 1 is the experimental arm, arm 0 the reference arm.  |SMD| < 0.1 is the usual threshold for balance.
 
@@ -79,9 +80,10 @@ def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: lis
         if var.is_categorical:
             levels = list(var.category_labels.items())
             shown = levels[1:] if len(levels) == 2 else levels
+            present = col.notna().to_numpy()  # proportions of the patients with a known value, as in Table 1
             for level, label in shown:
-                hit = (col == level).to_numpy()  # a missing value counts as "not this level"
-                p1, p0 = _share(hit, in_arm[exp]), _share(hit, in_arm[ref])
+                hit = (col == level).to_numpy()
+                p1, p0 = _share(hit, in_arm[exp] & present), _share(hit, in_arm[ref] & present)
                 rows.append(dict(variable=variable, level=level, label=f"{var.label}: {label}",
                                  smd=smd_proportion(p1, p0)))
         else:

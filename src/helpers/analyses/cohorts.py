@@ -106,6 +106,115 @@ def flow_text(spec: StudySpec, arm_counts: dict[str, int]) -> str:
 
 
 def no_matching_text(spec: StudySpec) -> str:
-    """What the matching section says for a study whose spec declares no matching."""
-    return ("The study specification has no `matching` section, so no propensity-matched cohort is built "
-            "(none is needed to compare randomised arms); pass the parameter `match_covariates` to match anyway.")
+    """What the matching section says for a study whose spec declares no matching (its words come from the
+    spec's design)."""
+    if spec.design.randomised:
+        why = "the arms were assigned at random, so no matching is needed to make them comparable"
+    else:
+        why = (f"this is {spec.design.phrase()}, so the arms may differ in prognosis; the paper did not match, "
+               "and the multivariable Cox model of the survival chapter is its adjustment")
+    return (f"The study specification has no `matching` section, so no propensity-matched cohort is built: {why}. "
+            "Pass the parameter `match_covariates` to match anyway.")
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class CohortsChapter:
+    """The cohorts chapter: patient flow, Table 1 of the primary (and matched) cohort, the matching and its
+    balance. Its numbers go to the results table in the chapter's order; the displays are ready to show."""
+
+    def __init__(self, ch):
+        from helpers.analyses import balance, table1
+
+        self.ch = ch
+        spec, data, p = ch.spec, ch.data, ch.params
+        self.spec = spec
+        arm = data[spec.arm.column]
+        self.arm_counts = arm.value_counts().reindex(spec.arm.codes).astype(int).to_dict()
+        for step in spec.flow:
+            ch.results.add(cohort="primary", analysis="flow", variable="patients", level=step.step, group="all",
+                           stat="n", value=step.n)
+        for code, n in self.arm_counts.items():
+            ch.results.add(cohort="primary", analysis="flow", variable="patients", level="included", group=code,
+                           stat="n", value=n)
+        self.matched = ch.matched
+        self.matched_counts = None
+        if self.matched is not None:
+            self.matched_counts = self.matched.data[spec.arm.column].value_counts().reindex(
+                spec.arm.codes).astype(int).to_dict()
+            for code, n in self.matched_counts.items():
+                ch.results.add(cohort="matched", analysis="flow", variable="patients", level="included", group=code,
+                               stat="n", value=n)
+        tests = dict(categorical_test=p["categorical_test"], continuous_test=p["continuous_test"])
+        self.tables = [table1.baseline_table(data, spec, "primary", **tests)]
+        ch.results.extend(self.tables[0].long)
+        if self.matched is not None:
+            self.tables.append(table1.baseline_table(self.matched.data, spec, "matched", **tests))
+            ch.results.extend(self.tables[1].long)
+            ch.results.extend(matching_results(self.matched), cohort="matched")
+            self.balance = balance.balance_before_after(data, self.matched.data, spec, list(spec.table1.variables))
+            for r in self.balance.itertuples():
+                ch.results.add(cohort="primary", analysis="balance", variable=r.variable, level=r.level,
+                               group="difference", stat="smd", value=r.before)
+                ch.results.add(cohort="matched", analysis="balance", variable=r.variable, level=r.level,
+                               group="difference", stat="smd", value=r.after)
+
+    def flow_figure(self):
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        spec, m = self.spec, self.matched_counts
+        return Figure("flow", figures.flow_diagram(spec, self.arm_counts, m),
+                      "Patient flow: the published screening and exclusion steps, the arms as counted from the "
+                      "patient table" + (", and the propensity-matched cohort." if m is not None else "."),
+                      alt="Flow diagram of patient selection: " + ", ".join(
+                          f"{spec.arm.labels[c]} {n} patients" for c, n in self.arm_counts.items())
+                      + ("; matched: " + ", ".join(f"{spec.arm.labels[c]} {n}" for c, n in m.items())
+                         if m is not None else "") + ".")
+
+    def flow_text(self) -> str:
+        return flow_text(self.spec, self.arm_counts)
+
+    def table1(self):
+        from helpers.analyses import table1
+        from helpers.report.display import Table
+
+        titles = ["Primary cohort", "Matched cohort"][:len(self.tables)]
+        return Table("table1", table1.side_by_side(self.tables, titles), f"{self.spec.table1.title}.",
+                     notes="P-values: " + table1.test_legend(self.tables) + ". " + table1.policy_note(self.tables[0]))
+
+    def matching_text(self) -> str:
+        return no_matching_text(self.spec) if self.matched is None else matching_summary(self.spec, self.matched)
+
+    def love_plot(self):
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        if self.matched is None:
+            return None
+        bal = self.balance
+        return Figure("love", figures.love_plot(bal), "Absolute standardized mean differences of the Table 1 "
+                      "covariates before (open) and after (filled) matching; the dashed line marks 0.1.",
+                      alt=f"Love plot of standardized mean differences for {bal['variable'].nunique()} covariates; "
+                          f"largest absolute difference {bal['before'].abs().max():.2f} before and "
+                          f"{bal['after'].abs().max():.2f} after matching.")
+
+    def overlap_plot(self):
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        if self.matched is None:
+            return None
+        m = self.matched
+        return Figure("ps_overlap", figures.propensity_overlap(m.scores, self.ch.data[self.spec.arm.column],
+                                                               m.result.matched_ids, self.spec),
+                      "Propensity scores by arm (logistic model on the matching covariates). Light bars: all "
+                      "patients; dark bars: matched patients.",
+                      alt="Histograms of propensity scores for each arm, all patients and matched patients.")
+
+    def synthetic_note(self) -> str:
+        if not self.ch.synthetic_default:
+            return ""
+        return ("With the default synthetic data, the numbers the generator aimed at agree by construction. "
+                "Everything else, such as the matched cohort's Table 1, which depends on which patients the matching "
+                "picks, is not forced to agree: those rows show how far the synthetic cohort is from the real one, "
+                "not errors of the analysis code.")

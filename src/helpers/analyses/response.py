@@ -260,3 +260,62 @@ def rate_summary(rows: pd.DataFrame, spec: StudySpec, criterion: str, level: str
     out["Difference (95% CI)"] = f"{100 * d:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f}) points"
     out["P"] = format_p(_value(rows, criterion, level, "comparison", "p_value"))
     return out
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class ResponseChapter:
+    """Best overall response by criterion, ORR and DCR with exact CIs, and the agreement of two criteria."""
+
+    def __init__(self, ch):
+        self.ch, self.spec = ch, ch.spec
+        self.policy = ch.params["test"] or self.spec.response.test
+        self.criteria = list(self.spec.response.criteria)
+        self.rows = pd.concat([best_response_table(ch.data, self.spec, c, self.policy) for c in self.criteria],
+                              ignore_index=True)
+        ch.results.extend(self.rows[["analysis", "variable", "level", "group", "stat", "value"]], cohort="primary")
+        self.agreement = None
+        if len(self.criteria) >= 2:
+            self.agreement = response_agreement(ch.data, self.spec, self.criteria[0], self.criteria[1])
+            ch.results.add(cohort="primary", analysis="agreement", variable=f"{self.criteria[0]}_{self.criteria[1]}",
+                           level="", group="all", stat="kappa", value=self.agreement[1])
+
+    def response_table(self):
+        from helpers.report.display import Table
+        from helpers.report.format import test_name
+
+        return Table("best_response", response_display(self.rows, self.spec, self.criteria), "Best overall response.",
+                     notes=f"n (%) of patients in each arm. P: {test_name(self.policy)}.")
+
+    def response_figure(self):
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        return Figure("response_bars", figures.response_bars(self.rows, self.spec, self.criteria),
+                      "Best overall response by arm and criterion (percent of patients).",
+                      alt="Stacked bars of best overall response (complete response, partial response, stable disease, "
+                          "progressive disease) by arm for " + " and ".join(
+                              self.spec.response.criteria[c].label for c in self.criteria) + ".")
+
+    def rates_table(self):
+        from helpers.report.display import Table
+
+        rows = [rate_summary(self.rows, self.spec, c, level) for c in self.criteria for level in ("ORR", "DCR")]
+        return Table("response_rates", pd.DataFrame(rows), "Response rates with 95% confidence intervals.",
+                     index=False, notes="Exact Clopper-Pearson intervals (R binom.test); difference = experimental "
+                                        "minus reference, Newcombe's hybrid score interval (method 10 of Newcombe 1998).")
+
+    def agreement_table(self):
+        from helpers.report.display import Table
+
+        if self.agreement is None:
+            return None
+        table, kappa, se, lower, upper = self.agreement
+        a, b = (self.spec.response.criteria[c].label for c in self.criteria[:2])
+        return Table("agreement", table, f"Best response by {a} (rows) and {b} (columns), all patients.",
+                     notes=f"Cohen's kappa {kappa:.2f} (95% CI {lower:.2f}–{upper:.2f}; asymptotic SE).")
+
+    def explain_p_values(self, comparison) -> None:
+        """Under the published-versus-reproduced block: which test gives each differing printed p-value."""
+        from helpers.analyses.audit import p_value_notes
+
+        self.ch.note(p_value_notes(comparison, self.rows, self.spec, self.policy, self.ch.data))

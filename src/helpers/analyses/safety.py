@@ -157,3 +157,58 @@ def treatment_related_deaths(grades: pd.DataFrame, spec: StudySpec) -> pd.DataFr
     deaths = int((grades[terms].fillna(0).to_numpy() >= 5).any(axis=1).sum())
     return pd.DataFrame([dict(analysis=ANALYSIS, variable="treatment_related_death", level="any_grade",
                               group="all", stat="n", value=float(deaths))])
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class SafetyChapter:
+    """Adverse events by term: any grade and grade 3-4 by arm, with the paper's test policy."""
+
+    def __init__(self, ch):
+        from helpers.study.patients import adverse_event_grades
+
+        self.ch, self.spec = ch, ch.spec
+        self.policy = ch.params["test"] or self.spec.adverse_events.test
+        self.order = ch.params["order"]
+        self.grades = adverse_event_grades(self.spec, ch.data)
+        self.rows = adverse_event_table(self.grades, ch.data[self.spec.arm.column], self.spec, self.policy,
+                                        order=self.order)
+        ch.results.extend(self.rows[["analysis", "variable", "level", "group", "stat", "value"]], cohort="primary")
+        ch.results.extend(treatment_related_deaths(self.grades, self.spec), cohort="primary")
+
+    def adverse_event_table(self):
+        from helpers.analyses.audit import compare_with_published
+        from helpers.report.display import Table
+        from helpers.report.format import test_name
+
+        printed, footnote = {}, ""
+        if self.ch.published is not None:
+            pub = self.ch.published
+            early = compare_with_published(self.ch.results.frame(), pub[pub["section"] == "safety"])
+            off = early[(early["stat"] == "p_value") & early["status"].isin(["differs", "close"])
+                        & early["value"].notna()]
+            printed = {(r.variable, r.level): r.printed for r in off.itertuples()}
+            if printed:
+                footnote = (" † The paper prints a different p-value for this row; both are shown and the section "
+                            "'Published versus reproduced' explains which test gives the printed one.")
+        order = {"paper": "the paper's", "frequency": "most frequent first (any grade)"}[self.order]
+        return Table("adverse_events", adverse_event_display(self.rows, self.spec, printed),
+                     "Treatment-related adverse events.",
+                     notes=f"n (%) of patients. P: {test_name(self.policy)}; NA where neither arm has an event. "
+                           f"Order: {order}." + footnote)
+
+    def butterfly(self):
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        s = self.spec
+        return Figure("ae_butterfly", figures.ae_butterfly(self.rows, s), "Incidence of each adverse event by arm: "
+                      f"any grade (light) and grade 3-4 (dark); {s.arm.labels[s.arm.reference]} to the left, "
+                      f"{s.arm.labels[s.arm.experimental]} to the right.",
+                      alt=f"Butterfly bar chart of the incidence of {len(s.adverse_events.terms)} adverse events, "
+                          f"{s.arm.labels[s.arm.reference]} versus {s.arm.labels[s.arm.experimental]}.")
+
+    def explain_p_values(self, comparison) -> None:
+        """Under the published-versus-reproduced block: which test gives each differing printed p-value."""
+        from helpers.analyses.audit import p_value_notes
+
+        self.ch.note(p_value_notes(comparison, self.rows, self.spec, self.policy, self.ch.data))

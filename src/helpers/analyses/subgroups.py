@@ -169,3 +169,88 @@ def significant_subgroups_text(result: SubgroupResult, spec: StudySpec, alpha: f
         return f"For {ep.short}, no subgroup reaches p < {alpha:g}."
     names = [f"{r.variable_label} {r.label} (HR {format_hr(r.hr, r.lower, r.upper)})" for r in sig.itertuples()]
     return f"For {ep.short}, the treatment effect reaches p < {alpha:g} in: " + "; ".join(names) + "."
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class SubgroupsChapter:
+    """Forest plots of the treatment hazard ratio within the levels of baseline variables, per endpoint."""
+
+    def __init__(self, ch):
+        self.ch, self.spec, p = ch, ch.spec, ch.params
+        if self.spec.subgroups is None and not (p["endpoints"] and p["variables"]):
+            from helpers.analyses.chapter import ChapterError
+
+            raise ChapterError(f"study '{self.spec.study_id}' declares no subgroups; pass the parameters endpoints "
+                               "and variables")
+        self.endpoints = list(p["endpoints"] or self.spec.subgroups.endpoints)
+        self.variables = list(p["variables"] or self.spec.subgroups.variables)
+        self.alpha = p["alpha"]
+        self.analyses = {name: subgroup_analysis(ch.data, self.spec, name, self.variables) for name in self.endpoints}
+        for res in self.analyses.values():
+            ch.results.extend(pd.DataFrame(res.rows()), cohort="primary")
+
+    def glue(self) -> None:
+        s = self.spec
+        self.ch.glue(exp_label=s.arm.labels[s.arm.experimental], ref_label=s.arm.labels[s.arm.reference])
+
+    def forest_plots(self) -> list:
+        """One forest plot per endpoint, each followed (``.extra["text"]``) by the sentence naming the
+        significant subgroups."""
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        s, out = self.spec, []
+        for i, (name, res) in enumerate(self.analyses.items()):
+            letter = chr(ord("A") + i)
+            label = s.survival.endpoints[name].label
+            out.append(Figure(
+                f"forest.{name}", figures.forest_plot(res.table, s, title=f"{letter}  {label}"),
+                f"({letter}) Hazard ratio ({s.arm.labels[s.arm.experimental]} vs {s.arm.labels[s.arm.reference]}) for "
+                f"{label.lower()} by subgroup, with 95% CI (arrows: the interval runs off the axis); events/n per "
+                "arm; P for the subgroup's hazard ratio (bold below 0.05) and for the interaction (P int.).",
+                alt=f"Forest plot of the treatment hazard ratio for {label.lower()} in {len(res.table)} subgroup "
+                    "levels, log scale, with 95% confidence intervals.",
+                extra={"text": significant_subgroups_text(res, s, self.alpha)}))
+        return out
+
+    def show_forest_plots(self) -> None:
+        for fig in self.forest_plots():
+            self.ch.show(fig)
+            self.ch.note(fig.extra["text"])
+
+    def tables(self) -> list:
+        from helpers.report.display import Table
+
+        return [Table(f"subgroups.{name}", subgroup_display(res, self.spec), index=False,
+                      caption=f"Subgroup analysis of {self.spec.survival.endpoints[name].label.lower()}.",
+                      notes="NE: not estimable (an arm of the subgroup has no patients or no events, or the estimate "
+                            "diverges). P interaction: likelihood-ratio test; NA when the interaction cannot be "
+                            "estimated. Each level's model uses its patients with a known value of the variable.")
+                for name, res in self.analyses.items()]
+
+    def compare_lists(self, comparison) -> None:
+        """Under the published-versus-reproduced block: the paper's list of significant subgroups against this
+        run's, per endpoint."""
+        if comparison.empty:
+            return
+        alpha = self.alpha
+        listed = comparison[(comparison["stat"] == "p_value") & (comparison["value"] == alpha)]
+        for name, res in self.analyses.items():
+            mine = listed[listed["analysis"] == f"subgroup.{name}"]
+            named = set(zip(mine["variable"], mine["level"]))
+            if not named:
+                continue
+            here = res.table[res.table["estimable"] & (res.table["p_value"] < alpha)]
+            extra = [f"{r.variable_label} {r.label}" for r in here.itertuples() if (r.variable, r.level) not in named]
+            missing = [f"{v} {lv}" for v, lv in sorted(named)
+                       if not ((here["variable"] == v) & (here["level"] == lv)).any()]
+            ep_short = self.spec.survival.endpoints[name].short
+            self.ch.note(f"**{ep_short}: the paper's list of subgroups with P < {alpha:g}** ({len(named)} levels) "
+                         + ("is fully significant here" if not missing else "is not all significant here (not: "
+                            + ", ".join(missing) + ")")
+                         + ("; also significant here but not in the paper's list: " + ", ".join(extra) if extra
+                            else "; no other level is significant here") + ".")
+        if self.ch.synthetic_default:
+            self.ch.note("The synthetic time-to-event data were not calibrated to the subgroup results, so "
+                         "differences here show how far the synthetic cohort is from the real one within subgroups; "
+                         "the subgroup code itself is checked against R `coxph` in the tests.")

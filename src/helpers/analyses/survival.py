@@ -207,6 +207,10 @@ class CoxScreen:
     ph_test: pd.DataFrame | None
     entry_p: float
     warnings: list[str] = field(default_factory=list)
+    univariate_n: dict[str, int] = field(default_factory=dict)   # variable -> patients its model used
+    multi_n: int | None = None                                    # the multivariable model's n, events, and
+    multi_events: int | None = None                               # patients left out for missing values
+    multi_dropped: int = 0
 
 
 def cox_screen(data: pd.DataFrame, spec: StudySpec, name: str, entry_p: float | None = None,
@@ -239,7 +243,11 @@ def cox_screen(data: pd.DataFrame, spec: StudySpec, name: str, entry_p: float | 
             ph = coxmod.proportional_hazards_test(screen.multivariate)
         except Exception as exc:  # shown on the page rather than hidden
             warnings.append(f"proportional-hazards test not computed: {exc}")
-    return CoxScreen(ep, uni, multi, list(screen.selected), ph, entry_p, warnings)
+    mv = screen.multivariate
+    univariate_n = {var: int(fit.n) for var, fit in screen.univariate_fits.items()}
+    return CoxScreen(ep, uni, multi, list(screen.selected), ph, entry_p, warnings, univariate_n,
+                     int(mv.n) if mv is not None else None, int(mv.n_events) if mv is not None else None,
+                     int(mv.n_dropped) if mv is not None else 0)
 
 
 def _label_terms(table: pd.DataFrame, term_map: dict[str, tuple[str, str]]) -> pd.DataFrame:
@@ -476,3 +484,225 @@ def ph_display(ph: pd.DataFrame) -> pd.DataFrame:
     out = ph.reset_index() if "term" not in ph.columns else ph.copy()
     return pd.DataFrame({"Term": out["term"], "Chi-square": out["chisq"].map(lambda x: f"{x:.2f}"),
                          "df": out["df"].map(lambda x: f"{x:g}"), "P": out["p_value"].map(format_p)})
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class SurvivalChapter:
+    """The survival chapter of one cohort: every analysis computed once, its numbers written to the results
+    table in the chapter's order, and its displays (figures and tables) ready to show.
+
+    ``ch`` is the :class:`helpers.analyses.chapter.Chapter` that :func:`~helpers.analyses.chapter.open_chapter`
+    made; the parameters are already checked and resolved (``conf_type``, ``entry_p``, ``rmst_tau``,
+    ``landmarks``, ``at_risk_times``).
+    """
+
+    def __init__(self, ch):
+        import warnings as _w
+
+        self.ch = ch
+        spec, data, p, cohort = ch.spec, ch.data, ch.params, ch.cohort
+        self.spec, self.unit = spec, spec.survival.time_unit
+        self.comparisons: dict[str, ArmComparison] = {}
+        for name in spec.survival.endpoints:
+            with _w.catch_warnings(record=True) as caught:
+                _w.simplefilter("always")
+                self.comparisons[name] = compare_arms(data, spec, name, p["conf_type"])
+            ch.warn(self.comparisons[name].warnings + [str(w.message) for w in caught])
+            ch.results.extend(frame(arm_comparison_rows(self.comparisons[name], spec, p["landmarks"])), cohort=cohort)
+        self.landmarks = {}
+        for name, c in self.comparisons.items():
+            if p["landmarks"]:
+                rows, self.landmarks[name] = landmark_rows(c, spec, p["landmarks"])
+                ch.results.extend(frame(rows), cohort=cohort)
+        self.screens = []
+        for name in (spec.survival.cox.endpoints if cohort == "primary" else ()):
+            screen = cox_screen(data, spec, name, p["entry_p"])
+            self.screens.append(screen)
+            ch.results.extend(frame(cox_rows(screen)), cohort=cohort)
+            ch.warn(screen.warnings)
+        if self.screens:
+            ch.results.add(cohort=cohort, analysis="stat_methods", variable="multivariable_entry_p", level="",
+                           group="all", stat="threshold", value=self.screens[0].entry_p)
+        self.followup_rows, self.followup = followup_rows(data, spec)
+        ch.results.extend(frame(self.followup_rows), cohort=cohort)
+        self.rmst, self.rmst_adjusted = {}, {}
+        selected = {s.endpoint.name: s.selected for s in self.screens}
+        for name in spec.survival.rmst_endpoints:
+            self.rmst[name] = rmst_analysis(data, spec, name, p["rmst_tau"])
+            ch.results.extend(frame(rmst_rows(self.rmst[name], spec, name)), cohort=cohort)
+        for name in spec.survival.rmst_endpoints:
+            self.rmst_adjusted[name] = rmst_regression(data, spec, name, self.rmst[name].tau, selected.get(name, []))
+            ch.results.extend(frame(rmst_regression_rows(self.rmst_adjusted[name], name)), cohort=cohort)
+        ch.results.extend(frame(model_n_rows(self.screens, self.rmst_adjusted)), cohort=cohort)
+
+    # ------------------------------------------------------------------------------------------ displays
+    def km_figures(self) -> list:
+        """Kaplan-Meier curves with CI bands, censor marks and numbers at risk: one figure with a panel per
+        endpoint, or one figure per endpoint where the paper has that (catalogue)."""
+        from helpers.analyses.catalogue import km_keys
+        from helpers.report import figures
+        from helpers.report.display import Figure
+
+        spec, cohort = self.spec, self.ch.cohort
+        ref, exp = spec.arm.reference, spec.arm.experimental
+        out = []
+        for key in km_keys(spec, cohort):
+            names = [key.split(".")[-1]] if key.count(".") == 2 else list(self.comparisons)
+            cs = [self.comparisons[n] for n in names]
+            panels = [dict(title=c.endpoint.label, kms=c.kms, ylabel=f"{c.endpoint.short} probability",
+                           annotation=panel_annotation(c, spec)) for c in cs]
+            fig = figures.km_figure(panels, spec, self.ch.params["at_risk_times"], self.unit)
+            what = cs[0].endpoint.label if len(cs) == 1 else ", ".join(c.endpoint.short for c in cs)
+            out.append(Figure(
+                key, fig,
+                f"{what}: Kaplan-Meier estimates by arm ({_cohort_words(cohort)}) with pointwise 95% confidence bands "
+                f"({self.ch.params['conf_type']} type); + marks censored patients. Hazard ratio "
+                f"({spec.arm.labels[exp]} vs {spec.arm.labels[ref]}) from a Cox model with the arm alone (Wald 95% "
+                "CI); p from the log-rank test. Numbers at risk count patients still followed at each time "
+                f"(time ≥ t). Time in {self.unit}.",
+                alt=f"Kaplan-Meier curves by arm for {', '.join(c.endpoint.label for c in cs)} with numbers at "
+                    "risk; medians: " + "; ".join(f"{c.endpoint.short} {median_text(c.kms[ref].median())} vs "
+                                                  f"{median_text(c.kms[exp].median())}" for c in cs) + "."))
+        return out
+
+    def median_table(self):
+        from helpers.report.display import Table
+
+        return Table(f"medians.{self.ch.cohort}", median_table(self.comparisons, self.spec),
+                     "Median survival by arm.", index=False,
+                     notes=f"Median (95% CI) in {self.unit}; NR = not reached. n: patients analysed; HR from a Cox "
+                           "model with the arm alone (Efron ties, Wald CI); log-rank P.")
+
+    def landmark_table(self):
+        from helpers.report.display import Table
+
+        if not self.landmarks:
+            return None
+        shown = pd.concat([landmark_table(self.comparisons[n], lms, self.spec) for n, lms in self.landmarks.items()])
+        return Table(f"landmarks.{self.ch.cohort}", shown, "Survival probability at fixed times.", index=False,
+                     notes="Kaplan-Meier estimate with its 95% CI. P: two-sided z-test of the difference in "
+                           "survival at that time, with Greenwood variances (the 'naive' test of Klein et al. 2007).")
+
+    def cox_tables(self) -> list:
+        """The paper's univariable screen and multivariable model: one table for every endpoint, or one per
+        endpoint (catalogue)."""
+        from helpers.analyses.catalogue import cox_keys
+        from helpers.report.display import Table
+
+        if not self.screens:
+            return []
+        by_name = {s.endpoint.name: s for s in self.screens}
+        out = []
+        for key in cox_keys(self.spec):
+            screens = [by_name[key.split(".")[1]]] if "." in key else self.screens
+            what = " and ".join(s.endpoint.label.lower() for s in screens)
+            out.append(Table(key, cox_display(screens, self.spec),
+                             f"Univariable and multivariable Cox regression for {what}.",
+                             notes=f"Hazard ratio (95% CI), Wald test, Efron ties. Variables with a univariable p < "
+                                   f"{screens[0].entry_p:g} (any of their terms) enter the multivariable model. "
+                                   + " ".join(model_n_text(s, self.spec) for s in screens)))
+        return out
+
+    def ph_tables(self) -> list:
+        from helpers.report.display import Table
+
+        return [Table(f"ph.{s.endpoint.name}", ph_display(s.ph_test), index=False,
+                      caption=f"Proportional-hazards check of the multivariable {s.endpoint.short} model (R cox.zph, "
+                              "survival 3.x: a score test for adding x·g(t) to each term, g = the Kaplan-Meier "
+                              "transform of time).",
+                      notes="A small p suggests the hazard ratio of that term changes over time; then the RMST "
+                            "analysis below is the more robust summary.")
+                for s in self.screens if s.ph_test is not None]
+
+    def followup_table(self):
+        from helpers.report.display import Table
+
+        return Table(f"followup.{self.ch.cohort}", self.followup, "Median follow-up by the reverse Kaplan-Meier "
+                     "method.", notes="Reverse Kaplan-Meier: censoring is the event and deaths censor follow-up; at "
+                     "tied times events come before censorings (prodlim's convention). Between-arm p (log-rank on "
+                     "the reversed data): " + p_text(followup_p(self.followup_rows)) + "."
+                     + followup_note(self.ch.data, self.spec))
+
+    def rmst_tables(self) -> list:
+        from helpers.report.display import Table
+        from helpers.report.format import tau_name
+
+        if not self.rmst:
+            return []
+        tau = self.ch.params["rmst_tau"]
+        first = Table(f"rmst.{self.ch.cohort}", pd.concat([rmst_table(r, self.spec, n) for n, r in self.rmst.items()]),
+                      "Restricted mean survival time up to τ.", index=False,
+                      notes="RMST = area under the Kaplan-Meier curve up to τ; standard errors by the Greenwood "
+                            "plug-in formula of survRM2; difference = experimental minus reference with a normal 95% "
+                            f"CI and two-sided p. τ: {tau_name(tau)}.")
+        second = Table(f"rmst_regression.{self.ch.cohort}",
+                       pd.concat([rmst_regression_display(t, self.spec, n, self.rmst[n].tau)
+                                  for n, t in self.rmst_adjusted.items()]),
+                       "RMST regression: differences in restricted mean time, adjusted.", index=False,
+                       notes="Pseudo-values (infinitesimal jackknife, as R survival::pseudo) regressed on the arm and "
+                             "the variables selected for the multivariable Cox model of the same endpoint (arm only "
+                             "where there is none); least squares with HC0 robust standard errors. Estimates in "
+                             f"{self.unit}. " + " ".join(rmst_n_text(t, n, self.spec)
+                                                         for n, t in self.rmst_adjusted.items()))
+        return [first, second]
+
+    def glue(self) -> None:
+        """The numbers of the chapter's summary sentence."""
+        first = next(iter(self.comparisons.values()))
+        spec = self.spec
+        self.ch.glue(n_patients=int(len(self.ch.data)), first_endpoint=first.endpoint.label.lower(),
+                     first_median_ref=median_text(first.kms[spec.arm.reference].median()),
+                     first_median_exp=median_text(first.kms[spec.arm.experimental].median()),
+                     first_hr=hr_text(first.arm_hr), first_logrank=p_text(first.logrank.p_value),
+                     ref_label=spec.arm.labels[spec.arm.reference], exp_label=spec.arm.labels[spec.arm.experimental],
+                     time_unit=self.unit)
+
+    def no_cox_text(self) -> str:
+        if self.screens:
+            return ""
+        if self.ch.cohort != "primary":
+            return ("In this cohort the chapter reports the arm's hazard ratio only (above); the paper's univariable "
+                    "screen and multivariable models were fitted in the primary cohort.")
+        return "The study specification declares no Cox screen; add `survival.cox.endpoints` to get one."
+
+
+def _cohort_words(cohort: str) -> str:
+    return {"primary": "all patients", "matched": "propensity-matched cohort"}.get(cohort, f"{cohort} cohort")
+
+
+def model_n_text(screen: CoxScreen, spec: StudySpec) -> str:
+    """'PFS: univariable models n = 101 (each variable's complete cases); multivariable n = 97, 61 events (4
+    patients left out for missing values).'"""
+    uni = screen.univariate_n
+    span = f"n = {min(uni.values())}" if len(set(uni.values())) <= 1 else \
+        f"n = {min(uni.values())}–{max(uni.values())}"
+    text = f"{screen.endpoint.short}: univariable models {span} (each variable's complete cases)"
+    if screen.multi_n is not None:
+        left = (f", {screen.multi_dropped} patient{'s' if screen.multi_dropped != 1 else ''} left out for missing "
+                "values" if screen.multi_dropped else ", no patient left out")
+        text += f"; multivariable model n = {screen.multi_n}, {screen.multi_events} events{left}"
+    return text + "."
+
+
+def rmst_n_text(table: pd.DataFrame, name: str, spec: StudySpec) -> str:
+    n, dropped = int(table.attrs.get("n", 0)), int(table.attrs.get("n_dropped", 0))
+    ep = spec.survival.endpoints[name].short
+    return f"{ep}: n = {n}" + (f" ({dropped} left out for missing covariates)." if dropped else ".")
+
+
+def model_n_rows(screens, rmst_adjusted: dict) -> list[dict]:
+    """The analysis n of every model: univariable (per variable) and multivariable Cox, RMST regression, with
+    the patients left out for missing values (R's complete-case default)."""
+    rows = []
+    for s in screens:
+        ep = s.endpoint.name
+        for variable, n in s.univariate_n.items():
+            rows.append(_row(f"cox_univariate.{ep}", variable, "", "all", "n", n))
+        if s.multi_n is not None:
+            rows += [_row(f"cox_multivariate.{ep}", "model", "", "all", "n", s.multi_n),
+                     _row(f"cox_multivariate.{ep}", "model", "", "all", "events", s.multi_events),
+                     _row(f"cox_multivariate.{ep}", "model", "", "all", "n_excluded", s.multi_dropped)]
+    for name, table in rmst_adjusted.items():
+        rows += [_row(f"rmst_regression.{name}", "model", "", "all", "n", table.attrs.get("n", math.nan)),
+                 _row(f"rmst_regression.{name}", "model", "", "all", "n_excluded", table.attrs.get("n_dropped", 0))]
+    return rows

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.report.format import TEST_LABELS, format_p, short_test_label
+from helpers.report.format import TEST_LABELS, format_p, short_test_label, test_name
 from helpers.stats import hypothesis_tests as ht
 from helpers.study.patients import analysis_column, level_codes
 from helpers.study.spec import StudySpec
@@ -68,6 +68,10 @@ class BaselineTable:
                              for a in arms}
                     label = f"{var.display_label}, mean ± SD"
                 rows.append({"Variable": label, **cells, "P": format_p(p), "Test": test})
+            missing = self.long[(self.long.variable == variable) & (self.long.stat == "n_missing")]
+            if len(missing):
+                cells = {a: f"{self.value(variable, '', a, 'n_missing'):.0f}" for a in arms}
+                rows.append({"Variable": "\u00a0\u00a0\u00a0Missing, n", **cells, "P": "", "Test": ""})
         out = pd.DataFrame(rows).set_index("Variable")
         out.columns = [f"{spec.arm.labels[c]} (N={self.n[c]})" if c in self.n else c for c in out.columns]
         return out
@@ -111,6 +115,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
                                  minlength=len(levels) * len(arms)).reshape(len(levels), len(arms))
             present = col.notna().to_numpy()
             nonmissing = {a: int(np.count_nonzero(present & in_arm[a])) for a in arms}
+            missing_n = {a: n[a] - nonmissing[a] for a in arms}
             for i, level in enumerate(levels):
                 for j, a in enumerate(arms):
                     k = int(counts[i, j])
@@ -125,6 +130,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
         else:
             values = col.to_numpy(dtype=float, na_value=np.nan)
             groups = [values[in_arm[a] & ~np.isnan(values)] for a in arms]
+            missing_n = {a: int(np.count_nonzero(in_arm[a] & np.isnan(values))) for a in arms}
             for a, x in zip(arms, groups):
                 q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])  # numpy's default "linear" = R type 7
                 add(variable, "", a, "median", med)
@@ -135,6 +141,9 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
             p, _ = ht.continuous_p_value(groups[0], groups[1], continuous_test)
             tests[variable] = TEST_LABELS.get(continuous_test, continuous_test)
         add(variable, "", "comparison", "p_value", p)
+        if any(missing_n.values()):  # shown as a "Missing" row, like gtsummary's "Unknown"
+            for a in arms:
+                add(variable, "", a, "n_missing", missing_n[a])
     for a in arms:
         add("patients", "included", a, "n", n[a])
     long = pd.DataFrame(rows)
@@ -201,6 +210,9 @@ def policy_note(table: BaselineTable) -> str:
                else "mean ± SD (SD with n − 1)")
     used = list(dict.fromkeys(t for t in table.tests.values() if t))
     explained = "; ".join(TEST_EXPLANATIONS[t] for t in used if t in TEST_EXPLANATIONS)
-    return (f"Continuous variables: {summary}. Categorical: n (% of non-missing). "
-            f"Policy for categorical variables: {table.categorical_test or spec.table1.categorical_test}. "
+    missing = "" if not (table.long.stat == "n_missing").any() else (
+        " Missing, n: patients without a value; percentages and tests use the patients with a value "
+        "(complete cases, R's default).")
+    return (f"Continuous variables: {summary}. Categorical: n (% of non-missing).{missing} "
+            f"Categorical variables: {test_name(table.categorical_test or spec.table1.categorical_test)}. "
             f"{explained}.")

@@ -1,10 +1,17 @@
-"""Display helpers for the notebooks: captioned tables, the synthetic-data notice, the parameters table."""
+"""Displays for the notebooks: tables and figures as objects (:class:`Table`, :class:`Figure`) that chapters
+return and :func:`show` renders with their number and caption; the data notices; the parameters table.
+
+A display has a ``key`` (``"table1"``, ``"km.primary"``, ``"cox.pfs"``): the study's numbering
+(:mod:`helpers.analyses.catalogue`) gives it the paper's number ("Table 2", "Figure 4A") or the book's own
+("Table S5"), and the anchor a reader, or the audit page, links to (``#table-2``).
+"""
 from __future__ import annotations
 
 import base64
 import html
 import re
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
 
 import pandas as pd
 from IPython.display import HTML, display
@@ -52,6 +59,58 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "table"
 
 
+def anchor_of(label: str) -> str:
+    """The anchor of a numbered display: "Table 2" -> "table-2", "Figure 4A" -> "figure-4a"."""
+    return _slug(label)
+
+
+@dataclass
+class Table:
+    """A table as a chapter returns it: the display frame (formatted text) and how to show it.
+
+    ``numbers`` is the same table with numbers instead of text (estimate, lower, upper, p as separate
+    columns), for the download; without it the download holds the display text.
+    """
+
+    key: str
+    frame: Any
+    caption: str
+    notes: str = ""
+    numbers: Any = None
+    index: bool = True
+    escape: bool = True
+    wrap: bool = False
+    collapsed: str | None = None
+    max_rows: int = 200
+
+    def show(self, label: str | None = None) -> None:
+        show_table(self.frame, caption=f"{label}. {self.caption}" if label else self.caption, notes=self.notes,
+                   max_rows=self.max_rows, collapsed=self.collapsed, index=self.index, escape=self.escape,
+                   wrap=self.wrap, anchor=anchor_of(label) if label else None)
+
+
+@dataclass
+class Figure:
+    """A figure as a chapter returns it: the matplotlib figure, its caption and its alt text (which carries the
+    figure's key numbers for a reader who cannot see it)."""
+
+    key: str
+    figure: Any
+    caption: str
+    alt: str
+    extra: dict = field(default_factory=dict)
+
+    def show(self, label: str | None = None) -> None:
+        show_figure(self.figure, self.caption, alt=self.alt, label=label,
+                    anchor=anchor_of(label) if label else None)
+
+
+def show(item, label: str | None = None) -> None:
+    """Display a :class:`Table` or :class:`Figure` (or a list of them) with its number ``label``."""
+    for one in item if isinstance(item, (list, tuple)) else [item]:
+        one.show(label)
+
+
 def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False) -> str:
     """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``)."""
     out = df.copy()
@@ -62,7 +121,7 @@ def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False) ->
 
 def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
                collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False,
-               download: bool = True) -> None:
+               download: bool = True, anchor: str | None = None) -> None:
     """Display a table with a caption above it, notes below it and a link to download it as CSV.
 
     ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
@@ -71,7 +130,8 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
     (all rows, also those beyond ``max_rows``) is embedded in the page, so the download works offline.
     """
     body = df.head(max_rows).to_html(escape=escape, na_rep="", border=0, classes=["book-table"], index=index)
-    anchor = f" id='table-{html.escape(_slug(caption))}'" if caption else ""
+    anchor = (f" id='{html.escape(anchor)}'" if anchor else f" id='table-{html.escape(_slug(caption))}'"
+              if caption else "")
     cap = f"<p class='table-caption'{anchor}><strong>{html.escape(caption)}</strong></p>" if caption else ""
     foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
     more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
@@ -91,13 +151,14 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
 _FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
 
 
-def show_figure(fig, caption: str, alt: str, anchor: str | None = None) -> int:
+def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: str | None = None) -> int:
     """Display a matplotlib figure with alt text and its numbered caption ("Figure 2. ...") below it.
 
     The figure is one HTML ``<figure>``: an ``<img>`` (the PNG inlined, with ``alt`` for screen readers) and a
     ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets ``page.html#figure-2`` link to it.
     The PNG is written without matplotlib's software metadata, so identical figures give identical bytes.
-    Numbering is per page (every notebook runs in its own kernel). Returns the figure's number.
+    ``label`` is the figure's number in the study ("Figure 4A"); without it figures are numbered per page.
+    Returns the figure's number on the page.
     """
     import io
 
@@ -108,11 +169,12 @@ def show_figure(fig, caption: str, alt: str, anchor: str | None = None) -> int:
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
+    label = label or f"Figure {number}"
     anchor = anchor or f"figure-{number}"
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
                  f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt, quote=True)}'/>"
-                 f"<figcaption><strong>Figure {number}.</strong> {html.escape(caption)}</figcaption></figure>"))
+                 f"<figcaption><strong>{html.escape(label)}.</strong> {html.escape(caption)}</figcaption></figure>"))
     return number
 
 

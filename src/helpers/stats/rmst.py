@@ -358,7 +358,8 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
 
     Returns one row per term, ``(Intercept)`` first: term, estimate, se, lower, upper, z, p_value. The
     estimate of a covariate is the adjusted difference in RMST per unit (or vs the reference level).
-    ``attrs`` holds n, tau and the pseudo-values.
+    ``attrs`` holds n (complete rows used), n_dropped (rows left out for a missing value), tau and the
+    pseudo-values.
     """
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import SingularMatrixWarning
@@ -389,5 +390,5 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     out = pd.DataFrame({"term": ["(Intercept)", *covariate_terms], "estimate": b, "se": se,
                         "lower": b - q * se, "upper": b + q * se, "z": z,
                         "p_value": 2 * stats.norm.sf(np.abs(z))})
-    out.attrs.update(n=len(sub), tau=float(tau), pseudo_values=pv)
+    out.attrs.update(n=len(sub), n_dropped=len(data) - len(sub), tau=float(tau), pseudo_values=pv)
     return out

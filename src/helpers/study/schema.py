@@ -324,6 +324,28 @@ class StudyFile(_Strict):
     response: ResponseSection | None = Field(None, description="Best overall response (optional).")
     adverse_events: AdverseEventsSection | None = Field(None, description="Adverse events (optional).")
     subgroups: SubgroupsSection | None = Field(None, description="Subgroup forest plots (optional).")
+    paper_numbers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Which of the paper's tables and figures each display of the book reproduces, by display key "
+                    "(e.g. `table1: Table 1`, `km.primary: Figure 2`, `forest.pfs: Figure 4A`); the other "
+                    "displays are numbered as the book's own (Table S1, ...). The keys are listed on the spec "
+                    "format page.")
+
+    @field_validator("paper_numbers")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for key, label in value.items():
+            if not re.fullmatch(r"(Table|Figure) S?\d+[A-Z]?", label):
+                raise ValueError(f"paper_numbers.{key}: '{label}' is not a table or figure number such as 'Table 2', "
+                                 "'Figure 4A' or 'Table S3'")
+        seen = {}
+        for key, label in value.items():
+            if label in seen:
+                raise ValueError(f"paper_numbers: '{label}' is given to both {seen[label]} and {key}")
+            seen[label] = key
+        return value
 
 
 # ------------------------------------------------------------------------------------------- the checker

@@ -317,6 +317,7 @@ class StudySpec:
     citation: Citation | None = None
     table_format: TableFormat = field(default_factory=TableFormat)
     spec_file: Path | None = None
+    paper_numbers: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -579,7 +580,7 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         design=Design(model.design.type, model.design.timing, model.design.setting),
         citation=Citation(**c.model_dump()) if c is not None else None,
         table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
-        spec_file=path, raw=raw)
+        spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), raw=raw)
 
 
 def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem, unknown,
