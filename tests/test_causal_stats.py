@@ -188,3 +188,64 @@ def test_cox_fit_weight_errors(lung):
     w.iloc[:3] = np.nan
     fit = cox.cox_fit(lung.assign(w=w), "time", "dead", ["female"], weights="w")
     assert fit.n == len(lung) - 3 and fit.n_dropped == 3
+
+
+# ----------------------------------------------------------------------------------- 2. propensity-score weights
+from helpers.stats import weights as psw  # noqa: E402
+from helpers.stats.matching import propensity_scores  # noqa: E402
+
+W = R["weights"]
+
+
+def test_propensity_scores_are_r_glm_on_rotterdam(rot):
+    ps = propensity_scores(rot, rot["chemo"], ["age", "meno", "size", "grade", "nodes", "pgr", "er", "hormon"])
+    np.testing.assert_allclose(ps.to_numpy(), f(W["ps"]), rtol=1e-8)
+
+
+@pytest.mark.parametrize("key, estimand, stabilize, trim", [
+    ("ate", "ATE", False, None), ("ate_stabilized", "ATE", True, None), ("att", "ATT", False, None),
+    ("atc", "ATC", False, None), ("ato", "ATO", False, None), ("ate_trim", "ATE", False, 0.1),
+    ("ate_stabilized_trim", "ATE", True, 0.1)])
+def test_ipw_weights_match_the_r_formulas(rot, key, estimand, stabilize, trim):
+    w = psw.ipw_weights(f(W["ps"]), rot["chemo"], estimand, stabilize=stabilize, trim=trim)
+    np.testing.assert_allclose(w, f(W[key]), rtol=1e-12)
+    if trim is not None:
+        assert np.count_nonzero(w) == W["n_kept_trim"]
+
+
+@pytest.mark.parametrize("key, estimand, stabilize, trim", [
+    ("ate", "ATE", False, None), ("ate_stabilized", "ATE", True, None), ("att", "ATT", False, None),
+    ("atc", "ATC", False, None), ("ato", "ATO", False, None), ("ate_trim", "ATE", False, 0.1)])
+def test_effective_sample_size_per_arm_matches_r(rot, key, estimand, stabilize, trim):
+    w = psw.ipw_weights(f(W["ps"]), rot["chemo"], estimand, stabilize=stabilize, trim=trim)
+    ess = psw.effective_sample_size(w, rot["chemo"])
+    assert ess["treated"] == pytest.approx(float(W["ess"][key]["treated"]), rel=1e-12)
+    assert ess["control"] == pytest.approx(float(W["ess"][key]["control"]), rel=1e-12)
+
+
+def test_weights_by_hand():
+    # e = 0.25 treated: ATE 4, ATT 1, ATC 3, ATO 0.75; e = 0.4 control: ATE 1/0.6, ATT 0.4/0.6, ATC 1, ATO 0.4
+    e, t = [0.25, 0.4], [1, 0]
+    assert psw.ipw_weights(e, t, "ATE") == pytest.approx([4.0, 1 / 0.6])
+    assert psw.ipw_weights(e, t, "ATT") == pytest.approx([1.0, 0.4 / 0.6])
+    assert psw.ipw_weights(e, t, "ATC") == pytest.approx([3.0, 1.0])
+    assert psw.ipw_weights(e, t, "ATO") == pytest.approx([0.75, 0.4])
+    # stabilized: one treated of two patients, P(T = 1) = 0.5
+    assert psw.ipw_weights(e, t, "ATE", stabilize=True) == pytest.approx([2.0, 0.5 / 0.6])
+    # trimming keeps the bounds: [0.1, 0.9]
+    assert psw.trim_mask([0.0999, 0.1, 0.9, 0.9001]).tolist() == [False, True, True, False]
+    assert psw.effective_sample_size([2.0, 2.0, 0.0]) == 2.0
+    assert psw.effective_sample_size([1.0, 3.0]) == pytest.approx(16 / 10)
+
+
+def test_weights_errors():
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        psw.ipw_weights([0.0, 0.5], [1, 0])
+    with pytest.raises(ValueError, match="ATE weights only"):
+        psw.ipw_weights([0.3, 0.5], [1, 0], "ATT", stabilize=True)
+    with pytest.raises(ValueError, match="estimand must be one of"):
+        psw.ipw_weights([0.3, 0.5], [1, 0], "ATX")
+    with pytest.raises(ValueError, match="leaves an arm empty"):
+        psw.ipw_weights([0.05, 0.5], [1, 0], trim=0.1)
+    with pytest.raises(ValueError, match="both a treated and a control"):
+        psw.ipw_weights([0.3, 0.5], [1, 1])

@@ -41,7 +41,8 @@ p1 <- mean(tr)
 w_ate <- ifelse(tr == 1, 1 / ps, 1 / (1 - ps))
 w_ate_stab <- ifelse(tr == 1, p1 / ps, (1 - p1) / (1 - ps))
 w_att <- ifelse(tr == 1, 1, ps / (1 - ps))
-w_ato <- ifelse(tr == 1, 1 - ps, ps)
+w_atc <- ifelse(tr == 1, (1 - ps) / ps, 1)
+w_ato <- ifelse(tr == 1, 1 - ps, ps)                      # overlap weights (Li, Morgan & Zaslavsky 2018)
 trim_a <- 0.1
 kept <- ps >= trim_a & ps <= 1 - trim_a                   # Crump-style rule: keep a <= ps <= 1 - a
 p1k <- mean(tr[kept])
@@ -51,9 +52,9 @@ ess <- function(w) sum(w)^2 / sum(w^2)
 ess_arm <- function(w) list(treated = num(ess(w[tr == 1 & w > 0])), control = num(ess(w[tr == 0 & w > 0])))
 weights_out <- list(
   ps = nums(ps), n_kept_trim = sum(kept), trim_a = trim_a,
-  ate = nums(w_ate), ate_stabilized = nums(w_ate_stab), att = nums(w_att), ato = nums(w_ato),
+  ate = nums(w_ate), ate_stabilized = nums(w_ate_stab), att = nums(w_att), atc = nums(w_atc), ato = nums(w_ato),
   ate_trim = nums(w_ate_trim), ate_stabilized_trim = nums(w_ate_stab_trim),
-  ess = list(ate = ess_arm(w_ate), ate_stabilized = ess_arm(w_ate_stab), att = ess_arm(w_att),
+  ess = list(ate = ess_arm(w_ate), ate_stabilized = ess_arm(w_ate_stab), att = ess_arm(w_att), atc = ess_arm(w_atc),
              ato = ess_arm(w_ato), ate_trim = ess_arm(w_ate_trim)))
 
 # -------------------------------------------------------- 2. weighted / clustered / stratified coxph
