@@ -249,3 +249,57 @@ def test_weights_errors():
         psw.ipw_weights([0.05, 0.5], [1, 0], trim=0.1)
     with pytest.raises(ValueError, match="both a treated and a control"):
         psw.ipw_weights([0.3, 0.5], [1, 1])
+
+
+# ------------------------------------------------------------------------------------------------- 4. E-values
+from helpers.stats.evalue import e_value, e_value_rr, hr_to_rr  # noqa: E402
+
+
+def test_e_value_worked_example_of_vanderweele_and_ding_2017():
+    """VanderWeele & Ding, Ann Intern Med 2017;167:268-274, breastfeeding and infant death from respiratory
+    infection (Victora et al.): RR 3.9 (95% CI 1.8 to 8.7).
+    Point: 3.9 + sqrt(3.9 * 2.9) = 3.9 + sqrt(11.31) = 3.9 + 3.36303 = 7.26.
+    Lower limit: 1.8 + sqrt(1.8 * 0.8) = 1.8 + sqrt(1.44) = 1.8 + 1.2 = 3.00 (exactly 3)."""
+    e = e_value(3.9, 1.8, 8.7, measure="RR")
+    assert round(e.point, 2) == 7.26 and e.point == pytest.approx(7.263034, abs=1e-6)
+    assert e.ci == pytest.approx(3.0, abs=1e-12) and e.limit == "lower"
+
+
+def test_e_value_protective_example_of_vanderweele_and_ding_2017():
+    """The paper's leukemia example, as the EValue package's documentation cites it: RR 0.80 (0.71, 0.91).
+    1 / 0.80 = 1.25: 1.25 + sqrt(1.25 * 0.25) = 1.25 + 0.559017 = 1.809017 (1.81).
+    Upper limit (closest to 1) 0.91: 1/0.91 = 1.098901; 1.098901 + sqrt(1.098901 * 0.098901) = 1.428571 (1.43)."""
+    e = e_value(0.80, 0.71, 0.91, measure="RR")
+    assert e.point == pytest.approx(1.809017, abs=1e-6)
+    assert e.ci == pytest.approx(1.428571, abs=1e-6) and e.limit == "upper"
+
+
+def test_e_value_of_a_hazard_ratio_rare_and_common_outcome():
+    # rare outcome: the HR is the RR. HR 2 (1.5, 2.7): 2 + sqrt(2) = 3.414214; 1.5 + sqrt(0.75) = 2.366025
+    rare = e_value(2.0, 1.5, 2.7, measure="HR", rare=True)
+    assert (rare.point, rare.ci) == pytest.approx((3.414214, 2.366025), abs=1e-6)
+    # common outcome (VanderWeele 2017): RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)).
+    # HR 2: 0.5^1.414214 = 0.375214, 0.5^0.707107 = 0.612547 -> RR = 0.624786 / 0.387453 = 1.612547;
+    # E = 1.612547 + sqrt(1.612547 * 0.612547) = 2.606409.
+    # HR 1.5: 0.5^1.224745 = 0.427873, 0.5^0.816497 = 0.567819 -> RR = 0.572127 / 0.432181 = 1.323813;
+    # E = 1.323813 + sqrt(1.323813 * 0.323813) = 1.978541.
+    common = e_value(2.0, 1.5, 2.7, measure="HR", rare=False)
+    assert common.rr == pytest.approx(1.612547, abs=1e-6)
+    assert common.point == pytest.approx(2.606409, abs=1e-6)
+    assert common.rr_lower == pytest.approx(1.323813, abs=1e-6)
+    assert common.ci == pytest.approx(1.978541, abs=1e-6) and common.limit == "lower"
+    assert hr_to_rr(4.0) == pytest.approx(0.75 / (1 - math.sqrt(0.5)), rel=1e-12)
+
+
+def test_e_value_ci_including_one_and_edge_cases():
+    e = e_value(0.8, 0.6, 1.1)
+    assert e.ci == 1.0 and e.limit is None
+    assert e.point == pytest.approx(1.25 + math.sqrt(1.25 * 0.25))
+    assert e_value(1.0).point == 1.0 and e_value(1.0).ci is None
+    assert e_value_rr(0.5) == pytest.approx(e_value_rr(2.0))        # symmetric on the ratio scale
+    with pytest.raises(ValueError, match="does not contain"):
+        e_value(2.0, 2.1, 3.0)
+    with pytest.raises(ValueError, match="both CI limits"):
+        e_value(2.0, 1.5)
+    with pytest.raises(ValueError, match="positive"):
+        e_value_rr(0.0)
