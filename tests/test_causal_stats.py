@@ -303,3 +303,105 @@ def test_e_value_ci_including_one_and_edge_cases():
         e_value(2.0, 1.5)
     with pytest.raises(ValueError, match="positive"):
         e_value_rr(0.0)
+
+
+# ------------------------------------------------------------------------------------------ 3. balance statistics
+from helpers.stats import balance as bal  # noqa: E402
+
+B = R["balance"]
+
+
+@pytest.fixture(scope="module")
+def lalonde() -> pd.DataFrame:
+    d = pd.read_csv(REF / "data" / "lalonde.csv")
+    for race in ("black", "hispan", "white"):
+        d[race] = (d["race"] == race).astype(float)
+    return d
+
+
+def _bal_weights(name):
+    return None if name is None else f(B["weights"][name])
+
+
+def test_balance_inputs_are_python_propensity_scores(lalonde):
+    ps = propensity_scores(lalonde, lalonde["treat"], ["age", "educ", "race", "married", "nodegree", "re74", "re75"])
+    np.testing.assert_allclose(ps.to_numpy(), f(B["ps"]), rtol=1e-8)
+    e = f(B["ps"])
+    np.testing.assert_allclose(psw.ipw_weights(e, lalonde["treat"], "ATT"), f(B["weights"]["att"]), rtol=1e-12)
+    np.testing.assert_allclose(psw.ipw_weights(e, lalonde["treat"], "ATE"), f(B["weights"]["ate"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", B["cases"], ids=lambda c: c["id"])
+def test_balance_table_matches_cobalt_formulas_in_r(lalonde, case):
+    tab = bal.balance_table(lalonde[B["covariates"]], lalonde["treat"], _bal_weights(case["weights"]),
+                            estimand=case["estimand"], binary=case["binary"]).set_index("variable")
+    for ref in case["rows"]:
+        row = tab.loc[ref["variable"]]
+        assert row["type"] == ref["type"]
+        for key, value in ref.items():
+            if key in ("variable", "type"):
+                continue
+            if value is None:          # R: no variance ratio for a binary variable
+                assert np.isnan(row[key]), (ref["variable"], key)
+            else:
+                assert row[key] == pytest.approx(float(value), rel=1e-10, abs=1e-12), (ref["variable"], key)
+
+
+@pytest.mark.parametrize("case", B["matchit"], ids=lambda c: c["id"])
+def test_balance_statistics_match_matchit_bal1var(lalonde, case):
+    """MatchIt's own routine (summary.matchit): binary variables standardized, eCDF mean and max."""
+    w = _bal_weights(case["weights"])
+    treat = lalonde["treat"]
+    for ref in case["rows"]:
+        x = lalonde[ref["variable"]].to_numpy(float)
+        ww = np.ones(len(x)) if w is None else w
+        assert bal.weighted_mean(x[treat == 1], ww[treat == 1]) == pytest.approx(float(ref["mean_treated"]), rel=1e-12)
+        assert bal.weighted_mean(x[treat == 0], ww[treat == 0]) == pytest.approx(float(ref["mean_control"]), rel=1e-12)
+        smd = bal.standardized_mean_difference(x, treat, w, binary="std", s_d_denom=case["s_d_denom"])
+        assert smd == pytest.approx(float(ref["smd"]), rel=1e-10)
+        vr = bal.variance_ratio(x, treat, w)
+        assert (np.isnan(vr) and ref["var_ratio"] is None) or vr == pytest.approx(float(ref["var_ratio"]), rel=1e-10)
+        mean, mx = bal.ecdf_statistics(x, treat, w)
+        assert (mean, mx) == pytest.approx((float(ref["ecdf_mean"]), float(ref["ecdf_max"])), rel=1e-10)
+
+
+@pytest.mark.parametrize("which", ["all", "matched"])
+def test_balance_of_the_matching_matches_summary_matchit(lalonde, which):
+    """summary(matchit(...)) on lalonde (ATT: the treated group's SD, binary variables standardized)."""
+    w = None if which == "all" else _bal_weights("matching")
+    tab = bal.balance_table(lalonde[B["covariates"]], lalonde["treat"], w, estimand="ATT",
+                            binary="std").set_index("variable")
+    suffix = "un" if which == "all" else "adj"
+    for ref in B["matchit_summary"][which]:
+        row = tab.loc[ref["variable"]]
+        assert row[f"diff_{suffix}"] == pytest.approx(float(ref["smd"]), rel=1e-10)
+        assert row[f"ks_{suffix}"] == pytest.approx(float(ref["ecdf_max"]), rel=1e-10)
+        assert row[f"ecdf_mean_{suffix}"] == pytest.approx(float(ref["ecdf_mean"]), rel=1e-10)
+        if ref["var_ratio"] is not None:
+            assert row[f"var_ratio_{suffix}"] == pytest.approx(float(ref["var_ratio"]), rel=1e-10)
+
+
+def test_balance_by_hand():
+    # x treated 1, 2, 3 (mean 2, var 1), control 2, 3, 4, 5 (mean 3.5, var 5/3)
+    x = np.array([1.0, 2, 3, 2, 3, 4, 5])
+    t = np.array([1, 1, 1, 0, 0, 0, 0])
+    pooled = math.sqrt((1 + 5 / 3) / 2)
+    assert bal.standardized_mean_difference(x, t, estimand="ATE") == pytest.approx(-1.5 / pooled)
+    assert bal.standardized_mean_difference(x, t, estimand="ATT") == pytest.approx(-1.5)
+    assert bal.variance_ratio(x, t) == pytest.approx(1 / (5 / 3))
+    # weights change the means, not the (unweighted) denominator: control weights 3, 1, 0, 0 -> mean 2.25
+    w = np.array([1.0, 1, 1, 3, 1, 0, 0])
+    assert bal.standardized_mean_difference(x, t, w, estimand="ATE") == pytest.approx(-0.25 / pooled)
+    # eCDF: treated F at 1, 2, 3, 4, 5 = 1/3, 2/3, 1, 1, 1; control = 0, 1/4, 1/2, 3/4, 1
+    assert bal.ecdf_statistics(x, t) == pytest.approx(((1 / 3 + 5 / 12 + 1 / 2 + 1 / 4 + 0) / 5, 1 / 2))
+    # binary: raw difference by default, standardized on request (pooled p(1 - p))
+    b = np.array([1.0, 1, 0, 1, 0, 0, 0])
+    assert bal.standardized_mean_difference(b, t) == pytest.approx(2 / 3 - 1 / 4)
+    sd = math.sqrt((2 / 9 + 3 / 16) / 2)
+    assert bal.standardized_mean_difference(b, t, binary="std") == pytest.approx((2 / 3 - 1 / 4) / sd)
+    assert np.isnan(bal.variance_ratio(b, t))
+    assert bal.ecdf_statistics(b, t) == pytest.approx((2 / 3 - 1 / 4, 2 / 3 - 1 / 4))
+    with pytest.raises(ValueError, match="binary must be"):
+        bal.standardized_mean_difference(b, t, binary="raw_diff")
+    with pytest.raises(ValueError, match="estimand must be"):
+        bal.standardized_mean_difference(x, t, estimand="XYZ")
