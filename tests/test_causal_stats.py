@@ -405,3 +405,82 @@ def test_balance_by_hand():
         bal.standardized_mean_difference(b, t, binary="raw_diff")
     with pytest.raises(ValueError, match="estimand must be"):
         bal.standardized_mean_difference(x, t, estimand="XYZ")
+
+
+# ------------------------------------------------------------------------------------------ 5. weighted Kaplan-Meier
+from helpers.stats.survival import (kaplan_meier_by_group, weighted_kaplan_meier,  # noqa: E402
+                                    weighted_kaplan_meier_by_group)
+
+KM_SPECS = {"lung_nonint": ("w", "auto", "log", "robust"),
+            "lung_nonint_greenwood": ("w", "greenwood", "log", "greenwood"),
+            "lung_int": ("w_int", "auto", "log", "greenwood"),
+            "lung_int_robust": ("w_int", "robust", "log", "robust"),
+            "lung_loglog": ("w", "auto", "log-log", "robust")}
+
+
+@pytest.mark.parametrize("ref", R["km"]["lung"], ids=lambda r: r["id"])
+def test_weighted_km_matches_r_survfit_on_lung(lung, ref):
+    """Every time of summary(survfit(Surv(time, dead) ~ female, weights), censored = TRUE): weighted counts,
+    S(t), R's std.err (the SE of S) and the bands; the median and its CI."""
+    wcol, se, conf_type, variance = KM_SPECS[ref["id"]]
+    fits = weighted_kaplan_meier_by_group(lung["time"], lung["dead"], lung["female"].astype(int), lung[wcol], se=se,
+                                          conf_type=conf_type)
+    assert ref["logse"] == (variance == "greenwood")    # R stores log-scale SEs only for Greenwood
+    strata = np.array(ref["strata"])
+    for k, level in enumerate((0, 1)):
+        km = fits[level]
+        assert km.variance == variance
+        sel = strata == f"female={level}"
+        tab = km.table
+        for col, key in (("time", "time"), ("n_risk", "n_risk"), ("n_event", "n_event"), ("surv", "surv"),
+                         ("se_surv", "std_err"), ("lower", "lower"), ("upper", "upper")):
+            np.testing.assert_allclose(tab[col].to_numpy(), f(ref[key])[sel], rtol=EST, atol=1e-12,
+                                       equal_nan=True, err_msg=f"{ref['id']} female={level} {col}")
+        m = km.median()
+        assert (m.estimate, m.lower, m.upper) == (f(ref["median"])[k], f(ref["median_lower"])[k],
+                                                  f(ref["median_upper"])[k])
+
+
+def test_weighted_km_with_ipw_weights_matches_r_on_rotterdam(rot):
+    ref = R["km"]["rotterdam"][0]
+    fits = weighted_kaplan_meier_by_group(rot["rtime"], rot["recur"], rot["chemo"], rot["w_ate"])
+    strata = np.array(ref["strata"])
+    grid = f(ref["time"])[strata == "chemo=0"]
+    for k, level in enumerate((0, 1)):
+        sel = strata == f"chemo={level}"
+        at = fits[level].survival_at(f(ref["time"])[sel], extend=True)
+        assert fits[level].variance == "robust"
+        for col, key in (("surv", "surv"), ("se_surv", "std_err"), ("lower", "lower"), ("upper", "upper"),
+                         ("n_risk", "n_risk")):
+            np.testing.assert_allclose(at[col].to_numpy(), f(ref[key])[sel], rtol=EST, err_msg=col)
+        m = fits[level].median()
+        assert (m.estimate, m.lower, m.upper) == (f(ref["median"])[k], f(ref["median_lower"])[k],
+                                                  f(ref["median_upper"])[k])
+    assert len(grid) == 10
+
+
+def test_weighted_km_with_unit_weights_is_the_kaplan_meier(lung):
+    plain = kaplan_meier_by_group(lung["time"], lung["dead"], lung["female"])
+    unit = weighted_kaplan_meier_by_group(lung["time"], lung["dead"], lung["female"], np.ones(len(lung)))
+    for level in plain:
+        assert unit[level].variance == "greenwood"
+        for col in ("time", "n_risk", "n_event", "surv", "std_err", "lower", "upper"):
+            np.testing.assert_allclose(unit[level].table[col], plain[level].table[col], rtol=1e-12)
+
+
+def test_weighted_km_by_hand():
+    # times 1 (event, w 0.5), 2 (event, w 1.5), 2 (censored, w 1), 3 (event, w 2)
+    km = weighted_kaplan_meier([1, 2, 2, 3], [1, 1, 0, 1], [0.5, 1.5, 1.0, 2.0], se="greenwood")
+    # n_w = 5, 4.5, 2; d_w = 0.5, 1.5, 2: S = 0.9, 0.9 * 3 / 4.5 = 0.6, 0
+    assert km.n_risk.tolist() == [5.0, 4.5, 2.0] and km.surv.tolist() == pytest.approx([0.9, 0.6, 0.0])
+    # Greenwood: 0.5 / (5 * 4.5), then + 1.5 / (4.5 * 3)
+    assert km.std_err[:2] == pytest.approx([math.sqrt(0.5 / 22.5), math.sqrt(0.5 / 22.5 + 1.5 / 13.5)])
+    # robust (IJ) at t = 1: D_k = w_k dS/dw_k with S = 1 - d/n: the death (w 0.5) -0.5 (n - d)/n^2 = -0.09,
+    # each survivor w_k d/n^2 = w_k * 0.02 (w = 1.5, 1, 2) -> var = 0.09^2 + 0.02^2 (2.25 + 1 + 4)
+    rob = weighted_kaplan_meier([1, 2, 2, 3], [1, 1, 0, 1], [0.5, 1.5, 1.0, 2.0], se="robust")
+    assert rob.se_surv[0] == pytest.approx(math.sqrt(0.09**2 + 0.02**2 * 7.25), rel=1e-12)
+    assert rob.se_surv[-1] == 0.0                     # S = 0: R reports an SE of 0
+    with pytest.raises(ValueError, match="non-negative"):
+        weighted_kaplan_meier([1, 2], [1, 0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="se must be one of"):
+        weighted_kaplan_meier([1, 2], [1, 0], [1.0, 1.0], se="ij")
