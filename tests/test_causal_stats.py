@@ -484,3 +484,81 @@ def test_weighted_km_by_hand():
         weighted_kaplan_meier([1, 2], [1, 0], [1.0, -1.0])
     with pytest.raises(ValueError, match="se must be one of"):
         weighted_kaplan_meier([1, 2], [1, 0], [1.0, 1.0], se="ij")
+
+
+# --------------------------------------------------------------------------- 6. SAS-PSMATCH-like matching options
+from helpers.stats.matching import match_cohort, nearest_neighbor_match, resolve_convention  # noqa: E402
+
+MATCH_SPECS = {  # data, caliper, keyword switches (as the R script's run_match calls)
+    "lalonde_logit_discard_allsd": ("lalonde", 0.1, dict(logit=True, caliper_sd="all", discard="both")),
+    "lalonde_sas": ("lalonde", 0.1, dict(convention="sas_psmatch")),
+    "lalonde_sas_025": ("lalonde", 0.25, dict(convention="sas_psmatch")),
+    "lalonde_pooled_only": ("lalonde", 0.1, dict(caliper_sd="pooled")),
+    "lalonde_discard_only": ("lalonde", 0.1, dict(discard="both")),
+    "lalonde_logit_only": ("lalonde", 0.2, dict(logit=True)),
+    "lalonde_discard_control": ("lalonde", 0.1, dict(convention="sas_psmatch", discard="control")),
+    "rotterdam_sas": ("rot", 0.2, dict(convention="sas_psmatch")),
+    "rotterdam_matchit": ("rot", 0.1, dict(convention="matchit")),
+}
+
+
+def _scores(name, lalonde, rot):
+    if name == "lalonde":
+        ids = lalonde["id"].astype(str).to_numpy()
+        return pd.Series(f(B["ps"]), index=ids), pd.Series(lalonde["treat"].to_numpy() == 1, index=ids)
+    ids = rot["pid"].astype(str).to_numpy()
+    return pd.Series(f(W["ps"]), index=ids), pd.Series(rot["chemo"].to_numpy() == 1, index=ids)
+
+
+def _check_matching(res, ref):
+    got = res.pairs
+    assert len(got) == ref["n_matched_treated"] == len(ref["treated_id"])
+    assert dict(zip(got["treated_id"], got["control_id"])) == dict(zip(ref["treated_id"], ref["control_id"]))
+    assert dict(zip(got["treated_id"], got["subclass"])) == dict(zip(ref["treated_id"], ref["subclass"]))
+    assert sorted(res.discarded[res.discarded].index) == sorted(str(i) for i in ref["discarded"])
+    assert res.caliper_width == pytest.approx(float(ref["caliper_width"]), rel=1e-12)
+    np.testing.assert_allclose(res.weights.to_numpy(), f(ref["weights"]), rtol=1e-12)
+    nn = res.summary()
+    assert list(nn.index) == ref["nn"]["rows"]
+    np.testing.assert_allclose(nn["Control"], f(ref["nn"]["control"]), rtol=1e-12)
+    np.testing.assert_allclose(nn["Treated"], f(ref["nn"]["treated"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ref", R["matching"], ids=lambda r: r["id"])
+def test_matching_options_match_matchit(lalonde, rot, ref):
+    """logit distance (MatchIt link = "linear.logit"), discard (MatchIt discard), pooled-SD caliper (an absolute
+    caliper computed in R): pairs, subclasses, discarded units, caliper width, weights and summary(m)$nn."""
+    data, caliper, kw = MATCH_SPECS[ref["id"]]
+    scores, treated = _scores(data, lalonde, rot)
+    _check_matching(nearest_neighbor_match(scores, treated, caliper=caliper, **kw), ref)
+
+
+def test_sas_convention_from_the_covariates_matches_matchit(lalonde):
+    """match_cohort fits the propensity model itself, then matches as SAS PSMATCH would (R: MatchIt)."""
+    ref = next(r for r in R["matching"] if r["id"] == "lalonde_sas")
+    res, _ = match_cohort(lalonde.assign(id=lalonde["id"].astype(str)), "treat", 1,
+                          ["age", "educ", "race", "married", "nodegree", "re74", "re75"], caliper=0.1,
+                          id_column="id", convention="sas_psmatch")
+    _check_matching(res, ref)
+
+
+def test_convention_switches_and_defaults(lalonde, rot):
+    assert resolve_convention(None) == (False, "all", "none") == resolve_convention("matchit")
+    assert resolve_convention("sas_psmatch") == (True, "pooled", "both")
+    assert resolve_convention("sas_psmatch", logit=False) == (False, "pooled", "both")
+    with pytest.raises(ValueError, match="unknown convention"):
+        resolve_convention("stata")
+    with pytest.raises(ValueError, match="discard must be"):
+        resolve_convention(None, discard="all")
+    scores, treated = _scores("lalonde", lalonde, rot)
+    default = nearest_neighbor_match(scores, treated, caliper=0.1)
+    explicit = nearest_neighbor_match(scores, treated, caliper=0.1, convention="matchit")
+    assert default.pairs.equals(explicit.pairs) and not default.discarded.any()
+    # the pooled SD by hand on the logit scale: sqrt((var_1 + var_0) / 2)
+    lp = np.log(scores / (1 - scores))
+    sas = nearest_neighbor_match(scores, treated, caliper=0.1, logit=True, caliper_sd="pooled")
+    pooled = math.sqrt((lp[treated].var(ddof=1) + lp[~treated].var(ddof=1)) / 2)
+    assert sas.caliper_width == pytest.approx(0.1 * pooled, rel=1e-12)
+    assert sas.distance.to_numpy() == pytest.approx(lp.to_numpy(), rel=1e-12)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        nearest_neighbor_match(scores * 10, treated, caliper=0.1, logit=True)
