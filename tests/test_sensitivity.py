@@ -51,29 +51,32 @@ def seed000():
 @pytest.mark.parametrize("model_id, weighted, cluster", [("weights_cluster", True, True),
                                                          ("weights_robust", True, False),
                                                          ("unweighted_cluster", False, True)])
-def test_weighted_arm_cox_matches_r_coxph_on_lung(lung, model_id, weighted, cluster):
+def test_weighted_cox_matches_r_coxph_on_lung(lung, model_id, weighted, cluster):
+    """The chapter's weighted Cox model is helpers.stats.cox.cox_fit with weights and clusters."""
     ref = next(m for m in REF["lung"] if m["id"] == model_id)
-    fit = sens.weighted_arm_cox(lung["time"], lung["dead"], lung["female"],
-                                lung["w"] if weighted else None, lung["cl"] if cluster else None)
-    assert fit.converged and fit.estimable
-    assert fit.coef == pytest.approx(float(ref["coef"]), rel=1e-8)
-    assert fit.se == pytest.approx(float(ref["se"]), rel=1e-7)
-    assert fit.robust_se == pytest.approx(float(ref["robust_se"]), rel=1e-7)
+    fit = cox.cox_fit(lung, "time", "dead", ["female"], weights="w" if weighted else None,
+                      cluster="cl" if cluster else None, robust=True)
+    row = fit.table.iloc[0]
+    assert fit.converged and row["estimable"]
+    assert row["coef"] == pytest.approx(float(ref["coef"]), rel=1e-8)
+    assert row["naive_se"] == pytest.approx(float(ref["se"]), rel=1e-7)
+    assert row["se"] == pytest.approx(float(ref["robust_se"]), rel=1e-7)
     assert fit.loglik == pytest.approx(float(ref["loglik"]), rel=1e-10)
 
 
-def test_weighted_arm_cox_with_unit_weights_is_the_chapter_cox_model(lung):
-    fit = sens.weighted_arm_cox(lung["time"], lung["dead"], lung["female"])
+def test_arm_cox_with_unit_weights_is_the_chapter_cox_model(lung):
+    fit = sens._arm_cox(lung["time"], lung["dead"], lung["female"], np.ones(len(lung)), np.arange(len(lung)))
     row = cox.cox_fit(lung, "time", "dead", ["female"]).table.iloc[0]
-    assert fit.hr == pytest.approx(row["hr"], rel=1e-9)
-    lower, upper, p = fit.model_ci
+    assert fit.table["hr"].iloc[0] == pytest.approx(row["hr"], rel=1e-9)
+    lower, upper, p = fit.wald("arm", naive=True)
     assert (lower, upper, p) == pytest.approx((row["lower"], row["upper"], row["p_value"]), rel=1e-8)
 
 
-def test_weighted_arm_cox_without_events_in_an_arm_is_not_estimable():
+def test_arm_cox_without_events_in_an_arm_is_not_estimable():
     t = np.array([1.0, 2, 3, 4, 5, 6])
-    fit = sens.weighted_arm_cox(t, [1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 2, 1, 0.5, 1, 1])
-    assert not fit.estimable and math.isnan(fit.hr) and all(math.isnan(v) for v in fit.model_ci)
+    fit = sens._arm_cox(t, [1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 2, 1, 0.5, 1, 1], np.arange(6))
+    assert not fit.table["estimable"].iloc[0]
+    assert all(math.isnan(v) for v in fit.wald("arm", naive=True))
 
 
 def test_grid_rows_match_r_matchit_and_coxph(seed000):

@@ -42,6 +42,9 @@ echo "== subgroup Cox models on the committed synthetic seed-000 cohort (tests/r
 echo "== matching sensitivity: weighted/clustered coxph on lung, MatchIt + coxph on the seed-000 cohort (tests/reference/sensitivity_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/sensitivity_reference.R)
 
+echo "== confounding engines: weighted/clustered/stratified coxph, PS weights, balance, weighted survfit, SAS-like matching, bootstrap (tests/reference/causal_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/causal_reference.R)
+
 echo "== the worked example study veteran as the book analyses it (tests/reference/veteran_study_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/veteran_study_reference.R)
 

@@ -12,50 +12,21 @@ Arm 1 is the experimental arm, arm 0 the reference arm.  |SMD| < 0.1 is the usua
 With ``weights`` (e.g. matching weights after 1:k matching or matching with replacement) means and
 proportions are weighted and the SDs are weighted with the "reliability weights" correction
 ``sum w (x - m)^2 * sum w / ((sum w)^2 - sum w^2)`` (R ``cobalt``'s ``col_w_sd``); all weights 1 gives the
-unweighted formulas above. Units with weight 0 are left out.
+unweighted formulas above. Units with weight 0 are left out. Note that the weighted SDs sit in the denominator
+here; cobalt's ``bal.tab`` keeps the unweighted groups' SDs there (:func:`helpers.stats.balance.balance_table`).
+
+The array-level formulas are :func:`helpers.stats.balance.smd_continuous`, ``smd_proportion`` and
+``smd_continuous_weighted``; :mod:`helpers.stats.balance` also has cobalt's conventions (unweighted
+denominators, raw binary differences, variance ratios, eCDF statistics) for a balance table.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from helpers.stats.balance import smd_continuous, smd_continuous_weighted, smd_proportion
 from helpers.study.patients import analysis_column, value_masks
 from helpers.study.spec import StudySpec
-
-
-def smd_continuous(x1: np.ndarray, x0: np.ndarray) -> float:
-    x1, x0 = np.asarray(x1, float), np.asarray(x0, float)
-    denom = np.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2)
-    diff = x1.mean() - x0.mean()
-    if denom == 0:
-        return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
-    return float(diff / denom)
-
-
-def smd_proportion(p1: float, p0: float) -> float:
-    denom = np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
-    if denom == 0:
-        return 0.0 if p1 == p0 else float(np.sign(p1 - p0) * np.inf)
-    return float((p1 - p0) / denom)
-
-
-def _weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    sw = w.sum()
-    m = float((w * x).sum() / sw)
-    denom = sw**2 - (w**2).sum()
-    var = float((w * (x - m) ** 2).sum() * sw / denom) if denom > 0 else float("nan")
-    return m, var
-
-
-def smd_continuous_weighted(x1, x0, w1, w0) -> float:
-    """Weighted version of :func:`smd_continuous` (pooled weighted SDs, reliability-weights correction)."""
-    m1, v1 = _weighted_mean_var(np.asarray(x1, float), np.asarray(w1, float))
-    m0, v0 = _weighted_mean_var(np.asarray(x0, float), np.asarray(w0, float))
-    denom = np.sqrt((v1 + v0) / 2)
-    diff = m1 - m0
-    if denom == 0:
-        return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
-    return float(diff / denom)
 
 
 def standardized_differences(data: pd.DataFrame, spec: StudySpec, variables: list[str],

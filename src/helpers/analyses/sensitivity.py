@@ -10,8 +10,8 @@ Weights
     survival chapter analyses the matched cohort (:func:`helpers.survival_chapter.compare_arms`, the same code),
     log-rank test included. Matching 1:k or with replacement gives the controls MatchIt's matching weights
     (:attr:`helpers.matching.MatchResult.weights`); the Cox model is then weighted, as R
-    ``coxph(Surv(t, e) ~ arm, weights = weights, ties = "efron")`` (:func:`weighted_arm_cox`), and no log-rank
-    p is given (the unweighted test would ignore the weights).
+    ``coxph(Surv(t, e) ~ arm, weights = weights, ties = "efron")`` (:func:`helpers.stats.cox.cox_fit` with
+    ``weights``), and no log-rank p is given (the unweighted test would ignore the weights).
 Confidence intervals
     ``lower``/``upper``/``p_value`` are model-based (Wald, inverse information), as R ``summary(coxph)`` prints
     them. With weights that is the *naive* interval: it treats the weights as case counts and ignores that a
@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace as dc_replace
 from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.analyses import balance
 from helpers.analyses import cohorts
 from helpers.analyses import survival as sc
 from helpers.report.format import format_hr, format_p
+from helpers.stats import cox
 from helpers.study.spec import MatchingSpec, StudySpec
 
 DEFAULT_CALIPERS = (None, 0.5, 0.2, 0.1, 0.05)
@@ -48,11 +47,6 @@ COLUMNS = ["setting", "key", "cohort", "paper_setting", "caliper", "ratio", "rep
            "n_treated", "n_control", "ess_control", "events_treated", "events_control", "weighted", "hr", "lower",
            "upper", "p_value", "robust_lower", "robust_upper", "robust_p_value", "logrank_p", "smd_max",
            "estimable", "note"]
-
-_EPS = 1e-9          # coxph.control() eps
-_TOLER_INF = math.sqrt(_EPS)
-_ITER_MAX = 20
-
 
 # --------------------------------------------------------------------------------------------- the grid
 def matching_grid(spec: StudySpec, calipers=DEFAULT_CALIPERS, ratios=DEFAULT_RATIOS,
@@ -93,122 +87,14 @@ def setting_label(s: MatchingSpec) -> str:
 
 
 # ------------------------------------------------------------------------------------- weighted Cox model
-@dataclass
-class WeightedCox:
-    """A Cox model with one 0/1 covariate (the arm), case weights and optional clusters (R coxph semantics)."""
-
-    coef: float
-    se: float
-    robust_se: float
-    loglik: float
-    iterations: int
-    converged: bool
-    estimable: bool
-    conf_level: float = 0.95
-
-    def _ci(self, se: float) -> tuple[float, float, float]:
-        if not self.estimable or not np.isfinite(se) or se <= 0:
-            return math.nan, math.nan, math.nan
-        z = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
-        return (math.exp(self.coef - z * se), math.exp(self.coef + z * se),
-                float(2 * stats.norm.sf(abs(self.coef / se))))
-
-    @property
-    def hr(self) -> float:
-        return math.exp(self.coef) if self.estimable else math.nan
-
-    @property
-    def model_ci(self) -> tuple[float, float, float]:
-        """(lower, upper, p) from the model-based variance."""
-        return self._ci(self.se)
-
-    @property
-    def robust_ci(self) -> tuple[float, float, float]:
-        """(lower, upper, p) from the (cluster-)robust sandwich variance."""
-        return self._ci(self.robust_se)
-
-
-def _efron_pieces(beta, t, ev, x, w):
-    """Weighted Efron log partial likelihood, score, information and per-subject score residuals at ``beta``.
-
-    As survival's ``coxfit6`` (weighted risk ``w exp(beta x)``; tied deaths share ``meanwt`` = mean death
-    weight) and ``coxscore2`` (residuals are per subject, unweighted; robust variances multiply them by w).
-    """
-    r = np.exp(beta * x)
-    wr = w * r
-    times = np.unique(t[ev == 1])
-    loglik, u, info = float((w * beta * x)[ev == 1].sum()), float((w * x)[ev == 1].sum()), 0.0
-    resid = np.zeros(len(t))
-    for tj in times:
-        at_risk = t >= tj
-        dead = (t == tj) & (ev == 1)
-        d = int(dead.sum())
-        s0, s1 = wr[at_risk].sum(), (wr * x)[at_risk].sum()
-        e0, e1 = wr[dead].sum(), (wr * x)[dead].sum()
-        meanwt = w[dead].sum() / d
-        k = np.arange(d) / d
-        den = s0 - k * e0
-        mean = (s1 - k * e1) / den              # x is 0/1, so S2 = S1
-        loglik -= meanwt * np.log(den).sum()
-        u -= meanwt * mean.sum()
-        info += meanwt * (mean - mean**2).sum()
-        haz = meanwt / den
-        # residuals: a survivor of t_j is at risk for every Efron step; a death there for the share 1 - k/d
-        survivors = at_risk & ~dead
-        resid[survivors] -= r[survivors] * ((x[survivors, None] - mean) * haz).sum(axis=1)
-        resid[dead] += (x[dead] - mean.mean()) - r[dead] * ((x[dead, None] - mean) * (haz * (1 - k))).sum(axis=1)
-    return loglik, u, info, resid
-
-
-def weighted_arm_cox(time, event, arm, weights=None, cluster=None, conf_level: float = 0.95) -> WeightedCox:
-    """``coxph(Surv(time, event) ~ arm, weights = weights, cluster = cluster, ties = "efron")`` for a 0/1 ``arm``.
-
-    Newton-Raphson from 0 with step halving and R's convergence rule ``|1 - loglik_old / loglik| <= 1e-9``
-    (at most 20 iterations). ``se`` is the model-based SE (inverse weighted information); ``robust_se`` is
-    the sandwich SE of R: dfbeta residuals times the weights, summed within clusters (each row its own
-    cluster when ``cluster`` is None). An infinite estimate (e.g. no events in one arm) is flagged by R's
-    rule (the next Newton step is still large) and reported as not estimable.
-    """
-    t = np.asarray(time, float)
-    ev = np.asarray(event, float)
-    x = np.asarray(arm, float)
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
-    if not (len(t) == len(ev) == len(x) == len(w)):
-        raise ValueError("time, event, arm and weights must have the same length")
-    if not np.all(np.isin(x, (0.0, 1.0))):
-        raise ValueError("arm must be 0/1")
-    if np.any(w <= 0) or not np.all(np.isfinite(w)):
-        raise ValueError("weights must be positive and finite (drop unmatched rows first)")
-    if ev.sum() == 0 or len(np.unique(x)) < 2:
-        return WeightedCox(math.nan, math.nan, math.nan, math.nan, 0, False, False, conf_level)
-    beta = 0.0
-    best, u, info, _ = _efron_pieces(beta, t, ev, x, w)
-    newbeta = beta + (u / info if info > 0 else 0.0)
-    halving, converged, it = 0, False, 0
-    for it in range(1, _ITER_MAX + 1):
-        newlk, u, info, _ = _efron_pieces(newbeta, t, ev, x, w)
-        if np.isfinite(newlk) and abs(1 - best / newlk) <= _EPS:
-            beta, best, converged = newbeta, newlk, True
-            break
-        if not np.isfinite(newlk) or newlk < best:
-            halving += 1
-            newbeta = (newbeta + halving * beta) / (halving + 1.0)
-        else:
-            halving = 0
-            best, beta = newlk, newbeta
-            newbeta = newbeta + (u / info if info > 0 else 0.0)
-    if not converged:
-        it = _ITER_MAX + 1
-    loglik, u, info, resid = _efron_pieces(beta, t, ev, x, w)
-    var = 1.0 / info if info > 0 else math.nan
-    step = abs(u * var) if np.isfinite(var) else math.inf
-    estimable = np.isfinite(var) and not (step > _EPS and step > _TOLER_INF * abs(beta))
-    dfbeta = resid * var * w
-    if cluster is not None:
-        dfbeta = pd.Series(dfbeta).groupby(np.asarray(cluster)).sum().to_numpy()
-    robust_var = float((dfbeta**2).sum())
-    return WeightedCox(float(beta), math.sqrt(var) if np.isfinite(var) else math.nan, math.sqrt(robust_var),
-                       float(loglik), it, converged, bool(estimable), conf_level)
+def _arm_cox(time, event, arm, weights, cluster) -> cox.CoxResult:
+    """``coxph(Surv(time, event) ~ arm, weights = weights, cluster = cluster, ties = "efron")`` for a 0/1 arm
+    (:func:`helpers.stats.cox.cox_fit`): ``wald("arm", naive=True)`` is the model-based CI, ``wald("arm")`` the
+    cluster-robust one."""
+    frame = pd.DataFrame({"time": np.asarray(time, float), "event": np.asarray(event, float),
+                          "arm": np.asarray(arm, float)})
+    return cox.cox_fit(frame, "time", "event", ["arm"], weights=np.asarray(weights, float),
+                       cluster=np.asarray(cluster), compute_concordance=False, keep_data=False)
 
 
 # ------------------------------------------------------------------------------------------ the analysis
@@ -276,8 +162,9 @@ def _matched_rows(data: pd.DataFrame, spec: StudySpec, settings: MatchingSpec, e
                    n_control=int((1 - treated).sum()), ess_control=float(ess),
                    events_treated=int(ee[treated == 1].sum()), events_control=int(ee[treated == 0].sum()),
                    weighted=weighted, smd_max=float(smd), logrank_p=math.nan, note="")
-        wc = weighted_arm_cox(tt, ee, treated, w.to_numpy(float), cluster)
-        rl, ru, rp = wc.robust_ci
+        wc = _arm_cox(tt, ee, treated, w.to_numpy(float), cluster)
+        wc_ok = bool(wc.table["estimable"].iloc[0])
+        rl, ru, rp = wc.wald("arm")
         row.update(robust_lower=rl, robust_upper=ru, robust_p_value=rp)
         if not weighted:  # every weight 1: exactly the survival chapter's analysis of a matched cohort
             cmp = sc.compare_arms(m, spec, name)
@@ -287,8 +174,9 @@ def _matched_rows(data: pd.DataFrame, spec: StudySpec, settings: MatchingSpec, e
                        upper=hr["upper"] if ok else math.nan, p_value=hr["p_value"] if ok else math.nan,
                        logrank_p=cmp.logrank.p_value, estimable=ok)
         else:
-            lo, up, p = wc.model_ci
-            row.update(hr=wc.hr, lower=lo, upper=up, p_value=p, estimable=wc.estimable)
+            lo, up, p = wc.wald("arm", naive=True)
+            row.update(hr=float(wc.table["hr"].iloc[0]) if wc_ok else math.nan, lower=lo, upper=up, p_value=p,
+                       estimable=wc_ok)
         if not row["estimable"]:
             row.update(hr=math.nan, lower=math.nan, upper=math.nan, p_value=math.nan, robust_lower=math.nan,
                        robust_upper=math.nan, robust_p_value=math.nan,

@@ -47,6 +47,32 @@ Subclasses
     this module reproduces that numbering. With replacement MatchIt returns no subclass; the
     ``subclass`` column of :attr:`MatchResult.pairs` then just labels each treated unit's matched set.
 
+Matching the way SAS PSMATCH does (``convention="sas_psmatch"``)
+----------------------------------------------------------------
+SAS's ``PROC PSMATCH`` differs from MatchIt's defaults in three ways, each a keyword switch here (the
+default, ``convention="matchit"``, is MatchIt's behaviour exactly):
+
+``logit=True``
+    Match on the logit of the score (SAS ``DISTANCE=LPS``, its default). MatchIt: ``distance = "glm",
+    link = "linear.logit"``.
+``caliper_sd="pooled"``
+    A standardised caliper multiplies ``sqrt((s1^2 + s0^2) / 2)``, the pooled SD of the treated and control
+    groups' distances (SAS ``CALIPER(MULT=STDDEV)=``), instead of the SD over all units. MatchIt has no such
+    option; its reference is an absolute caliper (``std.caliper = FALSE``) computed in R.
+``discard="both"``
+    Common support: drop units whose distance lies outside the overlap of the two groups' ranges before
+    matching (SAS ``REGION=CS``). MatchIt: ``discard = "both"``; ``"control"`` and ``"treated"`` are
+    MatchIt's one-sided versions. As in MatchIt, the caliper's SD is computed over the units kept.
+
+``tests/reference/causal_reference.R`` runs each of these through MatchIt 4.5.1 (``link = "linear.logit"``
+and ``discard`` directly, the pooled caliper as an absolute width) on lalonde and rotterdam, and
+``tests/test_causal_stats.py`` checks the pairs, weights, subclasses, discarded units and caliper widths.
+What is *not* checked, because SAS is not available here: SAS's own greedy algorithm (the order in which
+``METHOD=GREEDY`` takes the treated units and breaks ties; this module keeps MatchIt's ``m.order``), SAS's
+default support region when a ``MATCH`` statement is given (``REGION=TREATED``, i.e. ``discard="control"``,
+and its optional ``EXTEND=`` widening, not implemented), SAS's default caliper of 0.25, and whether SAS
+computes the pooled SD over all observations or over the support region (here: over the units kept).
+
 Two bugs in the MatchIt installed on the build machine
 -----------------------------------------------------
 1. MatchIt 4.5.1 to 4.5.3 (the Debian package ``r-cran-matchit`` 4.5.1 included) compute the gaps
@@ -83,6 +109,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CONVENTIONS",
+    "resolve_convention",
     "MatchResult",
     "propensity_scores",
     "nearest_neighbor_match",
@@ -338,7 +366,7 @@ class MatchResult:
     caliper_width : float or None
         The caliper on the distance scale (``caliper * sd(distance)`` when standardised), or None.
     n_unmatched_treated : int
-        Treated units that received no control.
+        Treated units that received no control (discarded ones not counted).
     match_matrix : pandas.DataFrame
         MatchIt's ``match.matrix``: one row per treated unit (row order), one column per round
         (``1 .. ratio``), holding control ids, None where no control was found.
@@ -348,7 +376,9 @@ class MatchResult:
     treated : pandas.Series
         Boolean treatment indicator indexed by id (used by :meth:`summary`).
     distance : pandas.Series
-        The distance the matching used, indexed by id.
+        The distance the matching used, indexed by id (the logit of the score with ``logit=True``).
+    discarded : pandas.Series
+        True for the units outside the common support (``discard``), never matched.
     ratio, replace, order : int, bool, str
         The settings used (``order`` is the one MatchIt applied: "data" with replacement).
     """
@@ -365,28 +395,80 @@ class MatchResult:
     ratio: int = 1
     replace: bool = False
     order: str = "largest"
+    discarded: pd.Series | None = field(default=None, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """Sample sizes as MatchIt's ``summary(m)$nn``.
 
         Rows "All (ESS)", "All", "Matched (ESS)", "Matched", "Unmatched", "Discarded"; columns
         "Control" and "Treated". ESS is Kish's effective sample size ``(sum w)^2 / sum(w^2)``.
-        Nothing is ever discarded here (no ``discard`` option), so that row is 0.
+        "Unmatched" counts the units kept but not matched, "Discarded" those outside the common support
+        (``discard``).
         """
         t = self.treated.to_numpy()
         w = self.weights.reindex(self.treated.index).to_numpy()
+        disc = (np.zeros(len(t), dtype=bool) if self.discarded is None
+                else self.discarded.reindex(self.treated.index).to_numpy())
         out = {}
         for label, grp in (("Control", ~t), ("Treated", t)):
             wg = w[grp]
             ess = float(wg.sum() ** 2 / np.sum(wg**2)) if np.any(wg > 0) else 0.0
             n_all = int(grp.sum())
-            out[label] = [float(n_all), float(n_all), ess, float(np.sum(wg > 0)), float(np.sum(wg == 0)), 0.0]
+            out[label] = [float(n_all), float(n_all), ess, float(np.sum(wg > 0)),
+                          float(np.sum((wg == 0) & ~disc[grp])), float(np.sum(disc[grp]))]
         return pd.DataFrame(
             out, index=["All (ESS)", "All", "Matched (ESS)", "Matched", "Unmatched", "Discarded"]
         )
 
 
-def _caliper_width(d: np.ndarray, caliper: float | None, std_caliper: bool) -> float | None:
+CONVENTIONS = {
+    "matchit": dict(logit=False, caliper_sd="all", discard="none"),
+    "sas_psmatch": dict(logit=True, caliper_sd="pooled", discard="both"),
+}
+_CALIPER_SDS = ("all", "pooled")
+_DISCARDS = ("none", "both", "control", "treated")
+
+
+def resolve_convention(convention: str | None, logit: bool | None = None, caliper_sd: str | None = None,
+                       discard: str | None = None) -> tuple[bool, str, str]:
+    """(logit, caliper_sd, discard) of a convention ("matchit" by default), explicit values overriding it.
+
+    Examples
+    --------
+    >>> resolve_convention("sas_psmatch")
+    (True, 'pooled', 'both')
+    >>> resolve_convention("sas_psmatch", discard="control")
+    (True, 'pooled', 'control')
+    """
+    key = "matchit" if convention is None else convention
+    if key not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; valid conventions are {list(CONVENTIONS)}")
+    base = CONVENTIONS[key]
+    logit = base["logit"] if logit is None else bool(logit)
+    caliper_sd = base["caliper_sd"] if caliper_sd is None else caliper_sd
+    discard = base["discard"] if discard is None else discard
+    if caliper_sd not in _CALIPER_SDS:
+        raise ValueError(f"caliper_sd must be one of {list(_CALIPER_SDS)}, got {caliper_sd!r}")
+    if discard not in _DISCARDS:
+        raise ValueError(f"discard must be one of {list(_DISCARDS)}, got {discard!r}")
+    return logit, caliper_sd, discard
+
+
+def _discarded(d: np.ndarray, t: np.ndarray, discard: str) -> np.ndarray:
+    """MatchIt's ``discard()``: units outside the common support of the distance."""
+    if discard == "none":
+        return np.zeros(len(d), dtype=bool)
+    lo1, hi1 = d[t].min(), d[t].max()
+    lo0, hi0 = d[~t].min(), d[~t].max()
+    if discard == "both":
+        return (d < max(lo0, lo1)) | (d > min(hi0, hi1))
+    if discard == "control":
+        return ~t & ((d < lo1) | (d > hi1))
+    return t & ((d < lo0) | (d > hi0))
+
+
+def _caliper_width(d: np.ndarray, caliper: float | None, std_caliper: bool, t: np.ndarray | None = None,
+                   caliper_sd: str = "all") -> float | None:
     if caliper is None:
         return None
     caliper = float(caliper)
@@ -405,6 +487,8 @@ def _caliper_width(d: np.ndarray, caliper: float | None, std_caliper: bool) -> f
             "(MatchIt refuses calipers on binary variables)"
         )
     if std_caliper:
+        if caliper_sd == "pooled":
+            return caliper * math.sqrt((float(np.var(d[t], ddof=1)) + float(np.var(d[~t], ddof=1))) / 2)
         return caliper * float(np.std(d, ddof=1))
     return caliper
 
@@ -417,6 +501,11 @@ def nearest_neighbor_match(
     std_caliper: bool = True,
     replace: bool = False,
     order: str = "largest",
+    *,
+    logit: bool | None = None,
+    caliper_sd: str | None = None,
+    discard: str | None = None,
+    convention: str | None = None,
 ) -> MatchResult:
     """Greedy nearest-neighbour matching on a scalar distance, as MatchIt's ``method = "nearest"``.
 
@@ -441,6 +530,22 @@ def nearest_neighbor_match(
     order : {"largest", "smallest", "data"}, default "largest"
         MatchIt's ``m.order``: order in which treated units choose their controls. Ignored (and
         reported as "data") with replacement, as in MatchIt.
+    logit : bool, optional
+        Match on ``log(s / (1 - s))`` of the scores (which must then be probabilities), as MatchIt's
+        ``distance = "glm", link = "linear.logit"`` and SAS PSMATCH's ``DISTANCE=LPS``. Default False.
+    caliper_sd : {"all", "pooled"}, optional
+        The SD that a standardised caliper multiplies: ``"all"`` (default, MatchIt) the SD of the distance
+        over all units kept; ``"pooled"`` (SAS PSMATCH's ``CALIPER(MULT=STDDEV)``) ``sqrt((s1^2 + s0^2) / 2)``
+        of the treated and control groups' distances, over the units kept.
+    discard : {"none", "both", "control", "treated"}, optional
+        Common support, as MatchIt's ``discard``: units whose distance is outside ``[max of the two groups'
+        minima, min of their maxima]`` (``"both"``), outside the treated range (``"control"``: controls only)
+        or the control range (``"treated"``) are discarded before matching (weight 0, never matched; the
+        caliper's SD is then computed without them). Default "none".
+    convention : {"matchit", "sas_psmatch"}, optional
+        Sets the three switches above: ``"matchit"`` (the default) is ``logit=False, caliper_sd="all",
+        discard="none"``; ``"sas_psmatch"`` is ``logit=True, caliper_sd="pooled", discard="both"``. A switch
+        passed explicitly overrides the convention (e.g. ``discard="control"`` for SAS's default region).
 
     Returns
     -------
@@ -449,7 +554,9 @@ def nearest_neighbor_match(
     Notes
     -----
     See the module docstring for the exact rules (stable sort, left neighbour wins an equal gap,
-    rounds for ``ratio > 1``, weights). Runs in O(n log n) time without replacement.
+    rounds for ``ratio > 1``, weights). Runs in O(n log n) time without replacement. The
+    ``"sas_psmatch"`` convention and its limits are described in the module docstring ("Matching the
+    way SAS PSMATCH does").
 
     Raises
     ------
@@ -472,7 +579,23 @@ def nearest_neighbor_match(
     ratio = int(ratio)
     if order not in _ORDERS:
         raise ValueError(f"unknown order {order!r}; valid orders are {list(_ORDERS)}")
-    width = _caliper_width(d, caliper, std_caliper)
+    logit, caliper_sd, discard = resolve_convention(convention, logit, caliper_sd, discard)
+    if logit:
+        if np.any((d <= 0) | (d >= 1)):
+            raise ValueError("logit=True needs scores strictly between 0 and 1 (propensity scores)")
+        d = np.log(d / (1 - d))
+    discarded = _discarded(d, t, discard)
+    ids = scores.index
+    if discarded.any():
+        # match the units kept; row numbers are mapped back to the full data below (MatchIt numbers subclasses
+        # by the row numbers of the full data)
+        kept = np.flatnonzero(~discarded)
+        t_full, d_full = t, d
+        t, d = t[kept], d[kept]
+        if t.all() or not t.any():
+            raise ValueError(f"discard={discard!r} leaves no {'control' if t.all() else 'treated'} unit")
+        n = len(d)
+    width = _caliper_width(d, caliper, std_caliper, t, caliper_sd)
     cal = math.inf if width is None else width
 
     n1 = int(t.sum())
@@ -515,7 +638,13 @@ def nearest_neighbor_match(
     else:
         mm = _match_without_replacement(d, ctrl_sorted, n_left, treated_rows, proc, ratio, cal)
 
-    return _build_result(scores.index, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replace, applied_order)
+    if discarded.any():
+        all_treated = np.flatnonzero(t_full)
+        mm_full = np.full((len(all_treated), ratio), -1, dtype=np.int64)
+        mm_full[np.searchsorted(all_treated, kept[treated_rows])] = mm    # discarded treated: no match
+        return _build_result(ids, t_full, d_full, kept[ctrl_sorted], all_treated, mm_full, width, ratio, replace,
+                             applied_order, discarded)
+    return _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replace, applied_order)
 
 
 def _match_without_replacement(d, ctrl_sorted, n_left, treated_rows, proc, ratio, cal):
@@ -622,12 +751,13 @@ def _subclass_numbers(treated_rows_matched: np.ndarray) -> np.ndarray:
     return numbers
 
 
-def _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replace, applied_order):
+def _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replace, applied_order, discarded=None):
     n = len(ids)
     n1 = len(treated_rows)
     counts = (mm >= 0).sum(axis=1)
     matched_t = counts > 0
     n_matched_t = int(matched_t.sum())
+    n_discarded_t = 0 if discarded is None else int(discarded[treated_rows].sum())
     if n_matched_t == 0:
         raise ValueError("No units were matched (no control within the caliper of any treated unit).")
 
@@ -678,7 +808,7 @@ def _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replac
         matched_ids=ids[w > 0],
         weights=weights,
         caliper_width=width,
-        n_unmatched_treated=int(n1 - n_matched_t),
+        n_unmatched_treated=int(n1 - n_matched_t - n_discarded_t),
         match_matrix=match_matrix,
         subclass=subclass,
         treated=pd.Series(t, index=ids, name="treated"),
@@ -686,6 +816,8 @@ def _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replac
         ratio=ratio,
         replace=replace,
         order=applied_order,
+        discarded=pd.Series(np.zeros(n, dtype=bool) if discarded is None else discarded, index=ids,
+                            name="discarded"),
     )
 
 
@@ -700,6 +832,11 @@ def match_cohort(
     id_column: str | None = None,
     order: str = "largest",
     std_caliper: bool = True,
+    *,
+    logit: bool | None = None,
+    caliper_sd: str | None = None,
+    discard: str | None = None,
+    convention: str | None = None,
 ) -> tuple[MatchResult, pd.Series]:
     """Estimate propensity scores and match, like ``matchit(arm ~ covariates, method = "nearest",
     distance = "glm", caliper = caliper, std.caliper = TRUE, ratio = ratio, replace = replace)``.
@@ -714,8 +851,9 @@ def match_cohort(
         Value of ``arm_column`` that marks the treated (focal) group; every other value is control.
     covariates : list of str
         Covariates of the propensity model (see :func:`propensity_scores` for the coding).
-    ratio, caliper, replace, order, std_caliper
-        Passed to :func:`nearest_neighbor_match`.
+    ratio, caliper, replace, order, std_caliper, logit, caliper_sd, discard, convention
+        Passed to :func:`nearest_neighbor_match` (``convention="sas_psmatch"``: logit distance, pooled-SD
+        caliper, common support).
     id_column : str, optional
         Column with unique patient ids; by default the index of ``data`` is used.
 
@@ -749,5 +887,9 @@ def match_cohort(
         std_caliper=std_caliper,
         replace=replace,
         order=order,
+        logit=logit,
+        caliper_sd=caliper_sd,
+        discard=discard,
+        convention=convention,
     )
     return result, scores

@@ -15,6 +15,8 @@ Python                                                 R
 ``KaplanMeier.survival_at(times)``                     ``summary(fit, times = times)``
 ``KaplanMeier.at_risk(times)``                         number with ``time >= t``
 ``kaplan_meier_by_group(time, event, group)``          ``survfit(Surv(time, event) ~ group)``
+``weighted_kaplan_meier(time, event, weights)``        ``survfit(Surv(time, event) ~ 1, weights = w)``
+``weighted_kaplan_meier_by_group(..., group, w)``      ``survfit(Surv(time, event) ~ group, weights = w)``
 ``logrank_test(time, event, group)``                   ``survdiff(Surv(time, event) ~ group)``
 ``landmark_comparison(km_a, km_b, t)``                 z test built on ``summary(fit, times = t)``
 ``median_followup(time, event)``                       ``prodlim(Hist(time, status) ~ 1,
@@ -41,6 +43,11 @@ Conventions (R's, not lifelines'):
   - ``"plain"``: ``S -+ z S sigma`` clipped to [0, 1].
   - ``"none"``: no bands (NaN).
 
+* Weighted curves (:func:`weighted_kaplan_meier`): the product-limit estimate on weighted counts. Which SE R
+  reports depends on the weights (survival 3.5-3, ``survfitKM``): with any non-integer weight ``robust``
+  defaults to TRUE and ``std.err`` is the infinitesimal-jackknife SE *of S* (one cluster per row,
+  ``logse = FALSE``); with integer weights it is Greenwood's formula on the weighted counts (SE of -log S).
+  Checked against R in ``tests/test_causal_stats.py``.
 * Times are compared exactly. (R's ``survfit``/``survdiff`` first merge times that differ by less
   than about 1e-8 relative, ``aeqSurv``; round your times if they come from float arithmetic.)
 """
@@ -65,6 +72,9 @@ __all__ = [
     "FollowUp",
     "kaplan_meier",
     "kaplan_meier_by_group",
+    "WeightedKaplanMeier",
+    "weighted_kaplan_meier",
+    "weighted_kaplan_meier_by_group",
     "SurvivalSample",
     "logrank_test",
     "landmark_comparison",
@@ -545,6 +555,186 @@ def kaplan_meier_by_group(time: Any, event: Any, group: Any, order: Sequence | N
         if sample.n_group(k) == 0:
             raise ValueError(f"group {lab!r} has no patients")
         out[lab] = sample.kaplan_meier(k, **kw)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Weighted Kaplan-Meier (survfit with case weights)
+# ------------------------------------------------------------------------------------------------
+WEIGHTED_SE = ("auto", "greenwood", "robust")
+
+
+@dataclass(frozen=True, eq=False)
+class WeightedKaplanMeier(KaplanMeier):
+    """A weighted Kaplan-Meier curve (:func:`weighted_kaplan_meier`).
+
+    ``n_risk``, ``n_event`` and ``n_censor`` are weighted counts (floats), as R's ``survfit`` reports them;
+    ``n`` is the number of rows. ``variance`` says which SE the bands use: ``"greenwood"`` (Greenwood's
+    formula on the weighted counts; ``std_err`` is then the SE of -log S, as for :class:`KaplanMeier`) or
+    ``"robust"`` (infinitesimal jackknife, one cluster per row; R stores the SE of S itself,
+    :attr:`se_surv`, and ``std_err = se_surv / S``).
+    """
+
+    variance: str = "greenwood"
+    se_surv_values: np.ndarray | None = None
+
+    @property
+    def n_events(self) -> float:  # type: ignore[override]
+        return float(self.n_event.sum())
+
+    @property
+    def se_surv(self) -> np.ndarray:
+        """Standard error of S (R ``summary(fit)$std.err``)."""
+        if self.se_surv_values is not None:
+            return self.se_surv_values
+        with np.errstate(invalid="ignore"):
+            return self.surv * self.std_err
+
+    def survival_at(self, times: float | Iterable[float], extend: bool = False) -> pd.DataFrame:
+        out = super().survival_at(times, extend)
+        if self.se_surv_values is not None:   # the stored SE of S (0, not NaN, once S = 0)
+            t0 = np.r_[0.0, self.time] if not (len(self.time) and self.time[0] == 0) else self.time
+            se0 = np.r_[0.0, self.se_surv_values] if len(t0) > len(self.time) else self.se_surv_values
+            idx = np.maximum(np.searchsorted(t0, out["time"].to_numpy(float), side="right") - 1, 0)
+            out["se_surv"] = np.where(out["surv"].isna(), np.nan, se0[idx])
+        return out
+
+    def at_risk(self, times: float | Iterable[float]) -> np.ndarray:
+        """Weighted numbers at risk at ``times`` (sum of the weights of the patients with ``time >= t``)."""
+        t_req = np.atleast_1d(np.asarray(times, dtype=float))
+        return np.r_[self.n_risk, 0.0][np.searchsorted(self.time, t_req, side="left")]
+
+
+def _weighted_km(ts: np.ndarray, es: np.ndarray, ws: np.ndarray, robust: bool, conf_type: str,
+                 conf_level: float) -> WeightedKaplanMeier:
+    """The weighted KM of rows sorted by time (ascending), as survival 3.5-3's C routine ``survfitkm``."""
+    n = len(ts)
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    times = ts[starts]
+    block = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    d0 = np.add.reduceat(es, starts)                            # events, unweighted
+    dw = np.add.reduceat(es * ws, starts)                       # events, weighted
+    cw = np.add.reduceat((1 - es) * ws, starts)                 # censorings, weighted
+    nw = np.cumsum((dw + cw)[::-1])[::-1]                       # weighted number with time >= t
+    step = (d0 > 0) & (dw > 0)                                  # R: at least one event with a weight > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(step, dw / nw, 0.0)
+        surv = np.cumprod(1 - h)
+        inc = np.where(step, dw / (nw * (nw - dw)), 0.0)        # Greenwood on the weighted counts
+        greenwood = np.cumsum(inc)
+    if not robust:
+        std_err = np.sqrt(greenwood)
+        lower, upper = _confint(surv, std_err, conf_type, conf_level)
+        return WeightedKaplanMeier(time=times, n_risk=nw, n_event=dw, n_censor=cw, surv=surv, std_err=std_err,
+                                   lower=lower, upper=upper, n=n, conf_type=conf_type, conf_level=float(conf_level),
+                                   variance="greenwood")
+    # Infinitesimal jackknife, one cluster per row: D_k(t) = w_k dS(t)/dw_k = S(t) a_k(t) with
+    # a_k(t) = w_k [C(min(t, T_k)) - delta_k 1(T_k <= t) g(T_k)], g = 1 / (n_w (1 - h)), C = cumsum h g
+    # (the Greenwood sum). var(t) = sum_k D_k(t)^2 = S(t)^2 [C(t)^2 sum_{T_k > t} w_k^2 + sum_{T_k <= t} w_k^2 b_k^2].
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(step, 1 / (nw * (1 - h)), 0.0)
+        b = greenwood[block] - es * g[block]
+        w2 = ws ** 2
+        later = np.r_[np.cumsum((w2)[::-1])[::-1], 0.0][np.r_[starts[1:], n]]   # sum of w^2 with T_k > t
+        done = np.cumsum(np.add.reduceat(w2 * b ** 2, starts))                   # sum with T_k <= t
+        var = surv ** 2 * (greenwood ** 2 * later + done)
+    var = np.where(surv > 0, var, 0.0)
+    se_surv = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std_err = np.where(se_surv == 0, 0.0, se_surv / surv)   # survfit_confint(logse = FALSE): se / p
+    lower, upper = _confint(surv, std_err, conf_type, conf_level)
+    return WeightedKaplanMeier(time=times, n_risk=nw, n_event=dw, n_censor=cw, surv=surv, std_err=std_err,
+                               lower=lower, upper=upper, n=n, conf_type=conf_type, conf_level=float(conf_level),
+                               variance="robust", se_surv_values=se_surv)
+
+
+def _check_weights(weights: Any, n: int) -> np.ndarray:
+    w = _as_1d(weights, "weights")
+    try:
+        w = w.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError("weights must be numeric") from None
+    if len(w) != n:
+        raise ValueError(f"weights must have the same length as time, got {len(w)} and {n}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and non-negative (R: 'weights must be non-negative')")
+    return w
+
+
+def _robust_rule(w: np.ndarray, se: str) -> bool:
+    if se not in WEIGHTED_SE:
+        raise ValueError(f"se must be one of {WEIGHTED_SE}, got {se!r}")
+    if se == "auto":   # survfitKM: robust when any weight is not an integer (has.rwt)
+        return bool(np.any(w != np.floor(w)))
+    return se == "robust"
+
+
+def weighted_kaplan_meier(time: Any, event: Any, weights: Any, se: str = "auto", conf_type: str = "log",
+                          conf_level: float = 0.95) -> WeightedKaplanMeier:
+    """Weighted Kaplan-Meier estimate as ``survfit(Surv(time, event) ~ 1, weights = weights)`` (survival 3.5-3).
+
+    Parameters
+    ----------
+    time, event : array-like
+        Follow-up times (>= 0) and event indicators (1 event, 0 censored).
+    weights : array-like
+        Case weights (>= 0; IPW or matching weights). Rows of weight 0 add time points but no information.
+    se : {"auto", "greenwood", "robust"}
+        Which standard error, hence which bands. ``"auto"`` is R's default in survival 3.5-3: ``survfitKM``
+        sets ``robust = TRUE`` when any weight is not an integer (``has.rwt <- any(weights != floor(weights))``),
+        and then reports the infinitesimal-jackknife (IJ) SE with one cluster per row; with integer weights it
+        keeps Greenwood's formula on the weighted counts, ``sqrt(sum d_w / (n_w (n_w - d_w)))`` for -log S.
+        ``"greenwood"`` / ``"robust"`` are ``survfit(..., robust = FALSE / TRUE)``.
+    conf_type, conf_level
+        As :func:`kaplan_meier` (the IJ SE of S is turned into ``se / S`` for the bands, as R's
+        ``survfit_confint(logse = FALSE)``).
+
+    Returns
+    -------
+    WeightedKaplanMeier
+        S(t) = prod (1 - d_w / n_w) over the distinct times with weighted counts; ``variance`` records the SE
+        used, ``se_surv`` is the SE of S that R's ``summary(fit)`` prints.
+
+    Examples
+    --------
+    >>> km = weighted_kaplan_meier([1, 2, 2, 3], [1, 1, 0, 1], [0.5, 1.5, 1.0, 2.0])
+    >>> km.variance, km.surv.round(4).tolist()
+    ('robust', [0.9, 0.6, 0.0])
+    """
+    _check_conf(conf_type, conf_level)
+    t, e = _check_time_event(time, event)
+    w = _check_weights(weights, len(t))
+    order = np.argsort(t, kind="stable")
+    return _weighted_km(t[order], e[order].astype(float), w[order], _robust_rule(w, se), conf_type, conf_level)
+
+
+def weighted_kaplan_meier_by_group(time: Any, event: Any, group: Any, weights: Any, order: Sequence | None = None,
+                                   se: str = "auto", conf_type: str = "log",
+                                   conf_level: float = 0.95) -> dict[Any, WeightedKaplanMeier]:
+    """One :func:`weighted_kaplan_meier` per group, as ``survfit(Surv(time, event) ~ group, weights = w)``.
+
+    R decides between Greenwood and the robust SE once, from *all* the weights (a non-integer weight in one
+    arm makes every arm's SE robust); so does ``se="auto"`` here. Groups as :func:`kaplan_meier_by_group`.
+
+    Examples
+    --------
+    >>> fits = weighted_kaplan_meier_by_group([1, 2, 3, 4], [1, 0, 1, 1], ["a", "a", "b", "b"], [1, 2, 1, 1])
+    >>> fits["a"].variance, fits["b"].surv.tolist()
+    ('greenwood', [0.5, 0.0])
+    """
+    _check_conf(conf_type, conf_level)
+    t, e = _check_time_event(time, event)
+    w = _check_weights(weights, len(t))
+    robust = _robust_rule(w, se)
+    labels, codes = _group_codes(group, len(t), order)
+    srt = np.argsort(t, kind="stable")
+    ts, es, ws, cs = t[srt], e[srt].astype(float), w[srt], codes[srt]
+    out: dict[Any, WeightedKaplanMeier] = {}
+    for k, lab in enumerate(labels):
+        sel = cs == k
+        if not sel.any():
+            raise ValueError(f"group {lab!r} has no patients")
+        out[lab] = _weighted_km(ts[sel], es[sel], ws[sel], robust, conf_type, conf_level)
     return out
 
 
