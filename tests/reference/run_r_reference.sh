@@ -48,5 +48,8 @@ echo "== the worked example study veteran as the book analyses it (tests/referen
 echo "== competing risks: cuminc, timepoints, Gray's test, crr, multi-state survfit, cause-specific coxph on pbc (tests/reference/competing_reference.R; needs cmprsk: r-cran-cmprsk)"
 Rscript "$here/competing_reference.R"
 
+echo "== cox.zph residuals (terms = FALSE), plot.cox.zph smooth and band, survSplit piecewise HRs on pbc (tests/reference/cox_zph_plot_reference.R)"
+Rscript "$here/cox_zph_plot_reference.R"
+
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"
