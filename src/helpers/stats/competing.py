@@ -80,6 +80,9 @@ Fine-Gray
 Missing values
     Rows with a missing time, status, group or covariate are dropped (``na.omit``); ``n_dropped``
     says how many.
+Times
+    Compared exactly, as cmprsk does. (``survfit`` first merges times that differ by less than about
+    1e-8 relative, ``aeqSurv``; round times that come from float arithmetic.)
 
 Speed
     Everything is vectorised: one sort, cumulative sums over the sorted times (no loop over patients;
