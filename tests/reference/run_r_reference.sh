@@ -4,24 +4,24 @@
 #
 #   bash tests/reference/run_r_reference.sh        (or: make r-reference)
 #
-# Needs R with MatchIt, survival, prodlim and jsonlite, e.g. on Debian/Ubuntu:
-#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim
+# Needs R with MatchIt, survival, prodlim, cmprsk and jsonlite, e.g. on Debian/Ubuntu:
+#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if ! command -v Rscript >/dev/null 2>&1; then
-  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim" >&2
+  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk" >&2
   exit 1
 fi
 
-missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite", "prodlim"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
+missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite", "prodlim", "cmprsk"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
 if [ -n "$missing" ]; then
-  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite r-cran-prodlim)" >&2
+  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite r-cran-prodlim r-cran-cmprsk)" >&2
   exit 1
 fi
 
-Rscript -e 'cat(R.version.string, "| MatchIt", format(packageVersion("MatchIt")), "| survival", format(packageVersion("survival")), "\n")'
+Rscript -e 'cat(R.version.string, "| MatchIt", format(packageVersion("MatchIt")), "| survival", format(packageVersion("survival")), "| cmprsk", format(packageVersion("cmprsk")), "\n")'
 
 echo "== MatchIt reference (tests/reference/matchit_reference.R)"
 Rscript "$here/matchit_reference.R"
@@ -47,6 +47,12 @@ echo "== confounding engines: weighted/clustered/stratified coxph, PS weights, b
 
 echo "== the worked example study veteran as the book analyses it (tests/reference/veteran_study_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/veteran_study_reference.R)
+
+echo "== competing risks: cuminc, timepoints, Gray's test, crr, multi-state survfit, cause-specific coxph on pbc (tests/reference/competing_reference.R; needs cmprsk: r-cran-cmprsk)"
+Rscript "$here/competing_reference.R"
+
+echo "== cox.zph residuals (terms = FALSE), plot.cox.zph smooth and band, survSplit piecewise HRs on pbc (tests/reference/cox_zph_plot_reference.R)"
+Rscript "$here/cox_zph_plot_reference.R"
 
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"

@@ -15,6 +15,10 @@ tests, coef, var, n, n_events, loglik, concordance, warnings, weighted, n_strata
 -> ScreenResult`` (univariate, multivariate, selected, univariate_fits, warnings)
 ``proportional_hazards_test(result, transform="km", terms=True) -> DataFrame`` (chisq, df, p_value)
 ``concordance(time, event, risk) -> dict``
+``scaled_schoenfeld(result, transform="km") -> ZphResiduals`` (time, x, y, var: ``cox.zph(fit, terms = FALSE)``)
+``zph_smooth(zph, df=4, nsmo=40) -> DataFrame`` (the smooth and +-2 SE band of ``plot(cox.zph(fit))``)
+``piecewise_hazard_ratio(data, time, event, covariates, cuts) -> PiecewiseCox`` (HR per interval, as a
+``survSplit`` + ``x:strata(tgroup)`` fit)
 
 Conventions (all as R)
 ----------------------
@@ -1272,3 +1276,274 @@ def proportional_hazards_test(result: CoxResult, transform: str = "km", terms: b
     tab = pd.DataFrame(out, columns=["term", "chisq", "df"])
     tab["p_value"] = stats.chi2.sf(tab["chisq"], tab["df"])
     return tab.set_index("term")
+
+
+# ============================================================================== cox.zph residuals and plot
+@dataclass
+class ZphResiduals:
+    """Scaled Schoenfeld residuals as ``cox.zph(fit, transform, terms = FALSE)``; see :func:`scaled_schoenfeld`.
+
+    ``time``: the event times (``$time``), one per event, increasing (tied events in data order).
+    ``x``: the transformed times (``$x``). ``y``: one column per estimable coefficient (``$y``), i.e.
+    beta_j + the scaled residual, an estimate of beta_j(t). ``var``: ``$var`` (= d times the inverse
+    information, d = number of events), which :func:`zph_smooth` uses for its band.
+    """
+
+    time: np.ndarray
+    x: np.ndarray
+    y: pd.DataFrame
+    var: pd.DataFrame
+    transform: str
+    coef: pd.Series
+
+    def frame(self) -> pd.DataFrame:
+        """Tidy points for a plot: term, time, x, y (one row per event and term)."""
+        parts = [pd.DataFrame({"term": c, "time": self.time, "x": self.x, "y": self.y[c].to_numpy()})
+                 for c in self.y.columns]
+        return pd.concat(parts, ignore_index=True)
+
+
+def _transform_times(t: np.ndarray, ev: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "km":
+        return 1.0 - _km_left(t, ev.astype(float))
+    if transform == "identity":
+        return t.astype(float)
+    if transform == "rank":
+        return stats.rankdata(t)
+    if transform == "log":
+        return np.log(t)
+    raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
+
+
+def scaled_schoenfeld(result: CoxResult, transform: str = "km") -> ZphResiduals:
+    """Scaled Schoenfeld residuals exactly as survival 3.x ``cox.zph(fit, transform, terms = FALSE)``.
+
+    Convention (survival >= 3.0, C routine ``zph1``): the Schoenfeld residual of an event at time t is
+    ``x_i - xbar(t)``, where with Efron ties ``xbar`` is the average of the Efron-weighted means of the
+    tied events' steps (every tied event gets the same mean). It is scaled with the *average*
+    information, not with each time's own variance: ``y = beta + d * r V``, where ``V`` is the inverse
+    of the information at the fitted beta and ``d`` the number of events (``vmean = imat / d``). The
+    times are transformed as in ``cox.zph``: ``"km"`` (default) 1 - the left-continuous Kaplan-Meier
+    ``S(t-)`` of all patients, ``"identity"``, ``"rank"`` (average ranks of all times) or ``"log"``.
+    One column per coefficient (``terms = FALSE``); coefficients R reports as NA are left out.
+
+    Parameters
+    ----------
+    result : CoxResult
+        From :func:`cox_fit` with ``keep_data=True`` (the default), without strata.
+    transform : str
+        "km", "identity", "rank" or "log".
+
+    Returns
+    -------
+    ZphResiduals
+        ``time``, ``x``, ``y`` (DataFrame), ``var``; ``frame()`` gives tidy points.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 0, 1, 1, 0, 1, 1],
+    ...                   "x": [0, 1, 0, 1, 1, 0, 0, 1]})
+    >>> z = scaled_schoenfeld(cox_fit(d, "t", "e", ["x"]))
+    >>> len(z.time), list(z.y.columns)
+    (6, ['x'])
+    """
+    d = result._data
+    if result.n_events == 0:
+        raise ValueError("scaled_schoenfeld: the model has no events")
+    if d is None:
+        raise ValueError("scaled_schoenfeld needs a CoxResult from cox_fit(..., keep_data=True)")
+    if getattr(result, "strata", None):
+        raise NotImplementedError("scaled_schoenfeld: stratified models are not supported")
+    cd: _CoxData = d["cd"]
+    keep = ~d["which_sing"]
+    cols = [c for c, k in zip(result.covariates, keep) if k]
+    idx = np.flatnonzero(keep)
+    x = cd.x[:, idx]
+    beta_s = d["beta_s"][idx]
+    sc = d["scale"][idx]
+    p = cd.pieces(beta_s, x)
+    # Efron: every tied event gets the mean of its time's step means
+    step_mean = p["mean"]
+    tmean = np.add.reduceat(step_mean, cd.dstart, axis=0) / cd.nd[:, None]
+    resid = (x[cd.death] - tmean[cd.exp_g]) / sc               # original scale of the covariates
+    imat = cd.weighted_info(p, None) / np.outer(sc, sc)
+    n_ev = len(cd.death)
+    var = n_ev * np.linalg.inv(imat)
+    coef = np.asarray(result.coef.to_numpy(), float)[idx]
+    y = coef + n_ev * resid @ np.linalg.inv(imat)
+    tt = _transform_times(cd.time, cd.event, transform)
+    # R's order: increasing time, tied events in data order
+    orig = cd.order[cd.death]
+    o = np.lexsort((orig, cd.time[cd.death]))
+    return ZphResiduals(time=cd.time[cd.death][o].astype(float), x=tt[cd.death][o].astype(float),
+                        y=pd.DataFrame(y[o], columns=cols), var=pd.DataFrame(var, index=cols, columns=cols),
+                        transform=transform, coef=pd.Series(coef, index=cols))
+
+
+def _spline_basis_natural(x: np.ndarray, knots: np.ndarray, boundary: tuple[float, float]) -> np.ndarray:
+    """A basis of R ``splines::ns(x, knots, Boundary.knots, intercept = TRUE)``'s space: cubic B-splines
+    whose second derivative is 0 at both boundary knots (x inside the boundary). It spans the same space
+    as ``ns`` (which projects with a QR of the constraints); fitted values and their SEs are the same."""
+    from scipy.interpolate import BSpline
+
+    lo, hi = boundary
+    tk = np.r_[[lo] * 4, np.sort(knots), [hi] * 4]
+    nb = len(tk) - 4
+    spl = BSpline(tk, np.eye(nb), 3, extrapolate=True)
+    basis = spl(x)
+    const = spl.derivative(2)(np.array([lo, hi]))              # 2 x nb
+    q, _ = np.linalg.qr(const.T, mode="complete")
+    return basis @ q[:, 2:]
+
+
+def zph_smooth(zph: ZphResiduals, df: int = 4, nsmo: int = 40) -> pd.DataFrame:
+    """The smooth and its +-2 SE band that ``plot(cox.zph(fit))`` draws, as tidy data.
+
+    As ``survival:::plot.cox.zph`` (survival 3.5-3): the grid is ``seq(min(x), max(x), length = nsmo)``
+    on the transformed time scale; the basis is ``ns(c(grid, x), df = df, intercept = TRUE)`` (interior
+    knots at the quantiles 1/3, 2/3, ... of grid and x together, R's type-7 quantiles; boundary knots at
+    the range); each ``y`` column is regressed on the basis of the events' ``x`` by least squares (``lm``
+    without another intercept) and predicted on the grid; the band is ``fit -+ 2 sqrt(var_jj * s)``,
+    where ``s = diag(P (X'X)^-1 P')`` and ``var_jj`` is ``cox.zph``'s ``$var`` (not the residual
+    variance of the regression). A term whose spline fit is rank-deficient is skipped with NaN (R:
+    warning "spline fit is singular").
+
+    Returns
+    -------
+    DataFrame
+        term, x (grid, transformed scale), time (the grid on the time scale: ``exp(x)`` for
+        ``transform = "log"``; for "km" and "rank", linear interpolation of the event times over the
+        distinct x, as ``plot.cox.zph`` labels its axis), beta (the smooth), lower, upper (the band);
+        hr, hr_lower, hr_upper are their exponentials (``plot(..., hr = TRUE)``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": range(1, 21), "e": [1, 1, 0, 1] * 5, "x": [0, 1, 1, 0, 1] * 4})
+    >>> zph_smooth(scaled_schoenfeld(cox_fit(d, "t", "e", ["x"]))).shape
+    (40, 9)
+    """
+    if int(df) != df or df < 2:
+        raise ValueError(f"zph_smooth: df must be an integer >= 2, got {df!r}")
+    if nsmo < 2:
+        raise ValueError(f"zph_smooth: nsmo must be >= 2, got {nsmo!r}")
+    df = int(df)
+    xx = np.asarray(zph.x, float)
+    grid = np.linspace(xx.min(), xx.max(), nsmo)
+    temp = np.r_[grid, xx]
+    n_int = df - 1 - 1                                          # intercept = TRUE
+    probs = np.linspace(0, 1, n_int + 2)[1:-1]
+    knots = np.quantile(temp, probs) if n_int > 0 else np.zeros(0)
+    lmat = _spline_basis_natural(temp, knots, (temp.min(), temp.max()))
+    pmat, xmat = lmat[:nsmo], lmat[nsmo:]
+    if zph.transform == "log":
+        tgrid = np.exp(grid)
+    elif zph.transform == "identity":
+        tgrid = grid
+    else:
+        first = np.r_[True, xx[1:] != xx[:-1]]
+        tgrid = np.interp(grid, xx[first], np.asarray(zph.time, float)[first])
+    out = []
+    for term in zph.y.columns:
+        y = zph.y[term].to_numpy()
+        keep = ~np.isnan(y)
+        X = xmat[keep]
+        q, r = np.linalg.qr(X)
+        rank = np.linalg.matrix_rank(X)
+        if rank < df:
+            fit = lo = up = np.full(nsmo, np.nan)
+            _warnings.warn(f"zph_smooth: spline fit is singular, term {term!r} skipped (as R)")
+        else:
+            coef = np.linalg.solve(r, q.T @ y[keep])
+            fit = pmat @ coef
+            pr = np.linalg.solve(r.T, pmat.T).T                 # P R^-1
+            seval = (pr * pr).sum(axis=1)
+            band = 2 * np.sqrt(zph.var.loc[term, term] * seval)
+            lo, up = fit - band, fit + band
+        out.append(pd.DataFrame({"term": term, "x": grid, "time": tgrid, "beta": fit, "lower": lo, "upper": up,
+                                 "hr": np.exp(fit), "hr_lower": np.exp(lo), "hr_upper": np.exp(up)}))
+    return pd.concat(out, ignore_index=True)
+
+
+# ============================================================================== piecewise hazard ratio
+@dataclass
+class PiecewiseCox:
+    """Hazard ratios of every covariate in each interval between cut times; see :func:`piecewise_hazard_ratio`.
+
+    ``table``: one row per interval and term: interval (1, 2, ...; R's ``tgroup``), start, stop, term,
+    coef, se, hr, lower, upper, z, p_value, n (patients at risk at the start), n_events, estimable, note.
+    ``fits``: the :class:`CoxResult` of each interval.
+    """
+
+    table: pd.DataFrame
+    fits: list
+    cuts: list
+
+
+def piecewise_hazard_ratio(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
+                           cuts: float | Sequence[float], **cox_kwargs) -> PiecewiseCox:
+    """Cox hazard ratios before and after cut times (a step-function coefficient), from :func:`cox_fit`.
+
+    The model is R's ``coxph(Surv(tstart, time, event) ~ (x1 + x2 + ...):strata(tgroup),
+    data = survSplit(Surv(time, event) ~ ., data, cut = cuts, episode = "tgroup"))``: every covariate
+    has its own coefficient in each interval ``(c_{m-1}, c_m]`` (an event at a cut time belongs to the
+    interval that ends there), with one common baseline hazard. Because each event time lies in one
+    interval and only that interval's coefficients act there, the partial likelihood is a product of
+    one factor per interval, and the fit is one ordinary Cox model per interval: the patients still
+    at risk after ``c_{m-1}`` (time > c_{m-1}), with follow-up censored at ``c_m``. This needs *all*
+    covariates split (a covariate with one coefficient over all intervals would couple the factors).
+    ``cox_kwargs`` go to :func:`cox_fit` (e.g. ``ties``). R fits the intervals jointly with one
+    convergence test on the summed log-likelihood; the estimates agree to the convergence tolerance.
+
+    Parameters
+    ----------
+    data : DataFrame
+    time, event : str
+        Follow-up and event (0/1) columns.
+    covariates : sequence of str
+        Numeric columns (0/1 dummies or numbers).
+    cuts : float or sequence of float
+        Cut times, increasing, > 0.
+
+    Returns
+    -------
+    PiecewiseCox
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": range(1, 13), "e": [1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1],
+    ...                   "x": [0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0]})
+    >>> piecewise_hazard_ratio(d, "t", "e", ["x"], cuts=6).table[["start", "stop"]].values.tolist()
+    [[0.0, 6.0], [6.0, inf]]
+    """
+    cut_list = [float(c) for c in np.atleast_1d(np.asarray(cuts, dtype=float))]
+    if not cut_list or any(c <= 0 for c in cut_list) or any(b <= a for a, b in zip(cut_list, cut_list[1:])):
+        raise ValueError(f"cuts must be increasing positive times, got {cuts!r}")
+    covariates = list(covariates)
+    bounds = [0.0, *cut_list, math.inf]
+    tcol, ecol = "__piecewise_time", "__piecewise_event"
+    base = data[[time, event, *covariates]]
+    tt = base[time].to_numpy(dtype=float)
+    ee = base[event].to_numpy(dtype=float)
+    fits, rows = [], []
+    for m in range(len(bounds) - 1):
+        lo, hi = bounds[m], bounds[m + 1]
+        sel = np.ones(len(base), bool) if m == 0 else ~(tt <= lo)      # NaN times stay (cox_fit drops them)
+        sub = base.loc[sel, covariates].copy()
+        sub[tcol] = np.minimum(tt[sel], hi)
+        sub[ecol] = np.where(np.isnan(ee[sel]), np.nan, ee[sel] * (tt[sel] <= hi))
+        fit = cox_fit(sub, tcol, ecol, covariates, **cox_kwargs)
+        fits.append(fit)
+        tab = fit.table[["term", "coef", "se", "hr", "lower", "upper", "z", "p_value", "estimable", "note"]].copy()
+        tab.insert(0, "stop", hi)
+        tab.insert(0, "start", lo)
+        tab.insert(0, "interval", m + 1)
+        tab["n"] = fit.n
+        tab["n_events"] = fit.n_events
+        rows.append(tab)
+    return PiecewiseCox(table=pd.concat(rows, ignore_index=True), fits=fits, cuts=cut_list)
+
+
+__all__ += ["ZphResiduals", "scaled_schoenfeld", "zph_smooth", "PiecewiseCox", "piecewise_hazard_ratio"]
