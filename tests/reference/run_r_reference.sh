@@ -4,20 +4,20 @@
 #
 #   bash tests/reference/run_r_reference.sh        (or: make r-reference)
 #
-# Needs R with MatchIt, survival, prodlim, cmprsk and jsonlite, e.g. on Debian/Ubuntu:
-#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk
+# Needs R with MatchIt, survival, prodlim, cmprsk, mice and jsonlite, e.g. on Debian/Ubuntu:
+#   apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk r-cran-mice
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if ! command -v Rscript >/dev/null 2>&1; then
-  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk" >&2
+  echo "Rscript not found. Install R: apt-get install -y r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite r-cran-prodlim r-cran-cmprsk r-cran-mice" >&2
   exit 1
 fi
 
-missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite", "prodlim", "cmprsk"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
+missing="$(Rscript -e 'p <- c("MatchIt", "survival", "jsonlite", "prodlim", "cmprsk", "mice"); cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])')"
 if [ -n "$missing" ]; then
-  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite r-cran-prodlim r-cran-cmprsk)" >&2
+  echo "Missing R packages: $missing (Debian: r-cran-matchit r-cran-survival r-cran-jsonlite r-cran-prodlim r-cran-cmprsk r-cran-mice)" >&2
   exit 1
 fi
 
@@ -53,6 +53,9 @@ Rscript "$here/competing_reference.R"
 
 echo "== cox.zph residuals (terms = FALSE), plot.cox.zph smooth and band, survSplit piecewise HRs on pbc (tests/reference/cox_zph_plot_reference.R)"
 Rscript "$here/cox_zph_plot_reference.R"
+
+echo "== multiple imputation: mice on survival::pbc, pool(), and 20 re-seeded runs (tests/reference/mice_reference.R; about 2 minutes)"
+Rscript "$here/mice_reference.R"
 
 echo "Done. Outputs:"
 ls -l "$here/r_values" "$here/data"
