@@ -471,3 +471,103 @@ def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note:
                + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
                collapsed=f"Show all {len(shown)} compared numbers")
     return shown
+
+
+# ------------------------------------------------------------------------------------------ the chapter
+class AuditChapter:
+    """The reproduction audit of a study: every published number next to this run's value, by part of the
+    paper, and the checks of the paper's numbers against each other."""
+
+    def __init__(self, ch):
+        from helpers.study.toc import study_pages
+
+        self.ch, self.spec = ch, ch.spec
+        if ch.published is None:
+            from helpers.analyses.chapter import ChapterError
+
+            raise ChapterError(f"{self.spec.published_file}: the audit compares with the published numbers, and this "
+                               "study has no published.yaml (see book/results_table.md for its format)")
+        self.titles = study_pages(self.spec.study_id)
+        results = read_study_results(ch.results_dir, self.spec.study_id, list(self.titles))
+        self.table = audit_published(results, ch.published)
+        self.verdict = audit_verdict(self.table)
+        self.counts = status_counts(self.table)
+        for (part, status), n in self.table.groupby(["part", "status"]).size().items():
+            ch.results.add(cohort="all", analysis="audit", variable=part, level=status, group="all", stat="n",
+                           value=int(n))
+        for status, n in self.counts.items():
+            ch.results.add(cohort="all", analysis="audit", variable="all", level=status, group="all", stat="n",
+                           value=n)
+
+    def glue(self) -> None:
+        from IPython.display import HTML
+
+        self.ch.glue(verdict=self.verdict, n_published=len(self.table), n_reproduced=self.counts["reproduced"],
+                     summary_table=HTML(audit_summary(self.table).to_html(border=0, classes=["book-table"])))
+
+    def synthetic_note(self) -> str:
+        if not self.ch.synthetic_default:
+            return ""
+        return ("With the default synthetic data, agreement on a number the generator aimed at (for example a Table 1 "
+                "count) shows that the reconstruction reached it, not that the paper's analysis was right; a difference "
+                "shows how far the synthetic cohort is from the real one, not an error of the analysis code, which is "
+                "checked against R in the test suite. Run the book on the real patient table (`patients_file`) to audit "
+                "the paper itself.")
+
+    def tolerance_table(self):
+        from helpers.report.display import Table
+
+        return Table("tolerances", tolerance_rules_table(), "Tolerance classes.", index=False)
+
+    def summary_figure(self):
+        from helpers.report.display import Figure
+
+        return Figure("audit_summary", audit_figure(self.table), "Status of every published number by the part of "
+                      "the paper that prints it (each printed occurrence counted).",
+                      alt=f"Stacked bar chart of published numbers by part of the paper and status; {self.verdict}.")
+
+    def summary_table(self):
+        from helpers.report.display import Table
+
+        return Table("audit_counts", audit_summary(self.table).reset_index(),
+                     "Published numbers by part of the paper and status.", index=False)
+
+    def show_parts(self) -> None:
+        from helpers.report.display import Table
+
+        for part, rows in self.table.groupby("part", sort=False):
+            c = status_counts(rows)
+            self.ch.note(f"### {part}\n\n{c['reproduced']} of {len(rows)} reproduced, {c['close']} close, "
+                         f"{c['differs']} differ, {c['not reproducible']} not reproducible.")
+            self.ch.show(Table(f"audit.{part}", audit_display(rows, self.titles), f"{part}: published versus "
+                               "reproduced.", index=False, escape=False, wrap=True, max_rows=2000,
+                               collapsed=f"Show the {len(rows)} numbers of {part}" if len(rows) > 30 else None))
+
+    def show_consistency(self) -> None:
+        from helpers.analyses import consistency
+        from helpers.report.display import Table
+
+        pub, spec = self.ch.published, self.spec
+        checks = consistency.consistency_report(pub, spec.arm.codes, consistency.study_policies(spec),
+                                                consistency.integer_variables(spec))
+        if len(checks):
+            tally = checks.assign(finding=checks["verdict"] != "consistent").groupby("check")["finding"].agg(
+                ["size", "sum"]).rename(columns={"size": "numbers checked", "sum": "findings"})
+            self.ch.show(Table("consistency_tally", tally, "Automatic consistency checks of the published numbers."))
+        noted = consistency.inconsistencies_markdown(spec, pub, None)
+        self.ch.note(noted if noted else "No inconsistency found.")
+        if len(checks):
+            self.ch.show(Table("consistency_checks", checks.drop(columns=["section"], errors="ignore"),
+                               "Every automatic check with its evidence.", index=False, max_rows=2000, wrap=True,
+                               collapsed=f"Show all {len(checks)} checks"))
+
+    def close(self) -> None:
+        from IPython.display import Markdown, display
+
+        from helpers.report.display import parameters_table, show_table
+
+        self.ch.results.write(self.ch.results_dir, name="audit")
+        display(Markdown("## Parameters of this run"))
+        show_table(parameters_table(study_id=self.spec.study_id, results_dir=self.ch.results_dir,
+                                    patients_file=self.ch.patients_file or "(the study's own table)",
+                                    chapters=", ".join(self.titles)), caption="Parameters of this run.")

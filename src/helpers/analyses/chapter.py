@@ -127,13 +127,15 @@ class Chapter:
         comparison (empty without ``published.yaml``). ``extra(comparison)`` adds page-specific notes."""
         frame = self.results.frame()
         comparison = pd.DataFrame()
-        display(Markdown("## Published versus reproduced"))
-        if self.published is not None:
-            pub = self.published
-            sections = sections or (self.section,)
+        sections = sections or (self.section,)
+        pub = self.published
+        if pub is not None:
             pub = pub[pub["section"].isin(sections)]
             if self.section == "survival":
                 pub = pub[pub["cohort"] == self.cohort]
+        if pub is None or len(pub):
+            display(Markdown("## Published versus reproduced"))
+        if pub is not None and len(pub):
             comparison = audit.compare_with_published(frame, pub, include_missing=self.section != "cohorts")
             if len(comparison):
                 audit.show_published_comparison(comparison, _WHAT.get(self.section, "numbers"), caption_note)
@@ -144,7 +146,7 @@ class Chapter:
                 if noted:
                     self.note(f"**Where the paper disagrees with itself** ({_WHAT.get(section, section)}):\n\n"
                               + noted)
-        else:
+        elif pub is None:
             self.note(audit.no_published_text(self.spec))
         if self.synthetic_default:
             part = {"cohorts": "baseline", "survival": "survival"}.get(self.section)

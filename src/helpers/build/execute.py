@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.build.toc import READS_OTHER_RESULTS, BuildError, ChapterRun
+from helpers.build.toc import MAKES_COHORTS, READS_OTHER_RESULTS, BuildError, ChapterRun
+
+#: What the cohorts pages leave for the others: the run's matched cohort (helpers.analyses.chapter).
+COHORT_FILES = "matched_cohort.json"
 from helpers.paths import BUILD_DIR, ROOT, STUDIES_DIR
 
 
@@ -108,19 +111,23 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
 
     jobs = jobs or default_jobs()
     timings: dict[str, dict] = {}
-    regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS]
+    # the cohorts pages make each study's matched cohort, which the other pages read; the audit pages read the
+    # results of all the others
+    makers = [r for r in runs if (r.notebook or r.chapter) in MAKES_COHORTS]
+    regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS + MAKES_COHORTS]
     aggregates = [r for r in runs if (r.notebook or r.chapter) in READS_OTHER_RESULTS]
-    for stage in (regular, aggregates):
+    for stage in (makers, regular, aggregates):
         tasks = []
         for run in stage:
             own = staging / "run_results" / f"{run.study_id}__{run.chapter}"
             shutil.rmtree(own, ignore_errors=True)
             (own / run.study_id).mkdir(parents=True)
-            extra: list[Path] = []
-            if stage is aggregates:  # it reads the study's other results: give it a copy, and hash them
-                for f in sorted((staging / "results" / run.study_id).glob("*.csv")):
+            extra: list[Path] = [ROOT / "_toc.yml"]  # the study's pages number its tables and figures
+            if stage is not makers:  # it reads what earlier stages made: give it a copy, and hash it
+                pattern = "*.csv" if stage is aggregates else COHORT_FILES
+                for f in sorted((staging / "results" / run.study_id).glob(pattern)):
                     shutil.copy2(f, own / run.study_id / f.name)
-                extra = [*sorted((own / run.study_id).glob("*.csv")), ROOT / "_toc.yml"]
+                extra += sorted((own / run.study_id).glob(pattern))
             rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
             params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
                       **(parameters or {})}
@@ -164,8 +171,8 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
         for task in tasks:  # every chapter's results, in one place for the next stage and for publishing
             dest = staging / "results" / task.run.study_id
             dest.mkdir(parents=True, exist_ok=True)
-            for f in (task.results_dir / task.run.study_id).glob("*.csv"):
-                if stage is regular or not (dest / f.name).exists():
+            for f in sorted((task.results_dir / task.run.study_id).glob("*")):
+                if f.suffix in (".csv", ".json") and (stage is not aggregates or not (dest / f.name).exists()):
                     shutil.copy2(f, dest / f.name)
     return timings
 
@@ -181,7 +188,7 @@ def _restore_from_cache(task: _Task, staging: Path, cache_dir: Path) -> bool:
     out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(folder / "notebook.ipynb", out_nb)
-    for f in (folder / "results").glob("*.csv"):
+    for f in (folder / "results").glob("*"):
         shutil.copy2(f, task.results_dir / task.run.study_id / f.name)
     return True
 
@@ -193,10 +200,13 @@ def _store_in_cache(task: _Task, staging: Path, cache_dir: Path) -> None:
     (folder / "results").mkdir(parents=True)
     shutil.copy2(staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb", folder / "notebook.ipynb")
     written = task.results_dir / task.run.study_id
+    notebook = task.run.notebook or task.run.chapter
     inputs = {f.name for f in (staging / "results" / task.run.study_id).glob("*.csv")} \
-        if (task.run.notebook or task.run.chapter) in READS_OTHER_RESULTS else set()
-    for f in written.glob("*.csv"):
-        if f.name not in inputs:
+        if notebook in READS_OTHER_RESULTS else set()
+    if notebook not in MAKES_COHORTS:
+        inputs.add(COHORT_FILES)
+    for f in written.glob("*"):
+        if f.suffix in (".csv", ".json") and f.name not in inputs:
             shutil.copy2(f, folder / "results" / f.name)
     (folder / "key").write_text(task.key)
 
@@ -210,5 +220,6 @@ def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
     for study_dir in sorted((staging / "results").glob("*")):
         dest = results / study_dir.name
         dest.mkdir(parents=True, exist_ok=True)
-        for f in study_dir.glob("*.csv"):
-            shutil.copy2(f, dest / f.name)
+        for f in study_dir.glob("*"):
+            if f.suffix in (".csv", ".json"):  # the results tables, and the run's matched cohort
+                shutil.copy2(f, dest / f.name)

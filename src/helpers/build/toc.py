@@ -12,6 +12,9 @@ from helpers.study.toc import page_notebook, study_pages, toc_files  # noqa: F40
 #: Notebooks that read the other chapters' analysis results (the audit): executed after all other chapters.
 READS_OTHER_RESULTS = ("audit",)
 
+#: Notebooks that make what the study's other chapters read (the run's matched cohort): executed first.
+MAKES_COHORTS = ("cohorts",)
+
 
 class BuildError(RuntimeError):
     """A build stage failed; the message says which and why."""
@@ -50,5 +53,6 @@ def chapter_runs(toc_path: Path = ROOT / "_toc.yml") -> list[ChapterRun]:
             if not run.source.exists():
                 raise BuildError(f"_toc.yml lists {entry}, but there is no notebook source {run.source}")
             runs.append(run)
-    # stable sort: the audit pages run last, after every chapter whose results they read
-    return sorted(runs, key=lambda r: (r.notebook or r.chapter) in READS_OTHER_RESULTS)
+    # stable sort: the cohorts pages first (the matched cohort), the audit pages last (every chapter's results)
+    return sorted(runs, key=lambda r: (-((r.notebook or r.chapter) in MAKES_COHORTS),
+                                       (r.notebook or r.chapter) in READS_OTHER_RESULTS))

@@ -101,8 +101,8 @@ class Figure:
     extra: dict = field(default_factory=dict)
 
     def show(self, label: str | None = None) -> None:
-        show_figure(self.figure, self.caption, alt=self.alt, label=label,
-                    anchor=anchor_of(label) if label else None)
+        show_figure(self.figure, self.caption, alt=self.alt, label=label or "",
+                    anchor=anchor_of(label) if label else f"figure-{_slug(self.key)}")
 
 
 def show(item, label: str | None = None) -> None:
@@ -169,12 +169,14 @@ def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: s
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
-    label = label or f"Figure {number}"
-    anchor = anchor or f"figure-{number}"
+    if label is None:  # numbered per page
+        label = f"Figure {number}"
+    anchor = anchor or (anchor_of(label) if label else f"figure-{number}")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    lead = f"<strong>{html.escape(label)}.</strong> " if label else ""  # label "": an unnumbered figure
     display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
                  f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt, quote=True)}'/>"
-                 f"<figcaption><strong>{html.escape(label)}.</strong> {html.escape(caption)}</figcaption></figure>"))
+                 f"<figcaption>{lead}{html.escape(caption)}</figcaption></figure>"))
     return number
 
 
