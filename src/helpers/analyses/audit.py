@@ -20,6 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from helpers.report.format import printed_decimals
+
 RELATIONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
              ">=": lambda a, b: a >= b}
 JOIN = ["cohort", "section", "analysis", "variable", "level", "group", "stat"]
@@ -40,18 +42,6 @@ TOLERANCE_RULES = {
     "estimate": ("printed decimals (medians, means, SDs, quartiles)", "within 10%"),
 }
 SETTING_ANALYSES = {"psm", "stat_methods", "eligibility"}
-
-
-def printed_decimals(printed: str, value: float) -> int:
-    """Decimals of ``value`` as printed in ``printed`` (e.g. "47 (92.2%)" has 1 for 92.2, 0 for 47)."""
-    text = f"{value:g}"
-    for token in re.findall(r"\d+(?:\.\d+)?", str(printed)):
-        places = len(token.split(".")[1]) if "." in token else 0
-        if np.isclose(float(token), value):
-            return places
-        if np.isclose(float(token), value * 100):  # a proportion printed as a percentage: 0.540 from "54.0%"
-            return places + 2
-    return len(text.split(".")[1]) if "." in text else 0
 
 
 def tolerance_class(stat: str, analysis: str = "", level: str = "") -> str:
@@ -483,7 +473,7 @@ class AuditChapter:
 
         self.ch, self.spec = ch, ch.spec
         if ch.published is None:
-            from helpers.analyses.chapter import ChapterError
+            from helpers.analyses.parameters import ChapterError
 
             raise ChapterError(f"{self.spec.published_file}: the audit compares with the published numbers, and this "
                                "study has no published.yaml (see book/results_table.md for its format)")

@@ -18,6 +18,7 @@ from IPython.display import Markdown, display
 from helpers.analyses import audit, cohorts, consistency
 from helpers.analyses import parameters as params_mod
 from helpers.analyses.catalogue import study_numbering
+from helpers.analyses.parameters import ChapterError
 from helpers.analyses.validation import data_problems
 from helpers.report import figures
 from helpers.report.display import parameters_table, reconstruction_summary, show, show_table, synthetic_notice
@@ -38,13 +39,6 @@ NEEDS = {
 }
 
 MATCHED_COHORT_FILE = "matched_cohort.json"
-
-
-class ChapterError(ValueError):
-    """A chapter cannot run on this study (one line in a notebook, like :class:`ParameterError`)."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"ChapterError: {self}"]
 
 
 @dataclass
@@ -83,8 +77,10 @@ class Chapter:
         spec = self.spec
         n = self.data[spec.arm.column].value_counts()
         arms = ", ".join(f"{spec.arm.labels[c]} {int(n.get(c, 0))}" for c in spec.arm.codes)
-        cohort = {"primary": "all patients", "matched": "propensity-matched cohort"}.get(self.cohort, self.cohort)
-        lines = [f"**{spec.short_title}**: {cohort}, {plural(len(self.data), 'patient')} ({arms})."]
+        who = (f"all {len(self.data)} patients" if self.cohort == "primary" else
+               f"the propensity-matched cohort, {plural(len(self.data), 'patient')}" if self.cohort == "matched"
+               else f"the {self.cohort} cohort, {plural(len(self.data), 'patient')}")
+        lines = [f"**{spec.short_title}**: {who} ({arms})."]
         if self.cohort == "matched" and self.matched_from:
             lines[0] += f" {self.matched_from}"
         if spec.citation is not None:
@@ -179,13 +175,17 @@ _WHAT = {"cohorts": "baseline and cohort numbers", "survival": "survival numbers
 
 
 def open_chapter(section: str, study_id: str, patients_file: str | None = None, results_dir: str = "_build/results",
-                 **given) -> Chapter:
+                 namespace: dict | None = None, **given) -> Chapter:
     """Open a chapter of a study: spec, patient table, parameters and cohort, all checked.
 
-    ``given`` are the notebook's other parameters (as papermill set them). Raises a one-line
+    ``given`` are the notebook's other parameters (as papermill set them). ``namespace`` (the notebook's
+    ``globals()``) lets the chapter refuse a parameter that papermill injected but the notebook does not declare
+    (``papermill -p match_calipr 0.2``), with the nearest declared name. Raises a one-line
     :class:`~helpers.analyses.parameters.ParameterError` or :class:`ChapterError` for anything the chapter
     cannot run with.
     """
+    if namespace is not None:
+        check_injected(section, namespace)
     figures.use_book_style()
     spec = load_spec(study_id)
     need = NEEDS.get(section)
@@ -214,6 +214,22 @@ def open_chapter(section: str, study_id: str, patients_file: str | None = None, 
                    given=given, results=ResultsTable(spec.study_id, section=section), published=pub,
                    numbering=study_numbering(spec, pages), results_dir=str(results_dir),
                    patients_file=patients_file, matched=matched, matched_sets=sets, matched_from=matched_from)
+
+
+def check_injected(section: str, namespace: dict) -> None:
+    """Refuse data in the notebook's namespace that is not one of its declared parameters: a parameter name
+    that papermill injected although the notebook does not declare it (papermill itself only warns)."""
+    import types
+
+    from helpers.analyses.validation import notebook_parameters
+    from helpers.paths import NOTEBOOKS_DIR
+
+    declared = notebook_parameters(NOTEBOOKS_DIR / f"{section}.md")
+    for name, value in namespace.items():
+        if (name.startswith("_") or name in declared or name in ("In", "Out") or callable(value)
+                or isinstance(value, types.ModuleType)):
+            continue
+        params_mod.check_name(name, declared)
 
 
 def matched_cohort_of_run(spec: StudySpec, data: pd.DataFrame, settings, results_dir,

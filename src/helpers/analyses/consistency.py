@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.analyses.audit import printed_decimals
+from helpers.report.format import printed_decimals
 from helpers.stats.hypothesis_tests import categorical_p_value
 from helpers.study.spec import StudySpec
 

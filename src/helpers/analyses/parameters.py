@@ -34,6 +34,13 @@ class ParameterError(ValueError):
         return [f"ParameterError: {self}"]
 
 
+class ChapterError(ValueError):
+    """A chapter cannot run on this study (shown as one line in a notebook, like :class:`ParameterError`)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"ChapterError: {self}"]
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One notebook parameter: its meaning, and the rule that checks a value and resolves ``None``."""
@@ -234,10 +241,12 @@ def _check_at_risk(value, spec, data):
     return _times("at_risk_times", value, spec, data, _survival(spec, "at_risk_times").at_risk_times)
 
 
-def _check_order(value, spec, data):
-    from helpers.analyses.safety import ORDERS
+#: Orders of the adverse-event table: the paper's, or the most frequent (any grade) first.
+AE_ORDERS = ("paper", "frequency")
 
-    return _choice("order", ORDERS, value)
+
+def _check_order(value, spec, data):
+    return _choice("order", AE_ORDERS, value)
 
 
 def _check_endpoints(value, spec, data):
@@ -318,8 +327,8 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in [
 def check_name(name: str, declared) -> None:
     """Refuse a parameter name that no chapter declares, with the nearest declared name."""
     if name not in declared:
-        raise ParameterError(f"unknown parameter '{name}'{did_you_mean(name, sorted(declared))}: no chapter of the "
-                             "book declares it")
+        raise ParameterError(f"unknown parameter '{name}'{did_you_mean(name, sorted(declared))}: no chapter "
+                             "run here declares it")
 
 
 def resolve(params: dict, spec: StudySpec, data: pd.DataFrame | None = None) -> dict:

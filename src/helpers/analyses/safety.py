@@ -18,12 +18,13 @@ from helpers.stats import hypothesis_tests as ht
 from helpers.study.patients import value_masks
 from helpers.study.results import first_row_values
 from helpers.study.spec import StudySpec
+from helpers.analyses.parameters import AE_ORDERS
 from helpers.report.format import format_p
 
 ANALYSIS = "adverse_events"
 LEVELS = ("any_grade", "grade_3_4")
 OVERALL = "overall"
-ORDERS = ("paper", "frequency")
+ORDERS = AE_ORDERS
 
 
 def _policy_p(table: np.ndarray, policy: str) -> tuple[float, str]:

@@ -178,7 +178,7 @@ class SubgroupsChapter:
     def __init__(self, ch):
         self.ch, self.spec, p = ch, ch.spec, ch.params
         if self.spec.subgroups is None and not (p["endpoints"] and p["variables"]):
-            from helpers.analyses.chapter import ChapterError
+            from helpers.analyses.parameters import ChapterError
 
             raise ChapterError(f"study '{self.spec.study_id}' declares no subgroups; pass the parameters endpoints "
                                "and variables")

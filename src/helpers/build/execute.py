@@ -62,6 +62,13 @@ def content_key(run: ChapterRun, params: dict, extra_files: list[Path] = ()) -> 
     return h.hexdigest()
 
 
+def declared_parameters(source: Path) -> set[str]:
+    """The parameters a notebook declares (its cell tagged ``parameters``): only these are passed to it."""
+    from helpers.analyses.validation import notebook_parameters
+
+    return notebook_parameters(source)
+
+
 def _execute_notebook(source_nb: str, out_nb: str, params: dict) -> dict:
     """Execute one notebook with papermill (in a worker process); return its timings in seconds."""
     import nbformat
@@ -129,8 +136,9 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
                     shutil.copy2(f, own / run.study_id / f.name)
                 extra += sorted((own / run.study_id).glob(pattern))
             rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
+            declared = declared_parameters(run.source)
             params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
-                      **(parameters or {})}
+                      **{k: v for k, v in (parameters or {}).items() if k in declared}}
             tasks.append(_Task(run, params, own, content_key(run, params, extra)))
         todo = []
         for task in tasks:

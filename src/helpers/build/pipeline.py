@@ -33,19 +33,39 @@ from helpers.build.execute import default_jobs, execute, publish_executed
 from helpers.build.render import jupyter_book_html, render
 from helpers.build.toc import BuildError, chapter_runs
 from helpers.paths import BOOK_DIR, BUILD_DIR, ROOT, STUDIES_DIR
-from helpers.study.patients import DataValidationError, load_patients
-from helpers.study.spec import SpecError, load_spec
 
 
-def validate(study_ids: list[str], patients_files: dict[str, str] | None = None) -> list[str]:
-    """Validate each study's spec and patient table; return the error messages (empty when all is well)."""
-    errors = []
+def validate(study_ids: list[str], patients_files: dict[str, str] | None = None,
+             parameters: dict | None = None) -> list[str]:
+    """Validate each study as its chapters will use it (:func:`helpers.analyses.validation.validate_study`: spec,
+    patient table, what the analyses need, and this run's parameters); return the error messages."""
+    from helpers.analyses.validation import validate_study
+
+    errors: dict[str, list[str]] = {}
+    table = (parameters or {}).get("patients_file")  # --set patients_file=...: the table the chapters will read
     for study_id in study_ids:
+        for e in validate_study(study_id, (patients_files or {}).get(study_id) or table, parameters):
+            errors.setdefault(e.removeprefix(f"study '{study_id}': "), []).append(study_id)
+    # a parameter refused by every study is said once
+    return [e if len(ids) == 1 and not e.startswith("parameter ") else
+            (f"{e} (studies: {', '.join(ids)})" if e.startswith("parameter ") else e) for e, ids in errors.items()]
+
+
+def check_parameter_names(parameters: dict, runs) -> list[str]:
+    """Every ``--set`` name must be a parameter that a chapter of the book declares (nearest name otherwise)."""
+    from helpers.analyses.parameters import ParameterError, check_name
+    from helpers.analyses.validation import notebook_parameters
+
+    declared = set().union(*(notebook_parameters(r.source) for r in runs)) if runs else set()
+    errors = []
+    for name in parameters:
         try:
-            spec = load_spec(study_id)
-            load_patients(spec, (patients_files or {}).get(study_id))
-        except (SpecError, DataValidationError, FileNotFoundError) as exc:
+            check_name(name, declared - {"study_id", "results_dir"})
+        except ParameterError as exc:
             errors.append(str(exc))
+    if {"study_id", "results_dir"} & set(parameters):
+        errors.append("study_id and results_dir are set by the build for each page; use --only STUDY/PAGE and "
+                      "--output DIR instead")
     return errors
 
 
@@ -64,15 +84,17 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     """Re-run the whole book with changed parameters into ``output`` (``output/html``, ``output/results``).
 
     The default book (``book/``, ``_build/html``) is not touched: the book's pages and configuration are
-    copied into ``output/project`` and the notebooks executed there. Parameters a notebook does not declare
-    are ignored by it (papermill only warns).
+    copied into ``output/project`` and the notebooks executed there. Every parameter name must be declared by
+    a chapter, and every value must pass its check, before anything runs; each notebook receives the
+    parameters it declares.
     """
     runs = chapter_runs()
     studies = sorted({r.study_id for r in runs})
-    errors = validate(studies)
+    errors = check_parameter_names(parameters, runs) or validate(studies, parameters=parameters)
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
+        print("error: nothing was executed", file=sys.stderr)
         return 2
     output = Path(output).resolve()
     project = output / "project"
@@ -107,6 +129,49 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
         return 1
     shutil.rmtree(staging, ignore_errors=True)
     log(f"book built with changed parameters: {output / 'html' / 'index.html'} (the default book is untouched)")
+    return 0
+
+
+def run_pages(output: Path, pages: list[str], parameters: dict, log=print) -> int:
+    """Execute some pages of the book with changed parameters into ``output`` (``output/book/<study>/<page>.ipynb``
+    and ``output/results``), with the same checks as a whole build; the default book is not touched.
+
+    A page that analyses the matched cohort runs after its study's cohorts page when both are asked for (the
+    cohorts page makes the run's matched cohort); on its own it matches with the same settings itself.
+    """
+    from helpers.study.schema import did_you_mean
+
+    every = chapter_runs()
+    known = {f"{r.study_id}/{r.chapter}": r for r in every}
+    errors = [f"--only {page}: not a page of the book{did_you_mean(page, sorted(known))}"
+              for page in pages if page not in known]
+    runs = [known[p] for p in pages if p in known]
+    if not errors:
+        errors = check_parameter_names(parameters, runs) or validate(sorted({r.study_id for r in runs}),
+                                                                     parameters=parameters)
+    if errors:
+        for e in errors:
+            print(f"error: {e}", file=sys.stderr)
+        print("error: nothing was executed", file=sys.stderr)
+        return 2
+    output = Path(output).resolve()
+    staging = output / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        execute(sorted(runs, key=every.index), staging, parameters=parameters, log=log)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for run in runs:
+        target = output / "book" / run.study_id / f"{run.chapter}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
+    shutil.rmtree(output / "results", ignore_errors=True)
+    shutil.copytree(staging / "results", output / "results")
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"executed {len(runs)} page(s) with {parameters}: notebooks in {output / 'book'}, results in "
+        f"{output / 'results'} (the default book is untouched)")
     return 0
 
 
@@ -179,16 +244,22 @@ def main(argv: list[str] | None = None) -> int:
                              "(the cache is refreshed)")
     parser.add_argument("--output", type=Path, default=None,
                         help="build the re-run book here (html/ and results/) instead of the default book")
+    parser.add_argument("--only", action="append", default=[], metavar="STUDY/PAGE",
+                        help="with --output: execute only this page of the book (repeatable), e.g. "
+                             "erhcc_hait_mp/survival_matched; writes the executed notebook and its results, no HTML")
     args = parser.parse_args(argv)
-    if args.set or args.output:
+    if args.set or args.output or args.only:
         if args.output is None:
-            print("error: --set needs --output DIR, so the default book is not overwritten", file=sys.stderr)
+            print("error: --set and --only need --output DIR, so the default book is not overwritten",
+                  file=sys.stderr)
             return 2
         try:
             parameters = parse_assignments(args.set)
         except BuildError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        if args.only:
+            return run_pages(args.output, args.only, parameters)
         return build_run(args.output, parameters, strict=not args.no_strict)
     patients_files = {}
     for item in args.patients:

@@ -11,6 +11,7 @@ Conventions (as the papers print them):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -130,3 +131,15 @@ def short_test_label(method: str) -> str:
     if "Yates" in method:
         return "χ² (Yates)"
     return "χ²"
+
+
+def printed_decimals(printed: str, value: float) -> int:
+    """Decimals of ``value`` as printed in ``printed`` (e.g. "47 (92.2%)" has 1 for 92.2, 0 for 47)."""
+    text = f"{value:g}"
+    for token in re.findall(r"\d+(?:\.\d+)?", str(printed)):
+        places = len(token.split(".")[1]) if "." in token else 0
+        if np.isclose(float(token), value):
+            return places
+        if np.isclose(float(token), value * 100):  # a proportion printed as a percentage: 0.540 from "54.0%"
+            return places + 2
+    return len(text.split(".")[1]) if "." in text else 0

@@ -475,7 +475,7 @@ def target_hit(target: float, x: float, relation: str, decimals: int) -> bool:
 def survival_targets(spec, published: pd.DataFrame) -> list[SurvTarget]:
     """Every distinct published survival number (a number printed twice counts once; two different values
     printed for one key, like seed 000's HAIT follow-up 30.1 vs 27.6, are both kept)."""
-    from helpers.analyses.audit import printed_decimals
+    from helpers.report.format import printed_decimals
 
     pub = published[(published["section"] == "survival") & (published["analysis"] != "stat_methods")].copy()
     pub["relation"] = pub["relation"].fillna("").astype(str)
