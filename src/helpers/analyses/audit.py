@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from helpers.report.format import printed_decimals
+from helpers.report.format import format_p, printed_decimals
 
 RELATIONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
              ">=": lambda a, b: a >= b}
@@ -36,7 +36,8 @@ TOLERANCE_RULES = {
     "percentage": ("printed decimals", "within 2 percentage points"),
     "p-value": ("printed decimals, or the relation (P < 0.001) holds",
                 "same side of 0.05 and within max(0.01, 20%)"),
-    "hazard ratio": ("printed decimals", "inside the published 95% CI (10% if none)"),
+    "hazard ratio": ("printed decimals", "within 0.1 on the log scale, on the same side of 1, and with the same "
+                                         "significance as the paper's p"),
     "survival rate": ("printed decimals", "within 5 percentage points"),
     "confidence limit": ("printed decimals", "within 10%"),
     "estimate": ("printed decimals (medians, means, SDs, quartiles)", "within 10%"),
@@ -63,7 +64,11 @@ def tolerance_class(stat: str, analysis: str = "", level: str = "") -> str:
     return "estimate"
 
 
-def _is_close(klass: str, published: float, reproduced: float, ci: tuple[float, float] | None) -> bool:
+#: A hazard ratio is close within this distance on the log scale (|log HR - log HR_published|).
+LOG_HR_TOLERANCE = 0.1
+
+
+def _is_close(klass: str, published: float, reproduced: float, same_significance: bool | None = None) -> bool:
     if klass in ("count", "setting"):
         return False
     diff = abs(reproduced - published)
@@ -72,21 +77,77 @@ def _is_close(klass: str, published: float, reproduced: float, ci: tuple[float, 
     if klass == "p-value":
         same_side = (reproduced < ALPHA) == (published < ALPHA)
         return same_side and diff <= max(0.01, 0.2 * published) + 1e-12
-    if klass == "hazard ratio" and ci is not None and np.all(np.isfinite(ci)):
-        return ci[0] <= reproduced <= ci[1]
+    if klass == "hazard ratio":
+        if not (published > 0 and reproduced > 0):
+            return False
+        same_side = (published < 1) == (reproduced < 1) or published == 1 or reproduced == 1
+        return (abs(np.log(reproduced) - np.log(published)) <= LOG_HR_TOLERANCE + 1e-12 and same_side
+                and same_significance is not False)
     if klass == "survival rate":
         return diff <= 0.05 + 1e-9
     return diff <= 0.10 * abs(published) + 1e-12
 
 
-def _published_ci(published: pd.DataFrame) -> dict[tuple, tuple[float, float]]:
-    """(cohort, section, analysis, variable, level, group) -> the published 95% CI of a hazard ratio."""
+#: Analyses whose estimate has a null value (no effect): a conclusion changes when it crosses it.
+NULL_OF = {"cox_univariate": 1.0, "cox_multivariate": 1.0, "subgroup": 1.0, "rmst": 0.0, "rmst_regression": 0.0,
+           "landmark": 0.0, "best_response": 0.0}
+
+
+def _null_of(analysis: str, group: str, stat: str) -> float | None:
+    base = analysis.split(".")[0]
+    if base in ("cox_univariate", "cox_multivariate", "subgroup", "rmst_regression"):
+        return NULL_OF[base]
+    if base in ("rmst", "landmark", "best_response") and group == "difference":
+        return 0.0
+    return None
+
+
+def _significance(published: pd.DataFrame, results: pd.DataFrame) -> dict[tuple, tuple]:
+    """Estimate key (without stat) -> (published p, its relation, reproduced p), for the p-values both have."""
     key = JOIN[:-1]
-    first = published[published["stat"].isin(["lower", "upper"])].drop_duplicates(JOIN)
-    wide = first.pivot_table(index=key, columns="stat", values="value", aggfunc="first")
-    if not {"lower", "upper"} <= set(wide.columns):
-        return {}
-    return {k: (r["lower"], r["upper"]) for k, r in wide.iterrows()}
+    pub = published[published["stat"] == "p_value"].drop_duplicates(JOIN)
+    res = results[results["stat"] == "p_value"].drop_duplicates(JOIN).set_index(key)["value"]
+    out = {}
+    for r in pub.itertuples():
+        k = tuple(getattr(r, c) for c in key)
+        rel = r.relation if isinstance(r.relation, str) else ""
+        # the p of an estimate stands at the same key; a comparison's p (group = comparison) serves its groups
+        out[k] = (r.value, rel, float(res.get(k, np.nan)))
+    return out
+
+
+def _significant(p: float, relation: str = "") -> bool | None:
+    if not np.isfinite(p):
+        return None
+    return p <= ALPHA if relation in ("<", "<=") else p < ALPHA
+
+
+def conclusion_changed(published: pd.DataFrame, results: pd.DataFrame) -> dict[tuple, str]:
+    """Estimate key (without stat) -> why its conclusion changes on this data ("" when it does not):
+    the p-value crosses 0.05, or the estimate or a CI limit crosses the value of no effect (1 for a hazard
+    ratio), whatever the numeric distance."""
+    key = JOIN[:-1]
+    sig = _significance(published, results)
+    pub = published.drop_duplicates(JOIN).set_index(JOIN)["value"]
+    res = results.drop_duplicates(JOIN).set_index(JOIN)["value"]
+    out = {}
+    for k in {tuple(x) for x in published[key].itertuples(index=False, name=None)}:
+        why = []
+        if k in sig:
+            p_pub, rel, p_res = sig[k]
+            a, b = _significant(p_pub, rel), _significant(p_res)
+            if a is not None and b is not None and a != b:
+                why.append(f"p {'<' if a else '≥'} 0.05 in the paper, {'<' if b else '≥'} 0.05 here")
+        null = _null_of(k[2], k[5], "")
+        if null is not None:
+            for stat in ("hr", "estimate", "lower", "upper"):
+                pv, rv = pub.get((*k, stat), np.nan), res.get((*k, stat), np.nan)
+                if np.isfinite(pv) and np.isfinite(rv) and (pv - null) * (rv - null) < 0:
+                    what = {"hr": "the estimate", "estimate": "the estimate", "lower": "the lower CI limit",
+                            "upper": "the upper CI limit"}[stat]
+                    why.append(f"{what} is on the other side of {null:g}")
+        out[k] = "; ".join(why)
+    return out
 
 
 def _missing_reason(row, results: pd.DataFrame) -> str:
@@ -120,7 +181,8 @@ def compare_with_published(results: pd.DataFrame, published: pd.DataFrame, inclu
             pub[col] = None
     res = results[JOIN + ["value"]].drop_duplicates(JOIN).rename(columns={"value": "reproduced"})
     merged = pub.merge(res, on=JOIN, how="left" if include_missing else "inner", indicator="merge_status")
-    cis = _published_ci(published)
+    sig = _significance(published, results)
+    changed = conclusion_changed(published, results)
     status, klasses, reasons = [], [], []
     for r in merged.itertuples():
         klass = tolerance_class(r.stat, r.analysis, r.level)
@@ -143,8 +205,12 @@ def compare_with_published(results: pd.DataFrame, published: pd.DataFrame, inclu
             d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
             s = "reproduced" if round(r.reproduced, d) == round(r.value, d) else "differs"
         if s == "differs" and not reason:
-            ci = cis.get(tuple(getattr(r, c) for c in JOIN[:-1])) if r.stat == "hr" else None
-            if _is_close(klass, r.value, r.reproduced, ci):
+            k = tuple(getattr(r, c) for c in JOIN[:-1])
+            same = None
+            if k in sig:
+                a, b = _significant(sig[k][0], sig[k][1]), _significant(sig[k][2])
+                same = None if a is None or b is None else a == b
+            if _is_close(klass, r.value, r.reproduced, same) and not changed.get(k):
                 s = "close"
         status.append(s)
         reasons.append(reason)
@@ -152,8 +218,10 @@ def compare_with_published(results: pd.DataFrame, published: pd.DataFrame, inclu
     merged["tolerance"] = klasses
     merged["reason"] = reasons
     merged["difference"] = merged["reproduced"] - merged["value"]
+    merged["conclusion"] = [changed.get(tuple(getattr(r, c) for c in JOIN[:-1]), "") if r.merge_status == "both"
+                            else "" for r in merged.itertuples()]
     return merged[JOIN + ["printed", "value", "relation", "reproduced", "difference", "tolerance", "status",
-                          "reason", "source"]]
+                          "reason", "conclusion", "source"]]
 
 
 def status_counts(comparison: pd.DataFrame) -> dict[str, int]:
@@ -185,7 +253,9 @@ def _difference_text(difference: float, published: float) -> str:
 
 
 def _reproduced_text(r, d: int) -> str:
-    return f"{r.reproduced:.{d}f}" if pd.notna(r.reproduced) else ("" if r.status == "not reproducible" else "NA")
+    if pd.isna(r.reproduced):
+        return "" if r.status == "not reproducible" else "NA"
+    return format_p(r.reproduced, max(d, 3)) if r.stat == "p_value" else f"{r.reproduced:.{d}f}"
 
 
 def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
@@ -269,6 +339,265 @@ def p_value_notes(comparison: pd.DataFrame, rows: pd.DataFrame, spec, policy: st
     if not len(off):
         return ""
     return p_value_discrepancies(off, rows, spec, policy, data[spec.arm.column].astype(str).value_counts().to_dict())
+
+
+# --- Roles: calibration targets apart from tests ------------------------------------------------------------
+
+#: The role of a published number in the audit. On the default synthetic data, a *calibration target* was aimed
+#: at by the generator (agreement is built in); a *structural* number is fixed by construction (the counts the
+#: generator copies, the design settings); every other number is *untargeted*: a genuine test of the synthetic
+#: cohort. On a real patient table there are no targets: every number but the design settings is a test.
+ROLES = ("untargeted", "calibration target", "structural")
+STRUCTURAL_ANALYSES = ("flow", "table1", "best_response", "adverse_events")
+
+
+def reconstruction_targets(spec) -> dict[tuple, dict]:
+    """The published numbers the reconstruction was calibrated to (``reconstruction_report.csv``): key
+    (cohort, analysis, variable, level, group, stat) -> target, achieved and hit."""
+    path = spec.folder / "reconstruction_report.csv"
+    if not path.exists():
+        return {}
+    keys = ["cohort", "analysis", "variable", "level", "group", "stat"]
+    report = pd.read_csv(path, dtype={k: str for k in keys}, keep_default_na=False, na_values={"achieved": [""]})
+    return {tuple(r[k] for k in keys): {"target": r["target"], "achieved": r["achieved"],
+                                        "hit": str(r["hit"]).lower() == "true"}
+            for _, r in report.iterrows()}
+
+
+def role_of(row, targets: dict, real_data: bool) -> str:
+    """The role of one published number (see :data:`ROLES`)."""
+    if row.tolerance == "setting":
+        return "structural"
+    if real_data:
+        return "untargeted"
+    if row.stat in ("n", "pct") and row.analysis in STRUCTURAL_ANALYSES and row.cohort == "primary":
+        return "structural"
+    key = (row.cohort, row.analysis, row.variable, row.level, row.group, row.stat)
+    return "calibration target" if key in targets else "untargeted"
+
+
+def assign_roles(audit: pd.DataFrame, spec, real_data: bool) -> pd.DataFrame:
+    """``audit`` with a ``role`` per number, and, for a missed calibration target, the reason with its miss."""
+    targets = {} if real_data else reconstruction_targets(spec)
+    out = audit.copy()
+    out["role"] = [role_of(r, targets, real_data) for r in out.itertuples()]
+    reasons = []
+    for r in out.itertuples():
+        reason = r.reason
+        if not reason and r.status in ("differs", "close") and pd.notna(r.reproduced) and pd.notna(r.value):
+            if r.role == "calibration target":
+                reason = "calibration target missed by " + _miss_text(r)
+            elif r.role == "untargeted" and not real_data:
+                reason = "not a calibration target: shows how far the synthetic cohort is from the real one"
+            elif r.role == "structural":
+                reason = "fixed by construction: a reconstruction error"
+        reasons.append(reason)
+    out["reason"] = reasons
+    return out
+
+
+def _miss_text(r) -> str:
+    if r.stat == "hr" and r.value > 0 and r.reproduced > 0:
+        return f"{abs(np.log(r.reproduced / r.value)):.2f} on the log scale"
+    if r.stat == "pct":
+        return f"{abs(r.reproduced - r.value):.1f} percentage points"
+    if r.stat == "p_value":
+        return f"{abs(r.reproduced - r.value):.3f}"
+    return f"{abs(r.reproduced - r.value):.3g}"
+
+
+def role_verdicts(audit: pd.DataFrame) -> dict[str, str]:
+    """Per role, the verdict line counted from ``audit`` (untargeted first)."""
+    out = {}
+    for role in ROLES:
+        rows = audit[audit["role"] == role]
+        if len(rows):
+            c = status_counts(rows)
+            out[role] = (f"{c['reproduced']} of {len(rows)} reproduced, {c['close']} close, {c['differs']} "
+                         f"differ, {c['not reproducible']} not reproducible")
+    return out
+
+
+# --- One row per estimate, for a reviewer ----------------------------------------------------------------
+
+#: Which statistic of an estimate's numbers is the estimate itself, in order of preference.
+MAIN_STATS = ("hr", "estimate", "median", "mean", "n", "pct", "kappa", "tau", "threshold", "p_value", "lower",
+              "upper", "q1", "q3", "sd", "chisq")
+_STATUS_RANK = {"reproduced": 0, "close": 1, "differs": 2, "not reproducible": 3}
+
+
+def _printed_value(r, value) -> str:
+    d = 0 if r.stat == "n" else printed_decimals(r.printed, r.value)
+    if pd.isna(value):
+        return "NR" if r.stat in ("estimate", "median", "lower", "upper") else "NA"
+    if r.stat == "p_value":
+        rel = r.relation if isinstance(r.relation, str) and r.relation in RELATIONS else ""
+        return f"p {rel} {value:.{d}f}" if rel else f"p = {format_p(value, max(d, 3))}"
+    return f"{value:.{d}f}"
+
+
+def estimate_text(rows: pd.DataFrame, column: str) -> str:
+    """The numbers of one estimate as a paper prints them: "0.30 (0.10–0.91), p = 0.033", "47 (92.2%)",
+    "56.0 [50.5, 63.5]"; ``column`` is ``value`` (published) or ``reproduced``."""
+    by = {r.stat: r for r in rows.itertuples()}
+    val = {stat: getattr(r, column) for stat, r in by.items()}
+
+    def f(stat):
+        r = by[stat]
+        if column == "reproduced":
+            if r.status == "not reproducible":
+                return "—"
+            if stat == "p_value":  # the reproduced p as the paper prints p-values, never with the paper's relation
+                return "p = NA" if pd.isna(val[stat]) else (
+                    f"p < {format_p(val[stat])[1:]}" if format_p(val[stat]).startswith("<")
+                    else f"p = {format_p(val[stat])}")
+        return _printed_value(r, val[stat])
+
+    main = next((st for st in MAIN_STATS if st in by), None)
+    if main is None:
+        return ""
+    if main in ("hr", "estimate", "median", "mean") or (main == "n" and "pct" in by):
+        text = f(main)
+        if "lower" in by and "upper" in by:
+            text += f" ({f('lower')}–{f('upper')})"
+        elif "q1" in by and "q3" in by:
+            text += f" [{f('q1')}, {f('q3')}]"
+        elif "sd" in by:
+            text += f" ± {f('sd')}"
+        elif main == "n" and "pct" in by:
+            text += f" ({f('pct')}%)"
+    else:
+        text = f(main)
+    if "p_value" in by and main != "p_value":
+        text += f", {f('p_value')}"
+    return text
+
+
+def estimate_label(spec, key: tuple) -> str:
+    """A reader's name for an estimate: "Child-Pugh grade: B vs A, OS, multivariable Cox" (key without stat)."""
+    cohort, section, analysis, variable, level, group = key
+    arms = spec.arm.labels
+    base, _, ep = analysis.partition(".")
+    ep_short = spec.survival.endpoints[ep].short if spec.survival and ep in spec.survival.endpoints else ep.upper()
+    var = spec.variables.get(variable)
+
+    def var_text():
+        if variable == "arm":
+            return f"Treatment ({arms.get(level, level)} vs {arms.get(spec.arm.reference)})"
+        if var is None:
+            return " ".join(x for x in (variable, level) if x)
+        cats = var.category_labels
+        if level and cats:
+            refs = spec.survival.cox.reference_levels if spec.survival else {}
+            ref = refs.get(variable, next(iter(cats), ""))
+            if base.startswith("cox") or base == "rmst_regression":
+                return f"{var.label}: {cats.get(level, level)} vs {cats.get(ref, ref)}"
+            return f"{var.label}: {cats.get(level, level)}"
+        return var.label
+
+    who = arms.get(group, "" if group in ("all", "comparison", "difference") else group)
+    words = {
+        "km": f"{'Median ' if level == 'median' else level.removeprefix('t=') + '-' + spec.survival.time_unit.rstrip('s') + ' ' if level.startswith('t=') else ''}{ep_short}",
+        "logrank": f"{ep_short}, log-rank test",
+        "cox_univariate": f"{var_text()}, {ep_short}, univariable Cox",
+        "cox_multivariate": f"{var_text()}, {ep_short}, multivariable Cox",
+        "followup": f"Median follow-up ({ep_short})",
+        "rmst": f"RMST, {ep_short}" + (" (difference)" if group == "difference" else ""),
+        "rmst_regression": f"{var_text()}, {ep_short}, RMST regression",
+        "landmark": f"{level.removeprefix('t=')}-{spec.survival.time_unit if spec.survival else ''} {ep_short}",
+        "events": f"{ep_short} events",
+        "subgroup": f"{ep_short} in {var_text()}",
+        "table1": f"{var_text()}",
+        "best_response": f"{level} ({spec.response.criteria[variable].label})" if spec.response and
+                         variable in spec.response.criteria else f"{variable} {level}",
+        "adverse_events": f"{spec.adverse_events.terms.get(variable, 'Any adverse event' if variable == 'overall' else variable) if spec.adverse_events else variable}, "
+                          f"{'any grade' if level == 'any_grade' else 'grade 3-4'}",
+        "flow": f"Patients {level}",
+        "stat_methods": {"alpha": "Significance threshold",
+                         "multivariable_entry_p": "Entry p of the multivariable model"}.get(variable, variable),
+        "eligibility": f"Eligibility ({level}): {variable.replace('_', ' ')}",
+        "psm": {"pairs": "Matched pairs", "ratio": "Matching ratio", "caliper_width": "Caliper"}.get(variable, variable),
+    }
+    text = words.get(base, " ".join(x for x in (analysis, variable, level) if x))
+    if who and base not in ("cox_univariate", "cox_multivariate", "subgroup"):
+        text += f", {who}"
+    if group == "comparison" and base in ("table1", "best_response", "adverse_events"):
+        text += ", between arms"
+    return ("Matched cohort: " if cohort == "matched" else "") + text
+
+
+#: The display (catalogue key) that shows each analysis, for the link from an audit row to its table or figure.
+def display_key(spec, cohort: str, analysis: str) -> str | None:
+    from helpers.analyses.catalogue import cox_keys, km_keys
+
+    base, _, ep = analysis.partition(".")
+    if base in ("flow", "psm"):
+        return "flow"
+    if base == "table1":
+        return "table1"
+    if base in ("km", "logrank", "events", "cox_univariate") and (base != "cox_univariate" or cohort != "primary"):
+        keys = km_keys(spec, cohort) if spec.survival else []
+        return next((k for k in keys if k.endswith("." + ep)), keys[0] if keys else None)
+    if base in ("cox_univariate", "cox_multivariate"):
+        keys = cox_keys(spec) if spec.survival else []
+        return next((k for k in keys if k == f"cox.{ep}"), keys[0] if keys else None)
+    if base == "landmark":
+        return f"landmarks.{cohort}"
+    if base in ("followup", "rmst", "rmst_regression"):
+        return f"{base}.{cohort}" if base != "followup" else f"followup.{cohort}"
+    if base == "best_response":
+        return "best_response"
+    if base == "adverse_events":
+        return "adverse_events"
+    if base == "subgroup":
+        return f"forest.{ep}"
+    return None
+
+
+def estimate_rows(audit: pd.DataFrame, spec, numbering: dict[str, str], page_titles: dict[str, str]) -> pd.DataFrame:
+    """One row per published estimate and printed occurrence: "HR 0.30 (0.10–0.91), p = 0.033" beside the
+    reproduced one, with a reader's label, role, status, the reason, and a link to the table or figure."""
+    from helpers.report.display import anchor_of
+
+    key = JOIN[:-1]
+    rows = []
+    for (k, source), grp in audit.groupby([audit[key].apply(tuple, axis=1), "source"], sort=False):
+        grp = grp.drop_duplicates("stat")
+        main = next((st for st in MAIN_STATS if st in set(grp["stat"])), grp["stat"].iloc[0])
+        head = grp[grp["stat"] == main].iloc[0]
+        status = max(grp["status"], key=lambda x: _STATUS_RANK.get(x, 0))
+        if head["status"] == "not reproducible":
+            status = "not reproducible"
+        page = head["page"]
+        dkey = display_key(spec, k[0], k[2])
+        label = numbering.get(dkey) if dkey else None
+        href = f"{page}.html" + (f"#{anchor_of(label)}" if label else "") if page else ""
+        where = (label or page_titles.get(page, page)) if page else ""
+        # the reason of the estimate itself, then of its p-value (a CI limit's reason repeats the estimate's)
+        focus = grp[grp["stat"].isin([main, "p_value"])]
+        reasons = "; ".join(dict.fromkeys(
+            (f"p: {x}" if st == "p_value" and st != main and x.startswith("calibration target") else x)
+            for x, st in zip(focus["reason"], focus["stat"]) if isinstance(x, str) and x))
+        changed = "; ".join(dict.fromkeys(x for x in grp.get("conclusion", pd.Series([], dtype=str)) if x))
+        rows.append({"part": head["part"], "source": source, "label": estimate_label(spec, k), "key": k,
+                     "published": estimate_text(grp, "value"), "reproduced": estimate_text(grp, "reproduced"),
+                     "role": head["role"] if "role" in grp else "", "status": status,
+                     "conclusion": ("changed: " + changed) if changed else "", "reason": reasons,
+                     "href": href, "where": where, "n_numbers": len(grp)})
+    return pd.DataFrame(rows)
+
+
+def estimate_display(rows: pd.DataFrame) -> pd.DataFrame:
+    """The reviewer's table (HTML links; show with ``escape=False``)."""
+    out = []
+    for r in rows.itertuples():
+        link = f"<a href='{html.escape(r.href)}'>{html.escape(r.where)}</a>" if r.href else ""
+        status = r.status + (f"; <strong>conclusion {html.escape(r.conclusion)}</strong>" if r.conclusion else "")
+        out.append({"Estimate": html.escape(r.label), "Printed in": html.escape(str(r.source)),
+                    "Published": html.escape(r.published), "Reproduced": html.escape(r.reproduced),
+                    "Role": r.role, "Status": status, "Why it differs": html.escape(r.reason), "Computed in": link})
+    return pd.DataFrame(out, columns=["Estimate", "Printed in", "Published", "Reproduced", "Role", "Status",
+                                      "Why it differs", "Computed in"])
 
 
 # --- The reproduction audit of a whole study (the audit chapter) -------------------------------------------
@@ -373,6 +702,20 @@ def tolerance_rules_table() -> pd.DataFrame:
                          for k, v in TOLERANCE_RULES.items()])
 
 
+def _with_test_reasons(audit: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
+    """A published p-value that the paper's stated test does not give gets the consistency check's finding as
+    its reason ("the paper's p is Fisher's exact test; the stated rule gives 0.081")."""
+    if checks is None or not len(checks):
+        return audit
+    found = checks[(checks["check"] == "categorical p-value") & (checks["verdict"] != "consistent")]
+    why = {(r.cohort, r.analysis, r.variable, r.level): f"the paper's p is what {r.tests} gives; {r.verdict}"
+           for r in found.itertuples() if isinstance(r.tests, str) and r.tests}
+    out = audit.copy()
+    out["reason"] = [why.get((r.cohort, r.analysis, r.variable, r.level), r.reason) if r.stat == "p_value"
+                     and r.status != "reproduced" else r.reason for r in out.itertuples()]
+    return out
+
+
 def audit_display(audit: pd.DataFrame, page_titles: dict[str, str] | None = None) -> pd.DataFrame:
     """A reader's view of :func:`audit_published`: where printed, what, published and reproduced (at the printed
     precision), difference, tolerance class, status, the reason for a number not computed, and an HTML link
@@ -394,6 +737,7 @@ def audit_display(audit: pd.DataFrame, page_titles: dict[str, str] | None = None
             "Reproduced": html.escape(_reproduced_text(r, d)),
             "Difference": _difference_text(r.difference, r.value),
             "Tolerance": r.tolerance,
+            "Role": getattr(r, "role", ""),
             "Status": r.status + (f" ({html.escape(r.reason)})" if r.reason else ""),
             "Computed in": link,
         })
@@ -465,10 +809,13 @@ def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note:
 
 # ------------------------------------------------------------------------------------------ the chapter
 class AuditChapter:
-    """The reproduction audit of a study: every published number next to this run's value, by part of the
-    paper, and the checks of the paper's numbers against each other."""
+    """The reproduction audit of a study: the paper's key claims first; then every published estimate next to
+    this run's, by part of the paper, with its role (calibration target, untargeted, structural), status and
+    the reason it differs; and the checks of the paper's numbers against each other."""
 
     def __init__(self, ch):
+        from helpers.analyses import consistency
+        from helpers.analyses.claims import claim_rows, claims_verdict, load_claims
         from helpers.study.toc import study_pages
 
         self.ch, self.spec = ch, ch.spec
@@ -477,23 +824,76 @@ class AuditChapter:
 
             raise ChapterError(f"{self.spec.published_file}: the audit compares with the published numbers, and this "
                                "study has no published.yaml (see book/results_table.md for its format)")
+        self.real_data = not ch.synthetic_default
         self.titles = study_pages(self.spec.study_id)
         results = read_study_results(ch.results_dir, self.spec.study_id, list(self.titles))
-        self.table = audit_published(results, ch.published)
+        table = assign_roles(audit_published(results, ch.published), self.spec, self.real_data)
+        self.checks = consistency.consistency_report(ch.published, self.spec.arm.codes,
+                                                     consistency.study_policies(self.spec),
+                                                     consistency.integer_variables(self.spec))
+        self.table = _with_test_reasons(table, self.checks)
+        self.estimates = estimate_rows(self.table, self.spec, ch.numbering, self.titles)
         self.verdict = audit_verdict(self.table)
         self.counts = status_counts(self.table)
+        self.by_role = role_verdicts(self.table)
+        self.claims = claim_rows(load_claims(self.spec.published_file), ch.published, results)
+        self.claims_verdict = claims_verdict(self.claims) if len(self.claims) else ""
         for (part, status), n in self.table.groupby(["part", "status"]).size().items():
             ch.results.add(cohort="all", analysis="audit", variable=part, level=status, group="all", stat="n",
                            value=int(n))
         for status, n in self.counts.items():
             ch.results.add(cohort="all", analysis="audit", variable="all", level=status, group="all", stat="n",
                            value=n)
+        for (role, status), n in self.table.groupby(["role", "status"]).size().items():
+            ch.results.add(cohort="all", analysis="audit", variable=role, level=status, group="role", stat="n",
+                           value=int(n))
+        for r in self.claims.itertuples():
+            for stat in ("published_estimate", "published_p", "reproduced_estimate", "reproduced_p"):
+                ch.results.add(cohort="all", analysis="claims", variable=r.id, level="", group="all", stat=stat,
+                               value=getattr(r, stat))
+            ch.results.add(cohort="all", analysis="claims", variable=r.id, level=r.verdict, group="all",
+                           stat="verdict", value=1)
 
     def glue(self) -> None:
         from IPython.display import HTML
 
+        from helpers.analyses.claims import claims_display
+
+        claims_html = claims_display(self.claims).to_html(index=False, border=0, classes=["book-table"]) \
+            if len(self.claims) else "<p>The paper's key claims are not listed (claims: in published.yaml).</p>"
         self.ch.glue(verdict=self.verdict, n_published=len(self.table), n_reproduced=self.counts["reproduced"],
-                     summary_table=HTML(audit_summary(self.table).to_html(border=0, classes=["book-table"])))
+                     n_estimates=len(self.estimates), claims_verdict=self.claims_verdict or "no claims listed",
+                     role_verdicts=self.role_text(),
+                     summary_table=HTML(audit_summary(self.table).to_html(border=0, classes=["book-table"])),
+                     claims_table=HTML(f"<div class='book-table-wrap'>{claims_html}</div>"))
+
+    def role_text(self) -> str:
+        """'untargeted (tests of the synthetic cohort): 35 of 80 reproduced, ...; calibration targets: ...'."""
+        if self.real_data:
+            return "; ".join(f"{r}: {v}" for r, v in self.by_role.items()).replace(
+                "untargeted:", "every number is a test (real patient data, no calibration targets):")
+        names = {"untargeted": "untargeted, the genuine tests of the synthetic cohort",
+                 "calibration target": "calibration targets, which agree by construction when hit",
+                 "structural": "structural, fixed by construction (copied counts, design settings)"}
+        return "; ".join(f"{names[r]}: {v}" for r, v in self.by_role.items())
+
+    def role_list(self) -> str:
+        """The verdicts by role as a list, untargeted (the genuine tests) first."""
+        return "\n".join(f"- {part.strip()}" for part in self.role_text().split("; "))
+
+    def claims_table(self):
+        from helpers.analyses.claims import claims_display
+        from helpers.report.display import Table
+
+        if not len(self.claims):
+            return None
+        return Table("claims", claims_display(self.claims), "The paper's key claims, published and reproduced.",
+                     index=False, wrap=True,
+                     notes="A claim holds when the reproduced estimate is on the same side of no effect (1 for a "
+                           "hazard ratio, 0 for a difference) and the reproduced p on the same side of the paper's "
+                           "threshold (0.05) as the published ones." + ("" if self.real_data else
+                           " With the default synthetic data, a claim that holds shows the synthetic cohort carries "
+                           "the paper's conclusion, not that the paper is right."))
 
     def synthetic_note(self) -> str:
         if not self.ch.synthetic_default:
@@ -507,7 +907,7 @@ class AuditChapter:
     def tolerance_table(self):
         from helpers.report.display import Table
 
-        return Table("tolerances", tolerance_rules_table(), "Tolerance classes.", index=False)
+        return Table("tolerances", tolerance_rules_table(), "Tolerance classes.", index=False, wrap=True)
 
     def summary_figure(self):
         from helpers.report.display import Figure
@@ -523,23 +923,35 @@ class AuditChapter:
                      "Published numbers by part of the paper and status.", index=False)
 
     def show_parts(self) -> None:
+        """Per part of the paper (its tables and figures in order): one row per estimate."""
         from helpers.report.display import Table
 
-        for part, rows in self.table.groupby("part", sort=False):
-            c = status_counts(rows)
-            self.ch.note(f"### {part}\n\n{c['reproduced']} of {len(rows)} reproduced, {c['close']} close, "
-                         f"{c['differs']} differ, {c['not reproducible']} not reproducible.")
-            self.ch.show(Table(f"audit.{part}", audit_display(rows, self.titles), f"{part}: published versus "
-                               "reproduced.", index=False, escape=False, wrap=True, max_rows=2000,
-                               collapsed=f"Show the {len(rows)} numbers of {part}" if len(rows) > 30 else None))
+        for part, rows in self.estimates.groupby("part", sort=False):
+            c = rows["status"].value_counts()
+            numbers = self.table[self.table["part"] == part]
+            self.ch.note(f"### {part}\n\n{len(rows)} estimates ({len(numbers)} printed numbers): "
+                         f"{int(c.get('reproduced', 0))} reproduced, {int(c.get('close', 0))} close, "
+                         f"{int(c.get('differs', 0))} differ, {int(c.get('not reproducible', 0))} not reproducible"
+                         + (f"; {int((rows['conclusion'] != '').sum())} with a changed conclusion"
+                            if (rows["conclusion"] != "").any() else "") + ".")
+            self.ch.show(Table(f"audit.{part}", estimate_display(rows), f"{part}: published versus reproduced.",
+                               index=False, escape=False, wrap=True, max_rows=2000,
+                               collapsed=f"Show the {len(rows)} estimates of {part}" if len(rows) > 30 else None))
+
+    def number_table(self):
+        """Every printed number, for download (one row per number, with its role)."""
+        from helpers.report.display import Table
+
+        return Table("audit.numbers", audit_display(self.table, self.titles), "Every published number with its role "
+                     "and status (the long list).", index=False, escape=False, wrap=True, max_rows=3000,
+                     collapsed=f"Show all {len(self.table)} published numbers")
 
     def show_consistency(self) -> None:
         from helpers.analyses import consistency
         from helpers.report.display import Table
 
         pub, spec = self.ch.published, self.spec
-        checks = consistency.consistency_report(pub, spec.arm.codes, consistency.study_policies(spec),
-                                                consistency.integer_variables(spec))
+        checks = self.checks
         if len(checks):
             tally = checks.assign(finding=checks["verdict"] != "consistent").groupby("check")["finding"].agg(
                 ["size", "sum"]).rename(columns={"size": "numbers checked", "sum": "findings"})

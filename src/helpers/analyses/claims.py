@@ -1,0 +1,142 @@
+"""A paper's key claims (``claims:`` in ``published.yaml``) and whether each holds on the analysed data.
+
+A claim points at a published estimate and its p-value by their results-table keys (format: the results-table
+page). It **holds** when the reproduced estimate lies on the same side of ``null`` (1 for a ratio, 0 for a
+difference) as the published one, and the reproduced p-value on the same side of the paper's threshold: the
+same conclusion, whatever the numeric distance.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from helpers.report.format import format_number, format_p
+
+KEY = ["cohort", "analysis", "variable", "level", "group", "stat"]
+VERDICTS = ("holds", "changed", "not computed", "not reproducible by any data")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    claim: str
+    where: str
+    estimate: dict
+    p_value: dict | None
+    null: float
+    threshold: float = 0.05
+    satisfiable: bool = True
+    why: str = ""
+
+
+def load_claims(path: Path | str) -> list[Claim]:
+    """The ``claims:`` of a ``published.yaml`` (an empty list when it has none); each is checked for its keys."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    out = []
+    for i, c in enumerate(raw.get("claims") or []):
+        missing = [k for k in ("id", "claim", "estimate") if k not in c]
+        if missing:
+            raise ValueError(f"{path}: claims[{i}]: missing {missing}")
+        unknown = set(c) - {"id", "claim", "where", "estimate", "p_value", "null", "threshold", "satisfiable", "why"}
+        if unknown:
+            raise ValueError(f"{path}: claims[{i}] ({c['id']}): unknown keys {sorted(unknown)}")
+        estimate = {k: str(c["estimate"].get(k, "")) for k in KEY}
+        p_key = c.get("p_value")
+        p = {k: str(p_key.get(k, "")) for k in KEY} if p_key else {**estimate, "stat": "p_value"}
+        null = c.get("null", 0.0 if estimate["stat"] in ("estimate", "difference") else 1.0)
+        out.append(Claim(str(c["id"]), str(c["claim"]), str(c.get("where", "")), estimate, p,
+                         float(null) if not isinstance(null, dict) else null, float(c.get("threshold", 0.05)),
+                         bool(c.get("satisfiable", True)), str(c.get("why", ""))))
+    return out
+
+
+def _lookup(frame: pd.DataFrame, key: dict, column: str = "value") -> tuple[float, str]:
+    """The first row of ``frame`` with this key: (value, relation)."""
+    hit = frame
+    for k in KEY:
+        hit = hit[hit[k].astype(str) == key[k]]
+    if hit.empty:
+        return math.nan, ""
+    rel = hit["relation"].iloc[0] if "relation" in hit.columns else ""
+    return float(hit[column].iloc[0]), rel if isinstance(rel, str) else ""
+
+
+def _null_value(claim: Claim, published: pd.DataFrame) -> float:
+    """``null`` may point at another published number (e.g. the reference arm's rate)."""
+    if isinstance(claim.null, dict):
+        return _lookup(published, {k: str(claim.null.get(k, "")) for k in KEY})[0]
+    return claim.null
+
+
+def _side(x: float, null: float) -> int:
+    return 0 if not math.isfinite(x) else (1 if x > null else -1 if x < null else 0)
+
+
+def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """One row per claim: the published and the reproduced estimate and p, and the verdict."""
+    rows = []
+    for c in claims:
+        pub_est, pub_rel = _lookup(published, c.estimate)
+        pub_p, pub_p_rel = _lookup(published, c.p_value) if c.p_value else (math.nan, "")
+        res_est, _ = _lookup(results, c.estimate)
+        res_p, _ = _lookup(results, c.p_value) if c.p_value else (math.nan, "")
+        null = _null_value(c, published)
+        res_null = _null_value(c, results) if isinstance(c.null, dict) else null
+        if not c.satisfiable:
+            verdict = VERDICTS[3]
+        elif not math.isfinite(res_est) and not math.isfinite(res_p):
+            verdict = VERDICTS[2]
+        else:
+            same_side = _side(pub_est, null) == _side(res_est, res_null) if math.isfinite(pub_est) else True
+            # a p printed as "< 0.001" is below the threshold; otherwise compare the value
+            pub_sig = None if not math.isfinite(pub_p) else (
+                pub_p <= c.threshold if pub_p_rel in ("<", "<=") else pub_p < c.threshold)
+            res_sig = res_p < c.threshold if math.isfinite(res_p) else None
+            same_sig = pub_sig == res_sig if pub_sig is not None and res_sig is not None else True
+            verdict = VERDICTS[0] if same_side and same_sig else VERDICTS[1]
+        rows.append({"id": c.id, "claim": c.claim, "where": c.where,
+                     "published_estimate": pub_est, "published_p": pub_p, "published_p_relation": pub_p_rel,
+                     "reproduced_estimate": res_est, "reproduced_p": res_p, "threshold": c.threshold,
+                     "null": null, "verdict": verdict, "why": c.why})
+    return pd.DataFrame(rows)
+
+
+def _p_shown(p: float, relation: str = "") -> str:
+    if not math.isfinite(p):
+        return ""
+    return f"p {relation} {p:g}" if relation in ("<", "<=") else f"p = {format_p(p)}" if format_p(p)[0] != "<" \
+        else f"p < {format_p(p)[1:]}"
+
+
+def claims_display(rows: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """The key-claims table for a reader: claim, published, reproduced, conclusion."""
+    out = []
+    for r in rows.itertuples():
+        pub = ", ".join(x for x in (format_number(r.published_estimate, decimals, ""),
+                                    _p_shown(r.published_p, r.published_p_relation)) if x)
+        res = ", ".join(x for x in (format_number(r.reproduced_estimate, decimals, ""), _p_shown(r.reproduced_p))
+                        if x)
+        verdict = {"holds": "✓ holds", "changed": "✗ changed"}.get(r.verdict, r.verdict)
+        if r.why:
+            verdict += f" ({r.why})"
+        out.append({"Claim": r.claim, "Stated in": r.where, "Published": pub, "Reproduced": res or "not computed",
+                    "Conclusion": verdict})
+    return pd.DataFrame(out, columns=["Claim", "Stated in", "Published", "Reproduced", "Conclusion"])
+
+
+def claims_verdict(rows: pd.DataFrame) -> str:
+    """'9 of 12 key claims hold their conclusion on this data; 2 change; 1 cannot be reproduced by any data.'"""
+    counts = rows["verdict"].value_counts()
+    checkable = len(rows) - int(counts.get(VERDICTS[3], 0))
+    parts = [f"{int(counts.get('holds', 0))} of {checkable} key claims hold their conclusion on this data"]
+    if counts.get("changed", 0):
+        parts.append(f"{int(counts['changed'])} change")
+    if counts.get(VERDICTS[2], 0):
+        parts.append(f"{int(counts[VERDICTS[2]])} not computed")
+    if counts.get(VERDICTS[3], 0):
+        parts.append(f"{int(counts[VERDICTS[3]])} cannot be reproduced by any data")
+    return "; ".join(parts) + "."

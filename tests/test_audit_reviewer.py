@@ -1,0 +1,185 @@
+"""An audit a reviewer can trust: roles apart from statuses, tolerances that respect conclusions, one row per
+estimate, the paper's own numbering, key claims, checked on hand-made cases and on the built site."""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.analyses import audit
+from helpers.analyses.catalogue import study_numbering
+from helpers.analyses.claims import Claim, claim_rows
+from helpers.paths import ROOT
+from helpers.study.spec import load_spec
+from helpers.study.toc import study_pages
+
+KEY = ["cohort", "section", "analysis", "variable", "level", "group", "stat"]
+
+
+def frame(rows, extra=()):
+    cols = KEY + ["value", *extra]
+    return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
+
+
+def published(rows):
+    out = frame([r[:8] for r in rows])
+    out["printed"] = [r[8] for r in rows]
+    out["relation"] = [r[9] if len(r) > 9 else None for r in rows]
+    out["source"] = "Table 2"
+    out["note"] = None
+    out["study"] = "demo"
+    return out
+
+
+HR = ("primary", "survival", "cox_multivariate.os", "arm", "B", "all")
+
+
+def test_a_hazard_ratio_far_on_the_log_scale_is_not_close_even_inside_the_ci():
+    """0.47 against 0.30 (0.10-0.91): inside the published CI, but |log 0.47 - log 0.30| = 0.449 > 0.1, and its
+    p crosses 0.05: the old rule called it close."""
+    pub = published([(*HR, "hr", 0.30, "0.30"), (*HR, "lower", 0.10, "0.10"), (*HR, "upper", 0.91, "0.91"),
+                     (*HR, "p_value", 0.033, "0.033")])
+    res = frame([(*HR, "hr", 0.47), (*HR, "lower", 0.20), (*HR, "upper", 1.08), (*HR, "p_value", 0.076)])
+    out = audit.compare_with_published(res, pub).set_index("stat")
+    assert out.loc["hr", "status"] == "differs"
+    assert "p < 0.05 in the paper, ≥ 0.05 here" in out.loc["hr", "conclusion"]
+    assert "the upper CI limit is on the other side of 1" in out.loc["hr", "conclusion"]
+    assert out.loc["p_value", "status"] == "differs"  # same distance rule, but it crosses 0.05
+
+
+def test_a_near_hazard_ratio_with_the_same_conclusion_is_close():
+    pub = published([(*HR, "hr", 0.30, "0.30"), (*HR, "p_value", 0.033, "0.033")])
+    res = frame([(*HR, "hr", 0.32), (*HR, "p_value", 0.040)])  # |log(0.32/0.30)| = 0.0645
+    out = audit.compare_with_published(res, pub).set_index("stat")
+    assert out.loc["hr", "status"] == "close" and out.loc["hr", "conclusion"] == ""
+
+
+def test_roles_separate_targets_structural_counts_and_tests(tmp_path):
+    spec = load_spec("erhcc_hait_mp")
+    targets = audit.reconstruction_targets(spec)
+    report = pd.read_csv(spec.folder / "reconstruction_report.csv", keep_default_na=False)
+    hr = report[report["stat"] == "hr"].iloc[0]
+    row = type("R", (), dict(tolerance="hazard ratio", stat="hr", analysis=hr["analysis"], cohort=hr["cohort"],
+                             variable=hr["variable"], level=hr["level"], group=hr["group"]))
+    assert audit.role_of(row, targets, real_data=False) == "calibration target"
+    assert audit.role_of(row, targets, real_data=True) == "untargeted"
+    count = type("R", (), dict(tolerance="count", stat="n", analysis="table1", cohort="primary", variable="sex",
+                               level="male", group="HAIT"))
+    assert audit.role_of(count, targets, real_data=False) == "structural"
+    setting = type("R", (), dict(tolerance="setting", stat="estimate", analysis="psm", cohort="matched",
+                                 variable="caliper_width", level="", group="all"))
+    assert audit.role_of(setting, targets, real_data=True) == "structural"
+    other = type("R", (), dict(tolerance="p-value", stat="p_value", analysis="subgroup.pfs", cohort="primary",
+                               variable="sex", level="male", group="all"))
+    assert audit.role_of(other, targets, real_data=False) == "untargeted"
+
+
+def test_estimate_text_prints_as_a_paper():
+    rows = pd.DataFrame([
+        dict(stat="hr", value=0.30, reproduced=0.474, printed="0.30", relation=None, status="differs"),
+        dict(stat="lower", value=0.10, reproduced=0.2, printed="0.10", relation=None, status="differs"),
+        dict(stat="upper", value=0.91, reproduced=1.08, printed="0.91", relation=None, status="differs"),
+        dict(stat="p_value", value=0.001, reproduced=0.0000123, printed="<0.001", relation="<", status="reproduced"),
+    ])
+    assert audit.estimate_text(rows, "value") == "0.30 (0.10–0.91), p < 0.001"
+    assert audit.estimate_text(rows, "reproduced") == "0.47 (0.20–1.08), p < 0.001"  # never "0.000"
+    counts = pd.DataFrame([dict(stat="n", value=47, reproduced=47, printed="47 (92.2%)", relation=None,
+                                status="reproduced"),
+                           dict(stat="pct", value=92.2, reproduced=92.157, printed="47 (92.2%)", relation=None,
+                                status="reproduced")])
+    assert audit.estimate_text(counts, "reproduced") == "47 (92.2%)"
+
+
+def test_estimate_labels_are_words():
+    spec = load_spec("erhcc_hait_mp")
+    assert audit.estimate_label(spec, ("primary", "survival", "cox_multivariate.os", "child_pugh", "B", "all")) == \
+        "Child-Pugh grade: B vs A, OS, multivariable Cox"
+    assert audit.estimate_label(spec, ("matched", "survival", "km.pfs", "", "median", "HAIT")) == \
+        "Matched cohort: Median PFS, HAIT"
+
+
+def test_claim_verdicts_follow_direction_and_significance():
+    key = dict(cohort="primary", analysis="cox_univariate.os", variable="arm", level="B", group="all", stat="hr")
+    pkey = {**key, "stat": "p_value"}
+    pub = pd.DataFrame([{**key, "value": 0.30, "relation": None}, {**pkey, "value": 0.033, "relation": None}])
+
+    def verdict(hr, p):
+        res = pd.DataFrame([{**key, "value": hr}, {**pkey, "value": p}])
+        return claim_rows([Claim("c", "benefit", "Abstract", key, pkey, 1.0)], pub, res)["verdict"].iloc[0]
+
+    assert verdict(0.35, 0.02) == "holds"
+    assert verdict(0.47, 0.076) == "changed"      # loses significance
+    assert verdict(1.20, 0.02) == "changed"       # other direction
+    assert verdict(math.nan, math.nan) == "not computed"
+    unsat = Claim("o", "ORR higher", "Abstract", key, pkey, 1.0, satisfiable=False, why="no test gives it")
+    res = pd.DataFrame([{**key, "value": 0.3}, {**pkey, "value": 0.02}])
+    assert claim_rows([unsat], pub, res)["verdict"].iloc[0] == "not reproducible by any data"
+
+
+@pytest.mark.parametrize("study", ["erhcc_hait_mp", "haic_after_ab", "veteran"])
+def test_numbering_gives_no_number_twice_and_the_papers_own(study):
+    spec = load_spec(study)
+    labels = study_numbering(spec, list(study_pages(study)))
+    counts = Counter(labels.values())
+    assert [label for label, n in counts.items() if n > 1] == []
+    for key, label in spec.paper_numbers.items():
+        assert labels[key] == label
+
+
+def test_seed_papers_numbers_as_printed():
+    """The paper's own numbering (from the seed texts): seed 004's response table is its Table 2, its Cox tables
+    are Tables 3 and 4, its KM figures are Figures 1 and 2; seed 000's forest plots are Figure 4A/B."""
+    l004 = study_numbering(load_spec("haic_after_ab"), list(study_pages("haic_after_ab")))
+    assert (l004["best_response"], l004["cox.os"], l004["cox.pfs"]) == ("Table 2", "Table 3", "Table 4")
+    assert (l004["km.primary.os"], l004["km.primary.pfs"]) == ("Figure 1", "Figure 2")
+    l000 = study_numbering(load_spec("erhcc_hait_mp"), list(study_pages("erhcc_hait_mp")))
+    assert (l000["forest.pfs"], l000["forest.os"], l000["cox"]) == ("Figure 4A", "Figure 4B", "Table 2")
+    assert l000["rmst.primary"] == "Table S3" and l000["medians.primary"].startswith("Table S")
+    assert int(l000["medians.primary"].removeprefix("Table S")) > 4  # after the paper's own S1-S4
+
+
+# ---------------------------------------------------------------------------------------------- the site
+SITE = ROOT / "_build" / "html"
+
+
+def captions(page: str) -> list[str]:
+    text = (SITE / page).read_text(encoding="utf-8")
+    found = re.findall(r"<strong>((?:Table|Figure) S?\d+[A-Z]?)\. ", text)
+    return found
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("study", ["erhcc_hait_mp", "haic_after_ab", "veteran"])
+def test_built_site_numbers_each_display_once_as_the_paper_does(study):
+    if not (SITE / "book" / "index.html").exists():
+        pytest.skip("the book is not built")
+    seen = []
+    for page in study_pages(study):
+        seen += captions(f"book/{study}/{page}.html")
+    counts = Counter(seen)
+    assert seen and [label for label, n in counts.items() if n > 1] == []
+    spec = load_spec(study)
+    for label in spec.paper_numbers.values():
+        assert label in seen, label
+
+
+@pytest.mark.book
+def test_built_audit_pages_count_by_role_and_landing_page_leads_with_claims():
+    if not (SITE / "book" / "index.html").exists():
+        pytest.skip("the book is not built")
+    index = (SITE / "book" / "index.html").read_text(encoding="utf-8")
+    assert index.index("Key claims of the papers") < index.index("The studies") < index.index("Reproduction verdicts")
+    for study in ("erhcc_hait_mp", "haic_after_ab"):
+        page = (SITE / "book" / study / "audit.html").read_text(encoding="utf-8")
+        assert page.index("Key claims") < page.index("Every published estimate")
+        assert "untargeted, the genuine tests of the synthetic cohort:" in page
+        results = pd.read_csv(ROOT / "_build" / "results" / study / "audit.csv", keep_default_na=False)
+        by_role = results[results["group"] == "role"]
+        assert set(by_role["variable"]) <= set(audit.ROLES) and len(by_role)
+        total = results[(results["variable"] == "all") & (results["group"] == "all")]["value"].astype(int).sum()
+        assert by_role["value"].astype(int).sum() == total  # every number has a role
+        assert "p = 0.000" not in page and "p &lt; 0.000" not in page  # p-values as the paper prints them
