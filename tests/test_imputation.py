@@ -19,14 +19,13 @@ import functools
 import json
 import math
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.stats import cox
+from helpers.stats import cox, design
 from helpers.stats import imputation as mi
 
 REF = Path(__file__).parent / "reference"
@@ -68,7 +67,7 @@ CATEGORICAL = {k: ("categorical", v, None) for k, v in LEVELS.items()}
 
 
 def cox_on(d: pd.DataFrame) -> cox.CoxResult:
-    dm = cox.design_matrix(d, {**{c: "numeric" for c in NUMERIC}, **CATEGORICAL}, keep=["time", "event"])
+    dm = design.design_matrix(d, {**{c: "numeric" for c in NUMERIC}, **CATEGORICAL}, keep=["time", "event"])
     return cox.cox_fit(dm.frame, "time", "event", COVARIATES, compute_concordance=False, keep_data=False)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.stats import cox
+from helpers.stats import design
 from helpers.stats import rmst
 
 REF = Path(__file__).parent / "reference"
@@ -29,11 +29,11 @@ def _data() -> dict[str, pd.DataFrame]:
     lung["months_frac"] = lung["time"] / 30.4375
     ecog = np.where(lung["ph.ecog"].isna(), np.nan, np.minimum(lung["ph.ecog"], 2))
     lung["ecog3"] = pd.Series(ecog).map({0.0: "0", 1.0: "1", 2.0: "2+"})
-    lung = pd.concat([lung, cox.design_matrix(lung, {"ecog3": ("categorical", ["0", "1", "2+"], "0")}).frame],
+    lung = pd.concat([lung, design.design_matrix(lung, {"ecog3": ("categorical", ["0", "1", "2+"], "0")}).frame],
                      axis=1)
     vet = pd.read_csv(REF / "data" / "veteran.csv")
     vet["trt2"] = (vet["trt"] == 2).astype(int)
-    dm = cox.design_matrix(vet, {"celltype": ("categorical", ["squamous", "smallcell", "adeno", "large"], None)})
+    dm = design.design_matrix(vet, {"celltype": ("categorical", ["squamous", "smallcell", "adeno", "large"], None)})
     vet = pd.concat([vet, dm.frame], axis=1)
     ov = pd.read_csv(REF / "data" / "ovarian.csv")
     return {"lung": lung, "veteran": vet, "ovarian": ov}

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats import cox as coxmod
+from helpers.stats.design import treatment_dummies
 from helpers.stats import rmst as rmstmod
 from helpers.stats import survival as surv
-from helpers.study.patients import CUT_SUFFIX
+from helpers.study.patients import CUT_SUFFIX, level_codes
 from helpers.study.spec import Endpoint, StudySpec
 from helpers.report.format import estimable as _estimable
 from helpers.report.format import format_hr, format_median, format_p, hr_text, median_text, p_text
@@ -55,20 +56,8 @@ class ArmComparison:
 
 
 def _arm_codes(data: pd.DataFrame, spec: StudySpec) -> np.ndarray:
-    """Each patient's arm as its position in ``spec.arm.codes`` (-1: none of them), as comparing
-    ``data[arm].astype(str)`` with each code would give. The loaded arm column is a Categorical: mapping its
-    few categories avoids converting and comparing a million strings."""
-    col = data[spec.arm.column]
-    codes = list(spec.arm.codes)
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        position = {c: k for k, c in enumerate(codes)}
-        lookup = np.array([position.get(str(c), -1) for c in col.cat.categories] + [-1], dtype=np.int64)
-        return lookup[col.cat.codes.to_numpy()]  # the code -1 (missing) takes the last entry, -1
-    arm = col.astype(str).to_numpy()
-    out = np.full(len(arm), -1, dtype=np.int64)
-    for k, code in enumerate(codes):
-        out[arm == code] = k
-    return out
+    """Each patient's arm as its position in ``spec.arm.codes`` (-1: none of them)."""
+    return level_codes(data[spec.arm.column], spec.arm.codes).astype(np.int64)
 
 
 def _sample(data: pd.DataFrame, spec: StudySpec, ep: Endpoint, codes: np.ndarray) -> surv.SurvivalSample:
@@ -182,15 +171,12 @@ def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFr
         column = name if var.type == "categorical" else name + CUT_SUFFIX
         levels = list(var.category_labels)
         reference = refs.get(name, levels[0])
-        values = data[column]  # a categorical compares its codes with a level: no per-cell object comparison
-        missing = values.isna()
+        dummies, coded = treatment_dummies(data[column], levels, reference, name=name)
         terms[name] = []
-        for level in levels:
-            if level == reference:
-                continue
+        for j, level in enumerate(coded):
             col = f"{name}:{level}"
             # a missing value stays missing in every dummy (the model drops the row, as R does)
-            design[col] = (values == level).astype(float).where(~missing)
+            design[col] = dummies[:, j]
             terms[name].append(col)
             term_map[col] = (name, level)
     return design, terms, term_map

@@ -6,7 +6,6 @@ R 4.2.2). Every number below is checked against R in ``tests/test_cox.py`` (valu
 
 API
 ---
-``design_matrix(data, columns, keep=(), sep="") -> DesignMatrix`` (frame, terms, variables, reference)
 ``cox_fit(data, time, event, covariates, ties="efron", conf_level=0.95, robust=None, terms=None,
 groups=None, compute_concordance=True, weights=None, cluster=None, strata=None) -> CoxResult`` (table,
 tests, coef, var, n, n_events, loglik, concordance, warnings, weighted, n_strata, n_clusters, ...;
@@ -88,9 +87,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+
 __all__ = [
-    "DesignMatrix",
-    "design_matrix",
     "CoxResult",
     "cox_fit",
     "ScreenResult",
@@ -110,114 +108,6 @@ _ITER_MAX = 20
 
 
 # ============================================================================== design matrix
-@dataclass
-class DesignMatrix:
-    """Numeric model columns built from a data frame, with the bookkeeping R keeps in ``assign``.
-
-    ``frame``: one column per term, same index as the data (NaN where the source value is missing).
-    ``terms``: term column -> (variable, level); ``level`` is None for a numeric variable.
-    ``variables``: variable -> its term columns, in order (what :func:`univariate_then_multivariate`
-    takes as ``candidates``). ``reference``: variable -> reference level (None for numeric ones).
-    """
-
-    frame: pd.DataFrame
-    terms: dict[str, tuple[str, str | None]]
-    variables: dict[str, list[str]]
-    reference: dict[str, str | None]
-
-    def with_columns(self, data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-        """``frame`` with ``columns`` of ``data`` (e.g. time and event) added in front."""
-        return pd.concat([data[list(columns)], self.frame], axis=1)
-
-
-def _spec_parts(spec: Any) -> tuple[str, list | None, Any]:
-    if spec is None or isinstance(spec, str):
-        kind = spec or "numeric"
-        return kind, None, None
-    if isinstance(spec, Mapping):
-        return str(spec.get("kind", "categorical")), spec.get("levels"), spec.get("reference")
-    if isinstance(spec, (tuple, list)):
-        parts = list(spec) + [None] * (3 - len(spec))
-        return str(parts[0]), parts[1], parts[2]
-    raise TypeError(f"unrecognised column specification {spec!r}")
-
-
-def design_matrix(data: pd.DataFrame, columns: Mapping[str, Any], keep: Sequence[str] = (),
-                  sep: str = "") -> DesignMatrix:
-    """Dummy-code categorical columns against a reference level (R's treatment contrasts).
-
-    ``columns`` maps a column of ``data`` to its specification:
-
-    * ``"numeric"`` (or ``None``): used as is (converted to float);
-    * ``("categorical", levels, reference)``, or ``{"kind": "categorical", "levels": [...],
-      "reference": ...}``: one 0/1 column per non-reference level, named ``<column><sep><level>``
-      (``sep=""`` gives R's names, e.g. ``ecog31``). ``levels=None`` uses the sorted distinct
-      non-missing values (R's ``factor()`` default); ``reference=None`` uses the first level.
-      Values are compared as strings, so ``1`` and ``"1"`` are the same level. A value that is not
-      one of ``levels`` is an error; a missing value gives NaN in every dummy of that variable.
-
-    ``keep``: columns of ``data`` copied unchanged in front (e.g. time and event).
-    """
-    frame = pd.DataFrame(index=data.index)
-    for k in keep:
-        frame[k] = data[k]
-    terms: dict[str, tuple[str, str | None]] = {}
-    variables: dict[str, list[str]] = {}
-    reference: dict[str, str | None] = {}
-    for name, spec in columns.items():
-        if name not in data.columns:
-            raise KeyError(f"design_matrix: column '{name}' is not in the data")
-        kind, levels, ref = _spec_parts(spec)
-        if kind in ("numeric", "continuous"):
-            frame[name] = pd.to_numeric(data[name], errors="raise").astype(float)
-            terms[name] = (name, None)
-            variables[name] = [name]
-            reference[name] = None
-            continue
-        if kind not in ("categorical", "factor"):
-            raise ValueError(f"design_matrix: kind of '{name}' must be 'numeric' or 'categorical', got {kind!r}")
-        raw = data[name]
-        missing = raw.isna().to_numpy()
-        values = raw.astype(object).where(~raw.isna(), None)
-        as_str = np.array([None if v is None else _level_str(v) for v in values], dtype=object)
-        if levels is None:
-            present = sorted(set(v for v in values if v is not None), key=_sort_key)
-            levels = [_level_str(v) for v in present]
-        levels = [_level_str(v) for v in levels]
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"design_matrix: duplicated levels for '{name}': {levels}")
-        unknown = sorted(set(v for v in as_str[~missing]) - set(levels))
-        if unknown:
-            raise ValueError(f"design_matrix: '{name}' has values {unknown} that are not among its levels {levels}")
-        ref = levels[0] if ref is None else _level_str(ref)
-        if ref not in levels:
-            raise ValueError(f"design_matrix: reference level {ref!r} of '{name}' is not one of {levels}")
-        reference[name] = ref
-        variables[name] = []
-        for level in levels:
-            if level == ref:
-                continue
-            col = f"{name}{sep}{level}"
-            if col in frame.columns:
-                raise ValueError(f"design_matrix: column name clash on '{col}'")
-            dummy = (as_str == level).astype(float)
-            dummy[missing] = np.nan
-            frame[col] = dummy
-            terms[col] = (name, level)
-            variables[name].append(col)
-    return DesignMatrix(frame, terms, variables, reference)
-
-
-def _level_str(v: Any) -> str:
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _sort_key(v: Any):
-    return (0, float(v), "") if isinstance(v, (int, float, np.integer, np.floating)) else (1, 0.0, str(v))
-
-
 # ============================================================================== R's Cholesky routines
 def _cholesky2(a: np.ndarray, toler: float) -> tuple[np.ndarray, int]:
     """Port of survival's ``cholesky2``: LDL' with singular columns zeroed. Returns (factor, rank)."""
@@ -706,7 +596,7 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     time, event : str
         Columns of the follow-up time and the event indicator (1/True = event, 0 = censored).
     covariates : sequence of str
-        Numeric columns of ``data`` (0/1 dummies or numbers; see :func:`design_matrix`).
+        Numeric columns of ``data`` (0/1 dummies or numbers; see :func:`helpers.stats.design.design_matrix`).
     weights : str or array-like, optional
         Case weights, as ``coxph(weights = w)``: a column of ``data`` or one value per row; every weight
         must be > 0 (R: "Invalid weights, must be >0"; drop unmatched rows first). Risk sums are of
@@ -747,9 +637,9 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     >>> fit = cox_fit(matched, "months", "death", ["arm"], weights="weights", cluster="subclass")
     >>> fit.table[["hr", "lower", "upper", "p_value"]]   # doctest: +SKIP
 
-    ``covariates`` are numeric columns of ``data`` (0/1 dummies or numbers; see :func:`design_matrix`).
+    ``covariates`` are numeric columns of ``data`` (0/1 dummies or numbers; see :func:`helpers.stats.design.design_matrix`).
     ``event`` is 1 (or True) for an event, 0 for censored. ``terms`` (column -> (variable, level), as
-    :attr:`DesignMatrix.terms`) fills the ``variable``/``level`` columns of the table; ``groups``
+    :attr:`helpers.stats.design.DesignMatrix.terms`) fills the ``variable``/``level`` columns of the table; ``groups``
     (variable -> columns) says which columns form one term for :func:`proportional_hazards_test`
     (default: taken from ``terms``, else one term per column). ``ties``: "efron" (R's default) or
     "breslow". ``use_patterns=False`` forces the row-by-row sums for 0/1-coded designs (the default sums
@@ -1134,7 +1024,7 @@ def univariate_then_multivariate(data: pd.DataFrame, time: str, event: str,
     """Fit each candidate variable alone, then the selected ones together.
 
     ``candidates``: variable -> its term columns (all dummies of a factor together; see
-    :attr:`DesignMatrix.variables`). Each univariate model contains all terms of one variable and uses
+    :attr:`helpers.stats.design.DesignMatrix.variables`). Each univariate model contains all terms of one variable and uses
     the rows complete for that variable (R's default). Selection rule (``rule``):
 
     * ``"any_term"`` (default): a variable enters when the Wald p of *any* of its terms is

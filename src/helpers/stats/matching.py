@@ -108,6 +108,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.stats.design import treatment_dummies
+
 __all__ = [
     "CONVENTIONS",
     "resolve_convention",
@@ -133,7 +135,8 @@ _QR_TOL = 1e-11  # min(1e-7, epsilon / 1000), the tolerance glm.fit passes to it
 # Propensity score
 # ----------------------------------------------------------------------------------------------
 def _design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Build R's ``model.matrix(~ covariates)``: an intercept plus treatment-contrast dummies."""
+    """Build R's ``model.matrix(~ covariates)``: an intercept plus treatment-contrast dummies
+    (:func:`helpers.stats.design.treatment_dummies`, the project's one dummy coder)."""
     columns = [np.ones(len(data))]
     names = ["(Intercept)"]
     for cov in covariates:
@@ -157,9 +160,9 @@ def _design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarra
             names.append(cov)
             continue
         # Treatment contrasts: the first level is the reference, one dummy per other level.
-        for level in levels[1:]:
-            columns.append((col == level).to_numpy(dtype=float))
-            names.append(f"{cov}{level}")
+        dummies, coded = treatment_dummies(col, levels, name=cov)
+        columns += list(dummies.T)
+        names += [f"{cov}{level}" for level in coded]
     return np.column_stack(columns), names
 
 
