@@ -104,7 +104,7 @@ def test_tolerance_classes_decide_close_versus_differs():
          "printed": "caliper = 0.1", "source": "Methods"},
     ])
     results = pd.DataFrame([
-        {**KEY, **hr_key, "stat": "hr", "value": 0.72},       # outside 10% but inside the CI -> close
+        {**KEY, **hr_key, "stat": "hr", "value": 0.53},       # |log(0.53/0.50)| = 0.058 <= 0.1, same side -> close
         {**KEY, **hr_key, "stat": "lower", "value": 0.34},    # 13% off -> differs
         {**KEY, **hr_key, "stat": "upper", "value": 0.85},    # 6% off -> close
         {**KEY, "stat": "pct", "value": 41.9},                # 1.9 points -> close
