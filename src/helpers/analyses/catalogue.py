@@ -49,6 +49,7 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
         out += [("flow", "figure"), ("table1", "table")]
         if spec.matching is not None:
             out += [("love", "figure"), ("ps_overlap", "figure")]
+        out += [("balance", "table")]
     elif notebook == "survival" and spec.survival is not None:
         surv = spec.survival
         out += [(k, "figure") for k in km_keys(spec, cohort)]
@@ -58,6 +59,9 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
         if cohort == "primary":
             out += [(k, "table") for k in cox_keys(spec)]
             out += [(f"ph.{ep}", "table") for ep in surv.cox.endpoints]
+        if cohort == "matched":
+            out += [(f"matched_variance.{cohort}", "table")]
+        out += [(f"evalues.{cohort}", "table")]
         out += [(f"followup.{cohort}", "table")]
         if surv.rmst_endpoints:
             out += [(f"rmst.{cohort}", "table"), (f"rmst_regression.{cohort}", "table")]
@@ -70,6 +74,12 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
     elif notebook == "subgroups" and spec.subgroups is not None:
         out += [(f"forest.{ep}", "figure") for ep in spec.subgroups.endpoints]
         out += [(f"subgroups.{ep}", "table") for ep in spec.subgroups.endpoints]
+    elif notebook == "weighting" and spec.survival is not None:
+        out += [("weights", "figure"), ("ps_weighted", "figure"), ("weighted_balance", "table"),
+                ("love_weighted", "figure")]
+        estimands = spec.weighting.estimands if spec.weighting else ("ATE", "ATT", "ATO")
+        out += [(f"km_weighted.{e}", "figure") for e in estimands]
+        out += [("adjustments", "table"), ("evalues.weighted", "table")]
     elif notebook == "sensitivity" and spec.survival is not None and spec.matching is not None:
         endpoints = spec.survival.cox.endpoints or tuple(spec.survival.endpoints)
         out += [("sensitivity_forest", "figure")] + [(f"sensitivity.{ep}", "table") for ep in endpoints]

@@ -36,6 +36,7 @@ NEEDS = {
     "sensitivity": ("matching", "has no matching section in its spec; there is no matched analysis to vary"),
     "response": ("response", "has no response section in its spec"),
     "safety": ("adverse_events", "has no adverse_events section in its spec"),
+    "weighting": ("survival", "has no survival section in its spec; the weighting chapter compares endpoints"),
 }
 
 MATCHED_COHORT_FILE = "matched_cohort.json"
@@ -59,6 +60,7 @@ class Chapter:
     patients_file: str | None = None
     matched: cohorts.MatchedCohort | None = None   # when this chapter matched (the cohorts chapter)
     matched_sets: pd.DataFrame | None = None       # matched patients' subclass and weight, by id
+    matched_data: pd.DataFrame | None = None       # the matched patients' rows
     matched_from: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -111,6 +113,15 @@ class Chapter:
 
         for name, value in values.items():
             glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+    def paper_statement(self, key: str) -> str:
+        """A statement of the paper in its words (``statements:`` of ``published.yaml``), or ""."""
+        if self.published is None or not self.spec.published_file.exists():
+            return ""
+        import yaml
+
+        raw = yaml.safe_load(self.spec.published_file.read_text(encoding="utf-8")) or {}
+        return str((raw.get("statements") or {}).get(key, ""))
 
     def warn(self, messages) -> None:
         self.warnings += [m for m in messages if m]
@@ -199,8 +210,9 @@ def open_chapter(section: str, study_id: str, patients_file: str | None = None, 
                                    "results_dir": results_dir, **given}, spec, data)
     cohort = resolved.get("cohort", "primary")
     page = section if cohort == "primary" else f"{section}_{cohort}"
-    matched, sets, matched_from, analysed = None, None, "", data
-    if (section == "cohorts" or cohort == "matched") and (spec.matching is not None or given.get("match_covariates")):
+    matched, sets, matched_from, analysed, rows = None, None, "", data, None
+    wants_matched = section in ("cohorts", "weighting") or cohort == "matched"
+    if wants_matched and (spec.matching is not None or given.get("match_covariates")):
         settings = cohorts.matching_settings(spec, resolved.get("match_covariates"), resolved.get("match_ratio"),
                                              resolved["match_caliper"] if "match_caliper" in resolved else "spec",
                                              resolved.get("match_replace"))
@@ -213,7 +225,8 @@ def open_chapter(section: str, study_id: str, patients_file: str | None = None, 
     return Chapter(section=section, page=page, spec=spec, data=analysed, all_patients=data, params=resolved,
                    given=given, results=ResultsTable(spec.study_id, section=section), published=pub,
                    numbering=study_numbering(spec, pages), results_dir=str(results_dir),
-                   patients_file=patients_file, matched=matched, matched_sets=sets, matched_from=matched_from)
+                   patients_file=patients_file, matched=matched, matched_sets=sets, matched_from=matched_from,
+                   matched_data=rows)
 
 
 def check_injected(section: str, namespace: dict) -> None:

@@ -157,6 +157,46 @@ class CohortsChapter:
                                group="difference", stat="smd", value=r.before)
                 ch.results.add(cohort="matched", analysis="balance", variable=r.variable, level=r.level,
                                group="difference", stat="smd", value=r.after)
+        self.balance_stats = self._balance_statistics()
+
+    def _balance_statistics(self):
+        """Balance beyond the SMD (cobalt's statistics), before and, with matching, after (matching weights)."""
+        from helpers.analyses import adjustment
+
+        spec, ch = self.spec, self.ch
+        variables = list(spec.table1.variables)
+        if self.matched is None:
+            table = adjustment.balance_statistics(spec, ch.data, variables)
+            ch.results.extend(pd.DataFrame(adjustment.balance_rows(table, "primary", None)))
+            return table
+        weights = self.matched.result.weights.reindex(ch.data.index).fillna(0.0).to_numpy(float)
+        table = adjustment.balance_statistics(spec, ch.data, variables, weights, estimand="ATT")
+        ch.results.extend(pd.DataFrame(adjustment.balance_rows(table, "primary", "matched")))
+        return table
+
+    def balance_table(self):
+        from helpers.analyses import adjustment
+        from helpers.report.display import Table
+
+        after = "after matching" if self.matched is not None else None
+        return Table("balance", adjustment.balance_display(self.balance_stats, after),
+                     "Covariate balance between the arms: standardized mean difference (SMD), variance ratio and "
+                     "eCDF differences" + (", before and after matching." if after else "."), index=False, wrap=True,
+                     notes="SMD: difference in means (proportions for a level) over the pooled SD of the unweighted "
+                           "arms, √((s₁² + s₀²)/2), as Table 1's SMD and cobalt's bal.tab with s.d.denom = 'pooled' "
+                           "and binary = 'std'; |SMD| < 0.1 is the usual threshold. Variance ratio (continuous "
+                           "variables; in [0.5, 2] is balanced): experimental over reference. eCDF mean / max: mean "
+                           "and largest (Kolmogorov-Smirnov) difference of the arms' empirical distribution "
+                           "functions, as MatchIt's summary and cobalt. After matching: the matched patients with "
+                           "MatchIt's matching weights. Each level uses the patients with a known value.")
+
+    def imbalance_text(self) -> str:
+        from helpers.analyses import adjustment
+
+        if self.matched is None:
+            return adjustment.imbalance_sentence(self.balance_stats, "before")
+        return adjustment.imbalance_sentence(self.balance_stats, "after", claim=self.ch.paper_statement(
+            "balance_after_matching"))
 
     def flow_figure(self):
         from helpers.report import figures
@@ -179,8 +219,13 @@ class CohortsChapter:
         from helpers.report.display import Table
 
         titles = ["Primary cohort", "Matched cohort"][:len(self.tables)]
-        return Table("table1", table1.side_by_side(self.tables, titles), f"{self.spec.table1.title}.",
-                     notes="P-values: " + table1.test_legend(self.tables) + ". " + table1.policy_note(self.tables[0]))
+        smd = None
+        if self.matched is not None:  # the matched cohort's SMD beside its P (a methodologist's balance measure)
+            smd = {(r.variable, r.level): r.after for r in self.balance.itertuples()}
+        return Table("table1", table1.side_by_side(self.tables, titles, smd), f"{self.spec.table1.title}.",
+                     notes="P-values: " + table1.test_legend(self.tables) + ". " + table1.policy_note(self.tables[0])
+                     + (" SMD: standardized mean difference after matching (pooled SD; a two-level variable's on "
+                        "its row, a multi-level one's on each level)." if smd else ""))
 
     def matching_text(self) -> str:
         return no_matching_text(self.spec) if self.matched is None else matching_summary(self.spec, self.matched)

@@ -318,6 +318,14 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in [
     Parameter("endpoints", "endpoint ids", _check_endpoints),
     Parameter("variables", "baseline variables of the subgroups", _check_variables),
     Parameter("alpha", "threshold for naming subgroups in the summary", _check_alpha),
+    Parameter("estimands", "estimands of the weighting chapter: ATE, ATT, ATO", lambda v, spec, data: None if v is None
+              else [_choice("estimands", ("ATE", "ATT", "ATO"), e) for e in _list("estimands", v)]),
+    Parameter("stabilize", "stabilize the ATE weights", lambda v, spec, data: v if v is None or isinstance(v, bool)
+              else _fail("stabilize", f"must be true or false, got {v!r}")),
+    Parameter("trim", "trim propensity scores outside [trim, 1 - trim]", lambda v, spec, data: None if v is None
+              else _number("trim", v, low=0, low_open=True, high=0.49)),
+    Parameter("n_boot", "bootstrap resamples of matched sets on the matched survival page (0: none)",
+              lambda v, spec, data: _number("n_boot", v, low=0, whole=True)),
     Parameter("calipers", "calipers of the sensitivity grid (None: no caliper)", _check_calipers),
     Parameter("ratios", "ratios of the sensitivity grid", _check_ratios),
     Parameter("replace_options", "replacement options of the sensitivity grid", _check_replace_options),

@@ -520,6 +520,41 @@ class SurvivalChapter:
             self.rmst_adjusted[name] = rmst_regression(data, spec, name, self.rmst[name].tau, selected.get(name, []))
             ch.results.extend(frame(rmst_regression_rows(self.rmst_adjusted[name], name)), cohort=cohort)
         ch.results.extend(frame(model_n_rows(self.screens, self.rmst_adjusted)), cohort=cohort)
+        self.matched_hrs = {}
+        if cohort == "matched" and ch.matched_sets is not None:
+            from helpers.analyses.adjustment import hr_rows, matched_arm_hrs
+
+            for name in spec.survival.cox.endpoints or spec.survival.endpoints:
+                self.matched_hrs[name] = matched_arm_hrs(spec, data, ch.matched_sets, name, p.get("n_boot") or 0)
+                ch.results.extend(frame(hr_rows(f"matched_cox.{name}", spec.arm.experimental,
+                                                self.matched_hrs[name])), cohort=cohort)
+        self.evalues, rows = self._evalues()
+        ch.results.extend(frame(rows), cohort=cohort)
+
+    def _evalues(self):
+        """E-values of the page's treatment HRs: the arm alone per endpoint, the multivariable arm term, and on
+        the matched page the robust and stratified fits."""
+        from helpers.analyses.adjustment import ArmHR, event_share, evalue_rows
+
+        spec, hrs = self.spec, []
+        for name, c in self.comparisons.items():
+            r = c.arm_hr
+            hrs.append((name, "arm alone", ArmHR("arm alone", r["hr"], r["lower"], r["upper"], r["p_value"],
+                                                 sum(c.n.values()), sum(c.events.values()), key="univariable")))
+        for s in self.screens:
+            if s.multivariate is not None and "arm" in set(s.multivariate["variable"]):
+                r = s.multivariate[s.multivariate["variable"] == "arm"].iloc[0]
+                if _estimable(r):
+                    hrs.append((s.endpoint.name, "multivariable", ArmHR("multivariable", r["hr"], r["lower"],
+                                                                        r["upper"], r["p_value"], s.multi_n or 0,
+                                                                        s.multi_events or 0, key="multivariable")))
+        for name, fits in self.matched_hrs.items():
+            hrs += [(name, f"matched, {h.method}", h) for h in fits if h.key in ("robust", "stratified")]
+        shares = {name: event_share(self.ch.data, spec, name) for name in spec.survival.endpoints}
+        table, rows = evalue_rows(hrs, shares)
+        if len(table):
+            table["Endpoint"] = [spec.survival.endpoints[e].short for e in table["Endpoint"]]
+        return table, rows
 
     # ------------------------------------------------------------------------------------------ displays
     def km_figures(self) -> list:
@@ -631,6 +666,37 @@ class SurvivalChapter:
                              f"{self.unit}. " + " ".join(rmst_n_text(t, n, self.spec)
                                                          for n, t in self.rmst_adjusted.items()))
         return [first, second]
+
+    def matched_variance_table(self):
+        """The matched cohort's treatment HR as the paper computed it, and as MatchIt's guidance does."""
+        from helpers.report.display import Table
+
+        if not self.matched_hrs:
+            return None
+        rows = []
+        for name, fits in self.matched_hrs.items():
+            for h in fits:
+                rows.append({"Endpoint": self.spec.survival.endpoints[name].short, "Analysis": h.method,
+                             "HR (95% CI)": h.text(), "P": format_p(h.p_value) if h.p_value == h.p_value else "",
+                             "n": h.n, "Events": h.events, "What it is": h.note})
+        boot = "" if self.ch.params.get("n_boot") else (" The bootstrap row is off in the default book (parameter "
+                                                         "n_boot, e.g. 2000).")
+        return Table(f"matched_variance.{self.ch.cohort}", pd.DataFrame(rows),
+                     "The matched cohort's treatment hazard ratio: the paper's analysis and the variance after "
+                     "matching.", index=False, wrap=True,
+                     notes="Naive: the paper's Cox model on the matched rows (R coxph, Efron ties), which treats "
+                           "the matched patients as independent. Cluster-robust: R coxph(..., cluster = subclass), "
+                           "MatchIt's recommended analysis. Stratified: coxph(... + strata(subclass)), a baseline "
+                           "hazard per matched set." + boot)
+
+    def evalue_table(self):
+        from helpers.analyses.adjustment import EVALUE_NOTE
+        from helpers.report.display import Table
+
+        if not len(self.evalues):
+            return None
+        return Table(f"evalues.{self.ch.cohort}", self.evalues, "Sensitivity to unmeasured confounding: E-values "
+                     "of the treatment hazard ratios.", index=False, wrap=True, notes=EVALUE_NOTE)
 
     def glue(self) -> None:
         """The numbers of the chapter's summary sentence."""

@@ -156,21 +156,46 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
 SUPERSCRIPTS = "ᵃᵇᶜᵈᵉᶠᵍʰ"
 
 
-def side_by_side(tables: list[BaselineTable], titles: list[str]) -> pd.DataFrame:
+def side_by_side(tables: list[BaselineTable], titles: list[str], smd: dict | None = None) -> pd.DataFrame:
     """Several baseline tables next to each other (e.g. primary and matched cohorts), as in a paper.
 
     The test behind each p-value is marked with a superscript letter (legend: :func:`test_legend`), which keeps
-    the table narrow enough for a page.
+    the table narrow enough for a page. ``smd`` ((variable, level) -> SMD) adds an SMD column to the last table
+    (the matched cohort's balance): on the variable's row for a two-level variable or a continuous one, on each
+    level's row for a variable with more levels.
     """
     marks = _test_marks(tables)
     frames = []
-    for t in tables:
+    for i, t in enumerate(tables):
         shown = t.display()
         shown["P"] = [f"{p}{marks[test]}" if test else p for p, test in zip(shown["P"], shown["Test"])]
+        if smd is not None and i == len(tables) - 1:
+            shown["SMD"] = _smd_cells(t, smd)
         frames.append(shown.drop(columns="Test"))
     out = pd.concat(frames, axis=1, keys=titles)
     out.index.name = None  # the row labels speak for themselves; a 'Variable' header row only adds height
     return out
+
+
+def _smd_cells(table: BaselineTable, smd: dict) -> list[str]:
+    """The SMD column in the order of :meth:`BaselineTable.display`'s rows."""
+    cells = []
+    for variable in table.long["variable"].unique():
+        var = table.spec.variables[variable]
+        if var.is_categorical:
+            levels = list(var.category_labels)
+            two = len(levels) == 2
+            head = smd.get((variable, levels[1])) if two else None
+            cells.append("" if head is None else f"{head:.2f}")
+            for level in levels:
+                value = None if two else smd.get((variable, level))
+                cells.append("" if value is None else f"{value:.2f}")
+        else:
+            value = smd.get((variable, ""))
+            cells.append("" if value is None else f"{value:.2f}")
+        if (table.long[(table.long.variable == variable)]["stat"] == "n_missing").any():
+            cells.append("")
+    return cells
 
 
 def _test_marks(tables: list[BaselineTable]) -> dict[str, str]:

@@ -217,14 +217,16 @@ def at_risk_label(n) -> str:
 
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
              ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
-             xmax: float | None = None) -> None:
+             xmax: float | None = None, risk_kms: dict | None = None,
+             risk_title: str = "Number at risk") -> None:
     """Draw one Kaplan-Meier panel in the style of the papers' Figures 2 and 3.
 
     Step curves per arm with censoring marks (+; thinned to one per pixel column for large cohorts, see
     :func:`censor_marks`), pointwise CI bands as shaded steps, an annotation (HR with CI
     and log-rank p) in the panel, and under the x-axis the numbers at risk, counted as patients with
     time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t). Curves of large cohorts
-    are drawn through the points that make the picture (:func:`curve_points`).
+    are drawn through the points that make the picture (:func:`curve_points`). ``risk_kms`` (e.g. the
+    unweighted curves under weighted ones) give the numbers at risk instead of ``kms``, titled ``risk_title``.
     """
     colours = arm_colours(spec)
     # the KaplanMeier arrays, not km.table: a table of a registry's curve is a copy of 10^6 rows
@@ -259,7 +261,7 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     # numbers at risk
     ax_risk.set_xlim(ax.get_xlim())
     ax_risk.set_ylim(-0.5, len(kms) - 0.5)
-    for row, (arm, km) in enumerate(kms.items()):
+    for row, (arm, km) in enumerate((risk_kms or kms).items()):
         y = len(kms) - 1 - row
         for t, n in zip(at_risk_times, km.at_risk(at_risk_times)):
             ax_risk.text(t, y, at_risk_label(n), ha="center", va="center", fontsize=8.5,
@@ -275,7 +277,7 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     ax_risk.set_xlabel(f"Time ({time_unit})")
     for side in ("top", "right", "left", "bottom"):
         ax_risk.spines[side].set_visible(False)
-    ax_risk.text(0, 1.02, "Number at risk", transform=ax_risk.transAxes, fontsize=8.5, ha="left", va="bottom",
+    ax_risk.text(0, 1.02, risk_title, transform=ax_risk.transAxes, fontsize=8.5, ha="left", va="bottom",
                  fontweight="bold")
     ax.tick_params(axis="x", labelbottom=False)
 
@@ -299,7 +301,8 @@ def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str
         ax = fig.add_subplot(inner[0])
         ax_risk = fig.add_subplot(inner[1], sharex=ax)
         km_panel(ax, ax_risk, panel["kms"], spec, at_risk_times, time_unit, panel.get("ylabel", "Survival probability"),
-                 panel.get("annotation", ""))
+                 panel.get("annotation", ""), risk_kms=panel.get("risk_kms"),
+                 risk_title=panel.get("risk_title", "Number at risk"))
         letter = chr(ord("A") + i) if n > 1 else ""
         ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")
     return fig

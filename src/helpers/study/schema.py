@@ -185,6 +185,20 @@ class MatchingSection(_Strict):
                                                                                  "are matched (by score).")
 
 
+class WeightingSection(_Strict):
+    """Propensity-score weighting, as an alternative to matching (the book's addition to the paper)."""
+
+    covariates: list[str] | None = Field(None, description="Variables of the propensity model (default: the "
+                                                           "matching covariates).")
+    estimands: list[Literal["ATE", "ATT", "ATO"]] = Field(
+        ["ATE", "ATT", "ATO"], min_length=1,
+        description="ATE: inverse probability weights (all patients); ATT: the treated patients' population; "
+                    "ATO: overlap weights (Li, Morgan & Zaslavsky 2018).")
+    stabilize: bool = Field(True, description="ATE weights stabilized by the arm proportions.")
+    trim: float | None = Field(None, gt=0, lt=0.5, description="Drop patients whose score lies outside [trim, 1 - "
+                                                               "trim] (Crump-style); null for none.")
+
+
 class FlowStep(_Strict):
     """One step of the published patient flow."""
 
@@ -319,6 +333,8 @@ class StudyFile(_Strict):
                                                                             "column name.")
     table1: Table1Section = Field(description="Table 1: baseline characteristics by arm.")
     matching: MatchingSection | None = Field(None, description="Propensity-score matching (optional).")
+    weighting: WeightingSection | None = Field(None, description="Propensity-score weighting (optional; the "
+                                                                 "book's addition to the paper's analyses).")
     flow: list[FlowStep] = Field(default_factory=list, description="The published patient flow (optional).")
     survival: SurvivalSection | None = Field(None, description="Time-to-event endpoints (optional).")
     response: ResponseSection | None = Field(None, description="Best overall response (optional).")
@@ -526,7 +542,7 @@ def json_schema_text() -> str:
 _SECTIONS = [
     ("", StudyFile), ("citation", Citation), ("design", Design), ("data", DataSection), ("arm", ArmSection),
     ("variables.<name>", VariableSection), ("variables.<name>.cut", CutSection), ("table1", Table1Section),
-    ("matching", MatchingSection), ("flow[]", FlowStep), ("survival", SurvivalSection),
+    ("matching", MatchingSection), ("weighting", WeightingSection), ("flow[]", FlowStep), ("survival", SurvivalSection),
     ("survival.endpoints.<id>", EndpointSection), ("survival.cox", CoxSection), ("survival.rmst", RmstSection),
     ("response", ResponseSection), ("response.criteria.<id>", CriterionSection),
     ("adverse_events", AdverseEventsSection), ("subgroups", SubgroupsSection),

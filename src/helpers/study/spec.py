@@ -120,6 +120,16 @@ class MatchingSpec:
 
 
 @dataclass(frozen=True)
+class WeightingSpec:
+    """Propensity-score weighting: the model's covariates, the estimands, stabilized ATE weights, trimming."""
+
+    covariates: tuple[str, ...]
+    estimands: tuple[str, ...] = ("ATE", "ATT", "ATO")
+    stabilize: bool = True
+    trim: float | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """A time-to-event endpoint: a time column (>= 0, in ``SurvivalSpec.time_unit``) and a 0/1 event column.
 
@@ -318,6 +328,7 @@ class StudySpec:
     table_format: TableFormat = field(default_factory=TableFormat)
     spec_file: Path | None = None
     paper_numbers: dict[str, str] = field(default_factory=dict)
+    weighting: WeightingSpec | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -544,6 +555,17 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         matching = MatchingSpec(declared(("matching", "covariates"), m.covariates), ratio=m.ratio,
                                 caliper=m.caliper, replace=m.replace, order=m.order)
 
+    weighting = None
+    if section("weighting") is not None:
+        w = model.weighting
+        covs = w.covariates if w.covariates is not None else (list(matching.covariates) if matching else None)
+        if covs is None:
+            problem(("weighting", "covariates"), "required when the study has no matching section (the propensity "
+                                                 "model's variables)")
+            covs = []
+        weighting = WeightingSpec(declared(("weighting", "covariates"), covs), tuple(w.estimands), w.stabilize,
+                                  w.trim)
+
     flow = tuple(FlowStep(f.step, f.n, f.label or f.step) for f in section("flow") or ())
     survival = _parse_survival(section("survival"), variables, arm.column, problem, unknown, declared)
     subgroups = None
@@ -580,7 +602,7 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         design=Design(model.design.type, model.design.timing, model.design.setting),
         citation=Citation(**c.model_dump()) if c is not None else None,
         table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
-        spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), raw=raw)
+        spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), weighting=weighting, raw=raw)
 
 
 def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem, unknown,
