@@ -1,4 +1,4 @@
-"""Bring your own data: the worked example study `veteran` (real public trial data, no published numbers, no
+"""Bring your own data: the worked example study `veteran` (real public trial data, published numbers of R's making, no
 matching), validation of a broken copy of its table, the Excel path, and its statistics against R."""
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_veteran_spec_and_table_validate(veteran):
     spec, data = veteran
     assert validate(["veteran"]) == []
     assert not spec.synthetic and spec.matching is None
-    assert not spec.published_file.exists()  # no paper's numbers: every chapter must cope without them
+    assert spec.published_file.exists()  # R's numbers, not a paper's (tests/test_claims_data.py)
     assert len(data) == 137 and data.index.is_unique
     assert data["arm"].value_counts().to_dict() == {"standard": 69, "test": 68}
     assert list(data["arm"].cat.categories) == ["standard", "test"]  # reference arm first

@@ -8,7 +8,9 @@
 # (karno >= 70 vs < 70, age >= 60 vs < 60, right-open like cut(right = FALSE)), diagtime as a number,
 # cell type with squamous as reference; Table 1: chisq.test (no correction; all expected counts >= 5) for cell
 # type, Yates-corrected chisq.test for prior therapy (2x2), kruskal.test (= asymptotic Mann-Whitney) for
-# continuous variables.
+# continuous variables; Table 1 counts, percentages and quartiles (quantile type 7); RMST up to tau = 365 days
+# (survRM2's formulas).  data/studies/veteran/published.yaml, the example's published numbers "of our own
+# making", holds these values as a paper would print them (tests/test_claims_data.py keeps the two in step).
 suppressPackageStartupMessages({library(survival); library(jsonlite)})
 d <- read.csv("data/studies/veteran/patients.csv", stringsAsFactors = FALSE)
 d$test <- as.numeric(d$arm == "test")
@@ -68,6 +70,47 @@ table1 <- list(
   diagtime = kruskal.test(diagtime ~ factor(arm), data = d)$p.value
 )
 
+# RMST up to the spec's tau (survival.rmst.tau = 365 days), per arm and test - standard: survRM2::rmst1 / rmst2
+# formulas on survfit() output (survRM2 is not packaged for Debian; the same code as survival_cox_reference.R)
+rmst1 <- function(time, status, tau) {
+  ft <- survfit(Surv(time, status) ~ 1)
+  idx <- ft$time <= tau
+  wk.time <- sort(c(ft$time[idx], tau))
+  areas <- diff(c(0, wk.time)) * c(1, ft$surv[idx])
+  wk.var <- ifelse((ft$n.risk[idx] - ft$n.event[idx]) == 0, 0,
+                   ft$n.event[idx] / (ft$n.risk[idx] * (ft$n.risk[idx] - ft$n.event[idx])))
+  wk.var <- c(wk.var, 0)
+  v <- sum(cumsum(rev(areas[-1]))^2 * rev(wk.var)[-1])
+  list(rmst = sum(areas), se = sqrt(v), lower = sum(areas) - qnorm(0.975) * sqrt(v),
+       upper = sum(areas) + qnorm(0.975) * sqrt(v))
+}
+tau <- 365
+r_std <- rmst1(d$os_days[d$test == 0], d$os_event[d$test == 0], tau)
+r_tst <- rmst1(d$os_days[d$test == 1], d$os_event[d$test == 1], tau)
+r_diff <- r_tst$rmst - r_std$rmst
+r_se <- sqrt(r_std$se^2 + r_tst$se^2)
+rmst_out <- list(tau = tau, standard = r_std, test = r_tst,
+                 difference = list(estimate = r_diff, se = r_se, lower = r_diff - qnorm(0.975) * r_se,
+                                   upper = r_diff + qnorm(0.975) * r_se,
+                                   p_value = 2 * pnorm(-abs(r_diff / r_se))))
+
+# Table 1 numbers by arm: counts and column percentages of cell type and prior therapy (table()), and median
+# and quartiles of the continuous variables (quantile(), R's default type 7)
+counts <- list()
+for (v in c("celltype", "prior")) {
+  tab <- table(d[[v]], d$arm)
+  counts[[v]] <- lapply(rownames(tab), function(lev) list(level = lev,
+    standard = list(n = unname(tab[lev, "standard"]), pct = unname(100 * tab[lev, "standard"] / sum(tab[, "standard"]))),
+    test = list(n = unname(tab[lev, "test"]), pct = unname(100 * tab[lev, "test"] / sum(tab[, "test"])))))
+}
+quartiles <- list()
+for (v in c("karno", "age", "diagtime")) {
+  quartiles[[v]] <- lapply(c(standard = "standard", test = "test"), function(a) {
+    q <- quantile(d[[v]][d$arm == a], c(0.25, 0.5, 0.75))
+    list(q1 = unname(q[1]), median = unname(q[2]), q3 = unname(q[3]))
+  })
+}
+
 out <- list(
   R_version = R.version.string, survival = format(packageVersion("survival")),
   generated_by = "tests/reference/veteran_study_reference.R",
@@ -79,7 +122,10 @@ out <- list(
   cox_selected = as.list(entry),
   cox_multivariable = coef_rows(multi),
   subgroups = sub_rows,
-  table1_p = table1
+  table1_p = table1,
+  table1_counts = counts,
+  table1_quartiles = quartiles,
+  rmst = rmst_out
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/reference/r_values/veteran_study.json")
 cat(sprintf("written tests/reference/r_values/veteran_study.json: log-rank p = %.6g, HR (test vs standard) = %.6g\n",
