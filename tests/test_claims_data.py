@@ -28,8 +28,8 @@ STUDIES = (*SEED_PAPERS, "veteran")
 R_VALUES = Path(__file__).parent / "reference" / "r_values" / "veteran_study.json"
 
 KEY_FIELDS = ("cohort", "analysis", "variable", "level", "group", "stat")
-REQUIRED = {"id", "claim", "where", "estimate", "null"}
-OPTIONAL = {"p_value", "threshold", "satisfiable", "why"}
+REQUIRED = {"id", "claim", "where", "estimate", "no_effect"}
+OPTIONAL = {"p_value", "threshold", "satisfiable", "why", "note"}
 RATIO_STATS = {"hr"}
 
 
@@ -94,7 +94,6 @@ def test_claim_ids_are_unique(study):
 
 @pytest.mark.parametrize(("study", "claim"), all_claims())
 def test_claim_has_the_fields_of_the_format(study, claim):
-    assert None not in claim, 'a bare `null:` key is read by YAML as the null value: write "null": 1'
     assert REQUIRED <= set(claim), f"missing {REQUIRED - set(claim)}"
     assert set(claim) <= REQUIRED | OPTIONAL, f"unknown fields {set(claim) - REQUIRED - OPTIONAL}"
     assert isinstance(claim["id"], str) and claim["id"].isidentifier()
@@ -107,7 +106,9 @@ def test_claim_has_the_fields_of_the_format(study, claim):
             assert all(isinstance(v, str) for v in key.values()), f"{name}: every key field is text: {key}"
     assert claim["estimate"]["stat"] != "p_value"
     assert p_key(claim)["stat"] == "p_value"
-    assert isinstance(claim["null"], (int, float)) and not isinstance(claim["null"], bool)
+    no_effect = claim["no_effect"]
+    assert (isinstance(no_effect, (int, float)) and not isinstance(no_effect, bool)) or \
+        (isinstance(no_effect, dict) and set(no_effect) <= set(KEY_FIELDS)), no_effect
     threshold = claim.get("threshold", 0.05)
     assert isinstance(threshold, float) and 0 < threshold < 1
     assert isinstance(claim.get("satisfiable", True), bool)
@@ -133,21 +134,26 @@ def test_claim_keys_are_published_numbers_of_the_same_file(study, claim):
 
 
 @pytest.mark.parametrize(("study", "claim"), all_claims())
-def test_null_is_the_no_effect_value_or_the_reference_arms_printed_rate(study, claim):
-    """``null`` is 1 for a ratio, 0 for a difference; for one arm's rate or median (the paper prints no difference)
-    it is the reference arm's published number under the same key, so a typo in ``null`` cannot pass."""
+def test_no_effect_is_one_zero_or_the_reference_arm(study, claim):
+    """``no_effect`` is 1 for a ratio, 0 for a difference; for one arm's rate or median (the paper prints no
+    difference) it is ``{group: <reference arm>}``, the same key in the reference arm, which must be published."""
     spec = load_spec(study)
     key = claim["estimate"]
     if key["stat"] in RATIO_STATS:
-        assert claim["null"] == 1
+        assert claim["no_effect"] == 1
     elif key["group"] == "difference" or key["stat"] == "difference":
-        assert claim["null"] == 0
+        assert claim["no_effect"] == 0
     else:
         assert key["group"] in spec.arm.codes and key["group"] != spec.arm.reference, key
-        published = published_of(study)
-        reference = published_rows(published, {**key, "group": spec.arm.reference})
+        assert claim["no_effect"] == {"group": spec.arm.reference}
+        reference = published_rows(published_of(study), {**key, "group": spec.arm.reference})
         assert len(reference), f"no published value for the reference arm under {key}"
-        assert claim["null"] == pytest.approx(reference["value"].iloc[0])
+
+
+def no_effect_value(claim, frame):
+    if isinstance(claim["no_effect"], dict):
+        return published_rows(frame, {**claim["estimate"], **claim["no_effect"]})["value"].iloc[0]
+    return claim["no_effect"]
 
 
 @pytest.mark.parametrize(("study", "claim"), all_claims())
@@ -155,7 +161,7 @@ def test_published_side_of_each_claim_is_decidable(study, claim):
     """The published estimate lies off its null, so the claim has a direction to keep."""
     published = published_of(study)
     estimate = published_rows(published, claim["estimate"])["value"].iloc[0]
-    assert estimate != claim["null"]
+    assert estimate != no_effect_value(claim, published)
 
 
 # ------------------------------------------------------------------- seed 004's ORR, computed independently
@@ -284,5 +290,5 @@ def test_book_reproduces_every_veteran_value_and_claim():
             values.append((pub, rep))
         (pub_est, rep_est), (pub_p, rep_p) = values
         threshold = claim.get("threshold", 0.05)
-        assert (pub_est > claim["null"]) == (rep_est > claim["null"]), claim["id"]
+        assert (pub_est > no_effect_value(claim, published)) == (rep_est > claim["no_effect"]), claim["id"]
         assert (pub_p < threshold) == (rep_p < threshold), claim["id"]

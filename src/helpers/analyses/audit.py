@@ -859,13 +859,14 @@ class AuditChapter:
 
         from helpers.analyses.claims import claims_display
 
-        claims_html = claims_display(self.claims).to_html(index=False, border=0, classes=["book-table"]) \
-            if len(self.claims) else "<p>The paper's key claims are not listed (claims: in published.yaml).</p>"
+        compact = claims_display(self.claims).drop(columns=["Stated in"]) if len(self.claims) else None
+        claims_html = compact.to_html(index=False, border=0, classes=["book-table"]) if compact is not None \
+            else "<p>The paper's key claims are not listed (claims: in published.yaml).</p>"
         self.ch.glue(verdict=self.verdict, n_published=len(self.table), n_reproduced=self.counts["reproduced"],
                      n_estimates=len(self.estimates), claims_verdict=self.claims_verdict or "no claims listed",
                      role_verdicts=self.role_text(),
                      summary_table=HTML(audit_summary(self.table).to_html(border=0, classes=["book-table"])),
-                     claims_table=HTML(f"<div class='book-table-wrap'>{claims_html}</div>"))
+                     claims_table=HTML(f"<div class='book-table-wrap wrap-cells'>{claims_html}</div>"))
 
     def role_text(self) -> str:
         """'untargeted (tests of the synthetic cohort): 35 of 80 reproduced, ...; calibration targets: ...'."""

@@ -1,9 +1,10 @@
 """A paper's key claims (``claims:`` in ``published.yaml``) and whether each holds on the analysed data.
 
 A claim points at a published estimate and its p-value by their results-table keys (format: the results-table
-page). It **holds** when the reproduced estimate lies on the same side of ``null`` (1 for a ratio, 0 for a
-difference) as the published one, and the reproduced p-value on the same side of the paper's threshold: the
-same conclusion, whatever the numeric distance.
+page). It **holds** when the reproduced estimate lies on the same side of ``no_effect`` (1 for a ratio, 0 for a
+difference; or, for one arm's rate or median, the same key in the reference arm, each side compared with its
+own) as the published one, and the reproduced p-value on the same side of the paper's threshold: the same
+conclusion, whatever the numeric distance.
 """
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ class Claim:
     where: str
     estimate: dict
     p_value: dict | None
-    null: float
+    no_effect: float | dict
     threshold: float = 0.05
     satisfiable: bool = True
     why: str = ""
+    note: str = ""
 
 
 def load_claims(path: Path | str) -> list[Claim]:
@@ -41,16 +43,24 @@ def load_claims(path: Path | str) -> list[Claim]:
         missing = [k for k in ("id", "claim", "estimate") if k not in c]
         if missing:
             raise ValueError(f"{path}: claims[{i}]: missing {missing}")
-        unknown = set(c) - {"id", "claim", "where", "estimate", "p_value", "null", "threshold", "satisfiable", "why"}
+        allowed = {"id", "claim", "where", "estimate", "p_value", "no_effect", "threshold", "satisfiable", "why",
+                   "note"}
+        unknown = set(c) - allowed
         if unknown:
-            raise ValueError(f"{path}: claims[{i}] ({c['id']}): unknown keys {sorted(unknown)}")
+            from helpers.study.schema import did_you_mean
+
+            raise ValueError(f"{path}: claims[{i}] ({c['id']}): unknown key {sorted(unknown, key=str)[0]!r}"
+                             f"{did_you_mean(str(sorted(unknown, key=str)[0]), sorted(allowed))}")
         estimate = {k: str(c["estimate"].get(k, "")) for k in KEY}
         p_key = c.get("p_value")
         p = {k: str(p_key.get(k, "")) for k in KEY} if p_key else {**estimate, "stat": "p_value"}
-        null = c.get("null", 0.0 if estimate["stat"] in ("estimate", "difference") else 1.0)
+        no_effect = c.get("no_effect", 0.0 if estimate["stat"] in ("estimate", "difference") else 1.0)
+        if isinstance(no_effect, dict):  # the same key with these fields changed (the reference arm)
+            no_effect = {**estimate, **{k: str(v) for k, v in no_effect.items()}}
         out.append(Claim(str(c["id"]), str(c["claim"]), str(c.get("where", "")), estimate, p,
-                         float(null) if not isinstance(null, dict) else null, float(c.get("threshold", 0.05)),
-                         bool(c.get("satisfiable", True)), str(c.get("why", ""))))
+                         no_effect if isinstance(no_effect, dict) else float(no_effect),
+                         float(c.get("threshold", 0.05)), bool(c.get("satisfiable", True)), str(c.get("why", "")),
+                         str(c.get("note", ""))))
     return out
 
 
@@ -65,11 +75,11 @@ def _lookup(frame: pd.DataFrame, key: dict, column: str = "value") -> tuple[floa
     return float(hit[column].iloc[0]), rel if isinstance(rel, str) else ""
 
 
-def _null_value(claim: Claim, published: pd.DataFrame) -> float:
-    """``null`` may point at another published number (e.g. the reference arm's rate)."""
-    if isinstance(claim.null, dict):
-        return _lookup(published, {k: str(claim.null.get(k, "")) for k in KEY})[0]
-    return claim.null
+def _null_value(claim: Claim, frame: pd.DataFrame) -> float:
+    """The value of no effect: a number, or the reference arm's number in ``frame`` (published or reproduced)."""
+    if isinstance(claim.no_effect, dict):
+        return _lookup(frame, claim.no_effect)[0]
+    return claim.no_effect
 
 
 def _side(x: float, null: float) -> int:
@@ -85,7 +95,7 @@ def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFra
         res_est, _ = _lookup(results, c.estimate)
         res_p, _ = _lookup(results, c.p_value) if c.p_value else (math.nan, "")
         null = _null_value(c, published)
-        res_null = _null_value(c, results) if isinstance(c.null, dict) else null
+        res_null = _null_value(c, results)
         if not c.satisfiable:
             verdict = VERDICTS[3]
         elif not math.isfinite(res_est) and not math.isfinite(res_p):
@@ -101,7 +111,8 @@ def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFra
         rows.append({"id": c.id, "claim": c.claim, "where": c.where,
                      "published_estimate": pub_est, "published_p": pub_p, "published_p_relation": pub_p_rel,
                      "reproduced_estimate": res_est, "reproduced_p": res_p, "threshold": c.threshold,
-                     "null": null, "verdict": verdict, "why": c.why})
+                     "no_effect": null, "reproduced_no_effect": res_null, "verdict": verdict, "why": c.why,
+                     "note": c.note})
     return pd.DataFrame(rows)
 
 

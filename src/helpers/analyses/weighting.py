@@ -195,7 +195,8 @@ class WeightingChapter:
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
         ax.set_xlabel("Absolute standardized mean difference")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=1 + len(self.estimands),
+                  handletextpad=0.3)
         ax.grid(axis="x", color="#eeeeee")
         fig.tight_layout()
         return Figure("love_weighted", fig, "Absolute standardized mean differences before (open circles) and after "
