@@ -74,6 +74,9 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
     elif notebook == "subgroups" and spec.subgroups is not None:
         out += [(f"forest.{ep}", "figure") for ep in spec.subgroups.endpoints]
         out += [(f"subgroups.{ep}", "table") for ep in spec.subgroups.endpoints]
+    elif notebook == "competing" and spec.survival is not None:
+        out += [(f"cif.{cid}", "figure") for cid in spec.survival.competing_risks]
+        out += [("cif_vs_km", "table"), ("competing_hr", "table")]
     elif notebook == "weighting" and spec.survival is not None:
         out += [("weights", "figure"), ("ps_weighted", "figure"), ("weighted_balance", "table"),
                 ("love_weighted", "figure")]

@@ -37,6 +37,7 @@ NEEDS = {
     "response": ("response", "has no response section in its spec"),
     "safety": ("adverse_events", "has no adverse_events section in its spec"),
     "weighting": ("survival", "has no survival section in its spec; the weighting chapter compares endpoints"),
+    "competing": ("survival", "has no survival section in its spec"),
 }
 
 MATCHED_COHORT_FILE = "matched_cohort.json"

@@ -176,8 +176,9 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
     raw.columns = [str(c).strip() for c in raw.columns]
 
     endpoints = list(spec.survival.endpoints.values()) if spec.survival else []
+    competing = list(spec.survival.competing_risks.values()) if spec.survival else []
     required = [spec.id_column, spec.arm.column, *spec.variables,
-                *[c for ep in endpoints for c in (ep.time, ep.event)],
+                *[c for ep in endpoints for c in (ep.time, ep.event)], *[c.type_column for c in competing],
                 *response_columns(spec), *wide_ae_columns(spec)]
     missing = [c for c in required if c not in raw.columns]
     for c in missing:
@@ -259,6 +260,8 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
                 problems.append(Problem(rownum[i], ep.event, f"a {ep.short} event must also be a {parent.short} "
                                         f"event at the same time ({parent.time} = {cells[parent.time][i]}, "
                                         f"{parent.event} = {cells[parent.event][i]}, {ep.time} = {cells[ep.time][i]})"))
+    for cr in competing:
+        _load_event_type(spec, cr, cells, rownum, out, problems)
     if problems:
         raise DataValidationError(path, problems)
     # a copy: a view of the ids would keep the whole block of raw text cells alive (1 GiB at 10^6 rows)
@@ -299,6 +302,38 @@ def _load_endpoint(ep, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame
                                                      f"'{event_raw[i]}' ({ep.short})"))
     out[ep.time] = times.astype(float)
     out[ep.event] = events.where(is_indicator).astype(float)
+
+
+def _load_event_type(spec: StudySpec, cr, cells: pd.DataFrame, rownum: pd.Series, out: pd.DataFrame,
+                     problems: list) -> None:
+    """The first-event type column of a competing-risks analysis: one of the declared types, or the censored
+    code exactly where the endpoint is censored, and each cause's types exactly where its endpoint has an event."""
+    col = cells[cr.type_column]
+    codes = [*cr.types, cr.censored]
+    ok = col.isin(codes)
+    for i in col.index[~ok]:
+        what = "value is missing" if col[i] in MISSING_TOKENS else f"unknown event type '{col[i]}'"
+        problems.append(Problem(rownum[i], cr.type_column, f"{what}: expected one of {codes}"))
+    typed = pd.Categorical(col.where(ok), categories=codes)
+    out[cr.type_column] = typed
+    if problems:
+        return
+    ep = spec.survival.endpoints[cr.endpoint]
+    censored = (col == cr.censored).to_numpy()
+    bad = censored != (out[ep.event].to_numpy() == 0)
+    for i in col.index[bad]:
+        problems.append(Problem(rownum[i], cr.type_column, f"type '{col[i]}' but {ep.event} = {cells[ep.event][i]}: "
+                                f"'{cr.censored}' (censored) exactly where {ep.short} is censored"))
+    for cause in cr.causes.values():
+        if cause.endpoint is None:
+            continue
+        sub = spec.survival.endpoints[cause.endpoint]
+        is_cause = col.isin(list(cause.types)).to_numpy()
+        bad = is_cause != (out[sub.event].to_numpy() == 1)
+        for i in col.index[bad]:
+            problems.append(Problem(rownum[i], cr.type_column, f"type '{col[i]}' but {sub.event} = "
+                                    f"{cells[sub.event][i]}: the {sub.short} events are the types "
+                                    f"{list(cause.types)}"))
 
 
 def response_columns(spec: StudySpec) -> list[str]:

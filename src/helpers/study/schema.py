@@ -218,6 +218,29 @@ class EndpointSection(_Strict):
                                                   "part of PFS): its events must be the parent's events.")
 
 
+class CauseSection(_Strict):
+    """One cause of a competing-risks analysis: the event types it counts."""
+
+    label: str = Field(description="E.g. Intrahepatic progression.")
+    types: list[Scalar] = Field(min_length=1, description="The event types (codes of the type column) that are "
+                                                          "this cause; every other type competes with it.")
+    endpoint: str | None = Field(None, description="The endpoint whose Kaplan-Meier curve the paper shows for this "
+                                                   "cause (its events must be exactly this cause's), for 1 - KM "
+                                                   "beside the cumulative incidence and the cause-specific HR.")
+
+
+class CompetingRisksSection(_Strict):
+    """A time to the first of several event types, and the types that compete."""
+
+    label: str = Field(description="E.g. First progression or death.")
+    endpoint: str = Field(description="The endpoint of the time to the first event of any type and its 0/1 "
+                                      "indicator (e.g. pfs).")
+    type: str = Field(description="The column holding each patient's first event type (or the censored code).")
+    censored: Scalar = Field(description="The code of the type column for a censored patient.")
+    types: dict[Scalar, Scalar] = Field(min_length=2, description="Event type code: label.")
+    causes: dict[str, CauseSection] = Field(min_length=1, description="Cause id: the types it counts.")
+
+
 class CoxSection(_Strict):
     """The paper's Cox analysis: a univariable screen, then a multivariable model."""
 
@@ -264,6 +287,9 @@ class SurvivalSection(_Strict):
     cox: CoxSection = Field(default_factory=CoxSection, description="The univariable screen and multivariable "
                                                                     "model.")
     rmst: RmstSection = Field(default_factory=RmstSection, description="Restricted mean survival time.")
+    competing_risks: dict[str, CompetingRisksSection] = Field(
+        default_factory=dict, description="Competing-risks analyses (optional): id -> the first-event time, the "
+                                          "type column and the causes.")
 
     @field_validator("at_risk_times", "landmarks")
     @classmethod
@@ -544,6 +570,8 @@ _SECTIONS = [
     ("variables.<name>", VariableSection), ("variables.<name>.cut", CutSection), ("table1", Table1Section),
     ("matching", MatchingSection), ("weighting", WeightingSection), ("flow[]", FlowStep), ("survival", SurvivalSection),
     ("survival.endpoints.<id>", EndpointSection), ("survival.cox", CoxSection), ("survival.rmst", RmstSection),
+    ("survival.competing_risks.<id>", CompetingRisksSection),
+    ("survival.competing_risks.<id>.causes.<id>", CauseSection),
     ("response", ResponseSection), ("response.criteria.<id>", CriterionSection),
     ("adverse_events", AdverseEventsSection), ("subgroups", SubgroupsSection),
 ]

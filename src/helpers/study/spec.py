@@ -158,6 +158,29 @@ class CoxSpec:
 
 
 @dataclass(frozen=True)
+class Cause:
+    """One cause of a competing-risks analysis: the event types it counts, and the KM endpoint of the paper."""
+
+    id: str
+    label: str
+    types: tuple[str, ...]
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class CompetingRisks:
+    """A time to the first of several event types (``endpoint``'s time and 0/1 event) and the type column."""
+
+    id: str
+    label: str
+    endpoint: str
+    type_column: str
+    censored: str
+    types: dict[str, str]
+    causes: dict[str, Cause]
+
+
+@dataclass(frozen=True)
 class SurvivalSpec:
     """The ``survival`` section: endpoints and the conventions of the survival chapter."""
 
@@ -170,6 +193,7 @@ class SurvivalSpec:
     cox: CoxSpec = field(default_factory=CoxSpec)
     rmst_endpoints: tuple[str, ...] = ()
     rmst_tau: str | float = "floor_min_max"
+    competing_risks: dict[str, CompetingRisks] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -643,11 +667,31 @@ def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem,
                         f"'{level}' is not a level of {v} {codes}{did_you_mean(level, codes)}")
     cox = CoxSpec(endpoint_list(("survival", "cox", "endpoints"), c.endpoints),
                   declared(("survival", "cox", "candidates"), c.candidates), refs, float(c.entry_p), c.entry_rule)
+    competing = {}
+    for cid, c in s.competing_risks.items():
+        loc = ("survival", "competing_risks", cid)
+        if c.endpoint not in endpoints:
+            unknown(loc + ("endpoint",), c.endpoint, "an endpoint", endpoints)
+        if c.type in used_columns or c.type in {x for ep in endpoints.values() for x in (ep.time, ep.event)}:
+            problem(loc + ("type",), f"column '{c.type}' is already used by a variable, the arm or an endpoint")
+        types = {str(k): str(v) for k, v in c.types.items()}
+        if str(c.censored) in types:
+            problem(loc + ("censored",), f"'{c.censored}' is also an event type")
+        causes = {}
+        for k, cause in c.causes.items():
+            bad = [str(t) for t in cause.types if str(t) not in types]
+            if bad:
+                problem(loc + ("causes", k, "types"), f"{bad} not among the types {list(types)}"
+                        f"{did_you_mean(bad[0], list(types))}")
+            if cause.endpoint is not None and cause.endpoint not in endpoints:
+                unknown(loc + ("causes", k, "endpoint"), cause.endpoint, "an endpoint", endpoints)
+            causes[str(k)] = Cause(str(k), cause.label, tuple(str(t) for t in cause.types), cause.endpoint)
+        competing[str(cid)] = CompetingRisks(str(cid), c.label, c.endpoint, c.type, str(c.censored), types, causes)
     return SurvivalSpec(endpoints=endpoints, time_unit=s.time_unit, conf_type=s.conf_type,
                         at_risk_times=tuple(float(x) for x in s.at_risk_times),
                         landmarks=tuple(float(x) for x in s.landmarks), followup_endpoint=s.followup_endpoint,
                         cox=cox, rmst_endpoints=endpoint_list(("survival", "rmst", "endpoints"), s.rmst.endpoints),
-                        rmst_tau=s.rmst.tau)
+                        rmst_tau=s.rmst.tau, competing_risks=competing)
 
 
 def _parse_response(r, used_columns: set[str], problem) -> ResponseSpec | None:

@@ -1201,6 +1201,8 @@ def typed_baseline(spec, df: pd.DataFrame) -> pd.DataFrame:
     for ep in spec.survival.endpoints.values():
         tmp[ep.time] = "1.0"
         tmp[ep.event] = "0"
+    for cr in spec.survival.competing_risks.values():
+        tmp[cr.type_column] = cr.censored  # every placeholder endpoint is censored
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "patients.csv"
         tmp.to_csv(path, index=False, lineterminator="\n")
@@ -1246,4 +1248,28 @@ def add_survival_endpoints(spec, assumptions: dict, published: pd.DataFrame,
     for ep in spec.survival.endpoints.values():
         out[ep.time] = [f"{x:.{decimals}f}" for x in cols[ep.time]]
         out[ep.event] = cols[ep.event].astype(int)
+    for cr in spec.survival.competing_risks.values():
+        out[cr.type_column] = first_event_types(spec, cr, cols)
     return out, report_frame(gen.targets)
+
+
+def first_event_types(spec, cr, cols: dict) -> list[str]:
+    """Each patient's first event type, from the endpoint event columns: the censored code where the first-event
+    endpoint is censored, else the type whose causes are exactly the causes with an event (e.g. intrahepatic and
+    extrahepatic progression at once: "both"; an event of neither: "death")."""
+    parent = spec.survival.endpoints[cr.endpoint]
+    by_causes = {}
+    for code in cr.types:
+        key = frozenset(c.id for c in cr.causes.values() if code in c.types)
+        if key in by_causes:
+            raise ValueError(f"competing risks {cr.id}: types {by_causes[key]!r} and {code!r} count for the same causes")
+        by_causes[key] = code
+    out = []
+    for i in range(len(cols[parent.event])):
+        if cols[parent.event][i] == 0:
+            out.append(cr.censored)
+            continue
+        key = frozenset(c.id for c in cr.causes.values()
+                        if c.endpoint is not None and cols[spec.survival.endpoints[c.endpoint].event][i] == 1)
+        out.append(by_causes[key])
+    return out
