@@ -59,6 +59,7 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
         if cohort == "primary":
             out += [(k, "table") for k in cox_keys(spec)]
             out += [(f"ph.{ep}", "table") for ep in surv.cox.endpoints]
+            out += [(f"zph.{ep}", "figure") for ep in surv.cox.endpoints] + [("piecewise", "table")]
         if cohort == "matched":
             out += [(f"matched_variance.{cohort}", "table")]
         out += [(f"evalues.{cohort}", "table")]

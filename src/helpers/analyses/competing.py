@@ -13,8 +13,6 @@ Conventions (each checked against R on ``survival::pbc`` in ``tests/test_competi
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -40,7 +38,7 @@ class CompetingChapter:
             raise ChapterError(f"study '{spec.study_id}' declares no competing risks (survival.competing_risks)")
         self.analyses = {}
         arm = data[spec.arm.column].astype(str).to_numpy()
-        ref, exp = spec.arm.reference, spec.arm.experimental
+        exp = spec.arm.experimental
         for cid, cr in spec.survival.competing_risks.items():
             ep = spec.survival.endpoints[cr.endpoint]
             t = data[ep.time].to_numpy(float)
@@ -164,6 +162,7 @@ class CompetingChapter:
                 ax_risk.set_xticklabels([f"{t:g}" for t in times], fontsize=8.5)
                 ax_risk.set_xlabel(f"Time ({spec.survival.time_unit})")
                 ax_risk.tick_params(length=0)
+                ax_risk.tick_params(axis="y", pad=16)  # keep the arm labels clear of the counts at t = 0
                 for side in ("top", "right", "left", "bottom"):
                     ax_risk.spines[side].set_visible(False)
                 ax_risk.text(0, 1.02, "Number at risk", transform=ax_risk.transAxes, fontsize=8.5, fontweight="bold")
@@ -236,6 +235,3 @@ class CompetingChapter:
                                                           f" Gray's test p = {format_p(a['gray']['p_value'])}."))
         return "\n".join(lines)
 
-
-def _finite(x) -> bool:
-    return x is not None and not (isinstance(x, float) and math.isnan(x))

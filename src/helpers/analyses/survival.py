@@ -197,6 +197,7 @@ class CoxScreen:
     multi_n: int | None = None                                    # the multivariable model's n, events, and
     multi_events: int | None = None                               # patients left out for missing values
     multi_dropped: int = 0
+    fit: object = None                                            # the multivariable CoxResult (PH residuals)
 
 
 def cox_screen(data: pd.DataFrame, spec: StudySpec, name: str, entry_p: float | None = None,
@@ -233,7 +234,7 @@ def cox_screen(data: pd.DataFrame, spec: StudySpec, name: str, entry_p: float | 
     univariate_n = {var: int(fit.n) for var, fit in screen.univariate_fits.items()}
     return CoxScreen(ep, uni, multi, list(screen.selected), ph, entry_p, warnings, univariate_n,
                      int(mv.n) if mv is not None else None, int(mv.n_events) if mv is not None else None,
-                     int(mv.n_dropped) if mv is not None else 0)
+                     int(mv.n_dropped) if mv is not None else 0, mv)
 
 
 def _label_terms(table: pd.DataFrame, term_map: dict[str, tuple[str, str]]) -> pd.DataFrame:
@@ -635,6 +636,116 @@ class SurvivalChapter:
                             "analysis below is the more robust summary.")
                 for s in self.screens if s.ph_test is not None]
 
+    def ph_figures(self) -> list:
+        """For every multivariable model: the scaled Schoenfeld residuals of each term against time with the
+        smooth and its ±2 SE band, as R ``plot(cox.zph(fit))`` draws them (km transform)."""
+        import matplotlib.pyplot as plt
+
+        from helpers.report.display import Figure
+
+        out = []
+        for s in self.screens:
+            if s.fit is None or s.ph_test is None:
+                continue
+            zph = coxmod.scaled_schoenfeld(s.fit, transform="km")
+            smooth = coxmod.zph_smooth(zph)
+            terms = list(zph.y.columns)
+            labels = {t: _term_label(self.spec, s, t) for t in terms}
+            ncols = min(3, len(terms))
+            nrows = -(-len(terms) // ncols)
+            fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.3 * nrows), squeeze=False)
+            pvals = s.ph_test["p_value"]
+            for ax, term in zip(axes.flat, terms):
+                sm = smooth[smooth["term"] == term]
+                ax.scatter(zph.x, zph.y[term], s=9, color="#777777", alpha=0.6, lw=0)
+                ax.plot(sm["x"], sm["beta"], color="#0072B2", lw=1.6)
+                ax.plot(sm["x"], sm["lower"], color="#0072B2", lw=0.9, ls="--")
+                ax.plot(sm["x"], sm["upper"], color="#0072B2", lw=0.9, ls="--")
+                ax.axhline(float(s.fit.coef[term]), color="#D55E00", lw=0.8, ls=":")
+                ticks = np.quantile(sm["x"], [0, 0.25, 0.5, 0.75, 1])
+                ax.set_xticks(ticks)
+                ax.set_xticklabels([f"{t:.1f}" for t in np.interp(ticks, sm["x"], sm["time"])], fontsize=8)
+                ax.set_xlabel(f"Time ({self.unit}, Kaplan-Meier scale)", fontsize=8.5)
+                ax.set_ylabel("Beta(t)", fontsize=8.5)
+                variable = s.multivariate.set_index("term")["variable"].get(term, term)
+                p = pvals.get(variable, np.nan)
+                ax.set_title(f"{labels[term]}\ncox.zph p = {format_p(p)}", fontsize=9, loc="left")
+            for ax in list(axes.flat)[len(terms):]:
+                ax.axis("off")
+            fig.tight_layout()
+            out.append(Figure(f"zph.{s.endpoint.name}", fig, f"Proportional-hazards diagnostics of the multivariable "
+                              f"{s.endpoint.short} model: scaled Schoenfeld residuals (points), an estimate of each "
+                              "term's coefficient at each event time, with a natural-spline smooth (4 df) and its "
+                              "±2 SE band, as R plot(cox.zph(fit)) draws them; the dotted line is the model's "
+                              "coefficient. A flat smooth is what proportional hazards predict. P: the cox.zph score "
+                              "test of the term.",
+                              alt=f"Scaled Schoenfeld residual plots for {len(terms)} terms of the multivariable "
+                                  f"{s.endpoint.short} model; cox.zph global p = {format_p(pvals.get('GLOBAL'))}."))
+        return out
+
+    def piecewise_table(self):
+        """Where a term's proportional-hazards test rejects (p < 0.05): its HR before and after a cut."""
+        from helpers.report.display import Table
+
+        rows = []
+        for s in self.screens:
+            if s.ph_test is None or s.fit is None:
+                continue
+            rejected = [v for v, p in s.ph_test["p_value"].items() if v != "GLOBAL" and p < 0.05]
+            if not rejected:
+                continue
+            pw = self._piecewise(s, self.ph_cut(s))
+            for r in pw.table.itertuples():
+                variable = s.multivariate.set_index("term")["variable"].get(r.term, r.term)
+                if variable not in rejected:
+                    continue
+                rows.append({"Endpoint": s.endpoint.short, "Term": _term_label(self.spec, s, r.term),
+                             "Interval": f"{r.start:g}–{r.stop:g} {self.unit}" if np.isfinite(r.stop)
+                             else f"after {r.start:g} {self.unit}",
+                             "HR (95% CI)": format_hr(r.hr, r.lower, r.upper, estimable=bool(r.estimable)),
+                             "P": format_p(r.p_value), "Events": int(r.n_events)})
+        if not rows:
+            return None
+        return Table("piecewise", pd.DataFrame(rows), "Terms whose proportional-hazards test rejects: the hazard "
+                     "ratio before and after a cut time.", index=False,
+                     notes="The multivariable model with each coefficient split at the cut (R coxph on survSplit "
+                           "data, x:strata(tgroup)); the cut is the spec's survival.cox.ph_cut, or else the median "
+                           "event time of the endpoint.")
+
+    def ph_cut(self, s) -> float:
+        cut = self.spec.survival.cox.ph_cut
+        if cut is not None:
+            return float(cut)
+        ep = s.endpoint
+        times = self.ch.data.loc[self.ch.data[ep.event] == 1, ep.time].to_numpy(float)
+        return float(np.median(times))
+
+    def _piecewise(self, s, cut: float):
+        design, _, _ = cox_terms(self.ch.data, self.spec, ["arm", *[v for v in s.selected if v != "arm"]])
+        design["time"] = self.ch.data[s.endpoint.time].astype(float)
+        design["event"] = self.ch.data[s.endpoint.event].astype(float)
+        terms = [c for c in design.columns if c not in ("time", "event")]
+        return coxmod.piecewise_hazard_ratio(design, "time", "event", terms, [cut])
+
+    def ph_note(self) -> str:
+        """A sentence per multivariable model on what its proportional-hazards check says."""
+        lines = []
+        for s in self.screens:
+            if s.ph_test is None:
+                continue
+            rejected = [v for v, p in s.ph_test["p_value"].items() if v != "GLOBAL" and p < 0.05]
+            glob = s.ph_test["p_value"].get("GLOBAL")
+            if rejected:
+                names = ", ".join(self.spec.variables[v].label if v in self.spec.variables else "treatment"
+                                  for v in rejected)
+                lines.append(f"- **{s.endpoint.short}**: the proportional-hazards test rejects for {names} (p < "
+                             f"0.05): its hazard ratio changes over time; the table below splits it at "
+                             f"{self.ph_cut(s):g} {self.unit}, and the RMST analysis is the assumption-free summary.")
+            else:
+                lines.append(f"- **{s.endpoint.short}**: no term rejects proportional hazards (global p = "
+                             f"{format_p(glob)}).")
+        return "\n".join(lines)
+
     def followup_table(self):
         from helpers.report.display import Table
 
@@ -716,6 +827,22 @@ class SurvivalChapter:
             return ("In this cohort the chapter reports the arm's hazard ratio only (above); the paper's univariable "
                     "screen and multivariable models were fitted in the primary cohort.")
         return "The study specification declares no Cox screen; add `survival.cox.endpoints` to get one."
+
+
+def _term_label(spec: StudySpec, screen: CoxScreen, term: str) -> str:
+    """'Child-Pugh grade: B vs A' for a term of a multivariable model."""
+    table = screen.multivariate.set_index("term") if screen.multivariate is not None else pd.DataFrame()
+    if term not in table.index:
+        return term
+    variable, level = table.loc[term, "variable"], table.loc[term, "level"]
+    if variable == "arm":
+        return f"Treatment ({spec.arm.labels.get(level, level)} vs {spec.arm.labels[spec.arm.reference]})"
+    var = spec.variables[variable]
+    cats = var.category_labels
+    if not cats:
+        return var.display_label
+    ref = spec.survival.cox.reference_levels.get(variable, next(iter(cats)))
+    return f"{var.label}: {cats.get(level, level)} vs {cats.get(ref, ref)}"
 
 
 def _cohort_words(cohort: str) -> str:

@@ -57,7 +57,7 @@ class WeightingChapter:
         ch.results.extend(pd.DataFrame(rows), cohort="primary")
 
     def _weight_rows(self) -> None:
-        spec, ref, exp = self.spec, self.spec.arm.reference, self.spec.arm.experimental
+        ref, exp = self.spec.arm.reference, self.spec.arm.experimental
         for e, wt in self.weights.items():
             for code, k in ((ref, 0), (exp, 1)):
                 ws = wt.weights[self.arm == k]

@@ -253,6 +253,9 @@ class CoxSection(_Strict):
     entry_rule: Literal["any_term", "global_wald"] = Field("any_term", description="any_term: any dummy of the "
                                                                                     "variable; global_wald: the "
                                                                                     "variable's joint Wald test.")
+    ph_cut: float | None = Field(None, gt=0, description="Where a term fails the proportional-hazards test, its "
+                                                         "hazard ratio is shown before and after this time (default: "
+                                                         "the endpoint's median event time).")
 
 
 class RmstSection(_Strict):

@@ -155,6 +155,7 @@ class CoxSpec:
     reference_levels: dict[str, str] = field(default_factory=dict)
     entry_p: float = 0.1
     entry_rule: str = "any_term"
+    ph_cut: float | None = None
 
 
 @dataclass(frozen=True)
@@ -666,7 +667,8 @@ def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem,
                 problem(("survival", "cox", "reference_levels", v),
                         f"'{level}' is not a level of {v} {codes}{did_you_mean(level, codes)}")
     cox = CoxSpec(endpoint_list(("survival", "cox", "endpoints"), c.endpoints),
-                  declared(("survival", "cox", "candidates"), c.candidates), refs, float(c.entry_p), c.entry_rule)
+                  declared(("survival", "cox", "candidates"), c.candidates), refs, float(c.entry_p), c.entry_rule,
+                  c.ph_cut)
     competing = {}
     for cid, c in s.competing_risks.items():
         loc = ("survival", "competing_risks", cid)
