@@ -244,3 +244,35 @@ def test_single_page_command_writes_only_that_page(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in (out / "book" / "veteran").iterdir()) == ["survival.ipynb"]
     assert "log-log" in (out / "book" / "veteran" / "survival.ipynb").read_text()
+
+
+# ------------------------------------------------------------------------------- multiple imputation
+def test_missing_mice_from_the_spec_pools_every_cox_model(tmp_path, monkeypatch):
+    """A study with missing covariates and `missing: {method: mice}` gets pooled models; where nothing is
+    missing the pooled estimate equals the complete-data fit (all imputed data sets are the same)."""
+    from helpers.analyses.imputation import ImputedCox
+    from helpers.analyses.survival import cox_screen
+
+    studies = tmp_path / "studies"
+    shutil.copytree(STUDIES_DIR, studies)
+    monkeypatch.setattr("helpers.study.spec.STUDIES_DIR", studies)
+    spec_file = studies / "veteran" / "study.yaml"
+    text = spec_file.read_text().replace("    range: [0, 100]\n    cut: {breaks: [70]",
+                                         "    range: [0, 100]\n    missing_allowed: true\n    cut: {breaks: [70]")
+    spec_file.write_text(text + "\nmissing: {method: mice, m: 5, seed: 3}\n")
+    table = pd.read_csv(studies / "veteran" / "patients.csv", dtype=str, keep_default_na=False)
+    table.loc[[2, 9, 40, 77, 101], "karno"] = ""
+    table.to_csv(studies / "veteran" / "patients.csv", index=False)
+    spec = load_spec("veteran")
+    assert spec.missing.impute and spec.missing.m == 5
+    data = load_patients(spec)
+    imputed = ImputedCox(spec, data, "os", 0.1)
+    assert imputed.missing_counts == {"karno": 5}
+    rows = pd.DataFrame(imputed.rows())
+    karno = rows[(rows.analysis == "cox_mi_univariate.os") & (rows.variable == "karno")].set_index("stat")["value"]
+    assert karno["fmi"] > 0
+    # prior therapy has no missing value: every imputed data set holds the same column, so the pooled univariable
+    # HR is the complete-case fit's (R: pool() of identical fits)
+    prior = rows[(rows.analysis == "cox_mi_univariate.os") & (rows.variable == "prior")].set_index("stat")["value"]
+    cc = cox_screen(data, spec, "os").univariate.set_index("variable").loc["prior"]
+    assert prior["hr"] == pytest.approx(cc["hr"], rel=1e-9)

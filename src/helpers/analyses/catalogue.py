@@ -58,6 +58,8 @@ def page_displays(spec: StudySpec, page: str) -> list[tuple[str, str]]:
             out += [(f"landmarks.{cohort}", "table")]
         if cohort == "primary":
             out += [(k, "table") for k in cox_keys(spec)]
+            if spec.missing.impute:
+                out += [(f"cox_mi.{ep}", "table") for ep in surv.cox.endpoints]
             out += [(f"ph.{ep}", "table") for ep in surv.cox.endpoints]
             out += [(f"zph.{ep}", "figure") for ep in surv.cox.endpoints] + [("piecewise", "table")]
         if cohort == "matched":

@@ -510,6 +510,13 @@ class SurvivalChapter:
         if self.screens:
             ch.results.add(cohort=cohort, analysis="stat_methods", variable="multivariable_entry_p", level="",
                            group="all", stat="threshold", value=self.screens[0].entry_p)
+        self.imputed = []
+        if spec.missing.impute and self.screens:
+            from helpers.analyses.imputation import ImputedCox
+
+            for screen in self.screens:
+                self.imputed.append(ImputedCox(spec, data, screen.endpoint.name, screen.entry_p))
+                ch.results.extend(frame(self.imputed[-1].rows()), cohort=cohort)
         self.followup_rows, self.followup = followup_rows(data, spec)
         ch.results.extend(frame(self.followup_rows), cohort=cohort)
         self.rmst, self.rmst_adjusted = {}, {}
@@ -624,6 +631,29 @@ class SurvivalChapter:
                                    f"{screens[0].entry_p:g} (any of their terms) enter the multivariable model. "
                                    + " ".join(model_n_text(s, self.spec) for s in screens)))
         return out
+
+    def imputed_tables(self) -> list:
+        """The Cox screen and multivariable model pooled over the imputed data sets (``missing: mice``)."""
+        from helpers.analyses.imputation import pooled_note
+        from helpers.report.display import Table
+
+        return [Table(f"cox_mi.{m.endpoint}", m.display(), f"Univariable and multivariable Cox regression for "
+                      f"{self.spec.survival.endpoints[m.endpoint].label.lower()} after multiple imputation.",
+                      notes=pooled_note(self.imputed, self.spec)) for m in self.imputed]
+
+    def missing_text(self) -> str:
+        """How the models handled missing values (complete cases, R's default, or imputation)."""
+        counts = {v: int(self.ch.data[v].isna().sum()) for v in self.spec.survival.cox.candidates
+                  if self.ch.data[v].isna().any()}
+        if not counts:
+            return ""
+        listed = ", ".join(f"{self.spec.variables[v].label} ({n})" for v, n in counts.items())
+        if self.spec.missing.impute:
+            return (f"Missing values in {listed}: the models above use complete cases (R's default); the table below "
+                    "repeats them after multiple imputation (the spec's `missing: mice`).")
+        return (f"Missing values in {listed}: every model uses the patients with all its variables (complete cases, "
+                "R's default); the n of each model is in its notes. Declare `missing: {method: mice}` in the spec "
+                "for multiple imputation.")
 
     def ph_tables(self) -> list:
         from helpers.report.display import Table

@@ -199,6 +199,18 @@ class WeightingSection(_Strict):
                                                                "trim] (Crump-style); null for none.")
 
 
+class MissingSection(_Strict):
+    """How the models handle missing covariates: complete cases (R's default), or multiple imputation."""
+
+    method: Literal["complete_case", "mice"] = Field(
+        "complete_case", description="complete_case: every model uses the patients with all its variables (R's "
+                                     "na.omit); mice: the Cox models are also fitted in m imputed data sets and "
+                                     "pooled by Rubin's rules (the complete-case results stay on the page).")
+    m: int = Field(20, ge=2, le=200, description="Number of imputed data sets.")
+    maxit: int = Field(5, ge=1, le=100, description="Iterations of the chained equations.")
+    seed: int = Field(20241201, description="Seed of the imputation (the same seed gives the same data sets).")
+
+
 class FlowStep(_Strict):
     """One step of the published patient flow."""
 
@@ -369,6 +381,9 @@ class StudyFile(_Strict):
     response: ResponseSection | None = Field(None, description="Best overall response (optional).")
     adverse_events: AdverseEventsSection | None = Field(None, description="Adverse events (optional).")
     subgroups: SubgroupsSection | None = Field(None, description="Subgroup forest plots (optional).")
+    missing: MissingSection = Field(default_factory=MissingSection, description="How models handle missing "
+                                                                                "covariates (default: complete "
+                                                                                "cases).")
     paper_numbers: dict[str, str] = Field(
         default_factory=dict,
         description="Which of the paper's tables and figures each display of the book reproduces, by display key "
@@ -571,7 +586,7 @@ def json_schema_text() -> str:
 _SECTIONS = [
     ("", StudyFile), ("citation", Citation), ("design", Design), ("data", DataSection), ("arm", ArmSection),
     ("variables.<name>", VariableSection), ("variables.<name>.cut", CutSection), ("table1", Table1Section),
-    ("matching", MatchingSection), ("weighting", WeightingSection), ("flow[]", FlowStep), ("survival", SurvivalSection),
+    ("matching", MatchingSection), ("weighting", WeightingSection), ("missing", MissingSection), ("flow[]", FlowStep), ("survival", SurvivalSection),
     ("survival.endpoints.<id>", EndpointSection), ("survival.cox", CoxSection), ("survival.rmst", RmstSection),
     ("survival.competing_risks.<id>", CompetingRisksSection),
     ("survival.competing_risks.<id>.causes.<id>", CauseSection),

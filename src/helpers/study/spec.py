@@ -120,6 +120,20 @@ class MatchingSpec:
 
 
 @dataclass(frozen=True)
+class MissingSpec:
+    """``missing``: complete cases (R's default), or multiple imputation by chained equations."""
+
+    method: str = "complete_case"
+    m: int = 20
+    maxit: int = 5
+    seed: int = 20241201
+
+    @property
+    def impute(self) -> bool:
+        return self.method == "mice"
+
+
+@dataclass(frozen=True)
 class WeightingSpec:
     """Propensity-score weighting: the model's covariates, the estimands, stabilized ATE weights, trimming."""
 
@@ -354,6 +368,7 @@ class StudySpec:
     spec_file: Path | None = None
     paper_numbers: dict[str, str] = field(default_factory=dict)
     weighting: WeightingSpec | None = None
+    missing: MissingSpec = field(default_factory=MissingSpec)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -627,7 +642,9 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         design=Design(model.design.type, model.design.timing, model.design.setting),
         citation=Citation(**c.model_dump()) if c is not None else None,
         table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
-        spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), weighting=weighting, raw=raw)
+        spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), weighting=weighting,
+        missing=MissingSpec(**section("missing").model_dump()) if section("missing") is not None else MissingSpec(),
+        raw=raw)
 
 
 def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem, unknown,
