@@ -63,6 +63,7 @@ class Chapter:
     matched_sets: pd.DataFrame | None = None       # matched patients' subclass and weight, by id
     matched_data: pd.DataFrame | None = None       # the matched patients' rows
     matched_from: str = ""
+    pages: dict[str, str] = field(default_factory=dict)   # the study's pages in TOC order, with their titles
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -221,13 +222,14 @@ def open_chapter(section: str, study_id: str, patients_file: str | None = None, 
                                                                   write=section == "cohorts")
         if cohort == "matched":
             analysed = rows
-    pages = list(study_pages(study_id)) or [page]
+    titles = study_pages(study_id)
+    pages = list(titles) or [page]
     pub = published.load_published(spec) if spec.published_file.exists() else None
     return Chapter(section=section, page=page, spec=spec, data=analysed, all_patients=data, params=resolved,
                    given=given, results=ResultsTable(spec.study_id, section=section), published=pub,
                    numbering=study_numbering(spec, pages), results_dir=str(results_dir),
                    patients_file=patients_file, matched=matched, matched_sets=sets, matched_from=matched_from,
-                   matched_data=rows)
+                   matched_data=rows, pages=titles)
 
 
 def check_injected(section: str, namespace: dict) -> None:

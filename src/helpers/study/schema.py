@@ -73,6 +73,12 @@ class Design(_Strict):
                     "patients were followed.")
     setting: str | None = Field(None, description="Where and when, e.g. 'Sun Yat-sen University Cancer Center, "
                                                   "2020-2024'.")
+    time_zero: str | None = Field(None, description="When follow-up starts for every patient (the reporting "
+                                                    "checklist states it).")
+    immortal_time: str | None = Field(None, description="Any period in which one arm's patients could not have the "
+                                                        "event by the way the arms are defined (immortal time or "
+                                                        "selection before time zero), in words; 'none' when there "
+                                                        "is none.")
 
 
 class DataSection(_Strict):

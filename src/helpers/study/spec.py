@@ -321,6 +321,8 @@ class Design:
     type: str          # randomised | observational
     timing: str        # retrospective | prospective
     setting: str | None = None
+    time_zero: str | None = None
+    immortal_time: str | None = None
 
     @property
     def randomised(self) -> bool:
@@ -639,7 +641,8 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         variables=variables, table1=table1, matching=matching, flow=flow, survival=survival,
         subgroups=subgroups, notes=model.notes, response=response, adverse_events=adverse_events,
         data_source=model.data.source.strip(),
-        design=Design(model.design.type, model.design.timing, model.design.setting),
+        design=Design(model.design.type, model.design.timing, model.design.setting, model.design.time_zero,
+                      model.design.immortal_time),
         citation=Citation(**c.model_dump()) if c is not None else None,
         table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
         spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), weighting=weighting,
