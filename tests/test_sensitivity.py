@@ -84,7 +84,8 @@ def test_grid_rows_match_r_matchit_and_coxph(seed000):
     assert len(REF["seed000"]) == 12
     for ref in REF["seed000"]:
         cal = ref["caliper"]
-        row = table[(table["cohort"] == "matched") & (table["ratio"] == 1) & (table["replace"] == ref["replace"])
+        row = table[(table["cohort"] == "matched") & (table["convention"] == "MatchIt") & (table["ratio"] == 1)
+                    & (table["replace"] == ref["replace"])
                     & (table["endpoint"] == ref["endpoint"])
                     & (table["caliper"].isna() if cal is None else np.isclose(table["caliper"], cal))]
         assert len(row) == 1, ref
@@ -170,12 +171,14 @@ def test_unknown_endpoint_is_a_clear_error(seed000):
 def test_default_grid_contains_the_paper_setting_once_and_in_the_spec_scale(seed000):
     spec, _, table = seed000
     grid = sens.matching_grid(spec)
-    assert len(grid) == 20
+    assert len(grid) == 20 + len(sens.CONVENTION_VARIANTS)  # and the paper's setting the SAS PSMATCH way
+    assert [sens.convention_text(g) for g in grid[20:]] == [
+        "logit of the score", "pooled-SD caliper", "common support", "SAS PSMATCH"]
     assert sum(sens.is_same_setting(g, cohorts.matching_settings(spec)) for g in grid) == 1
     # calipers are SD units of the propensity score, as the spec's matching.caliper
     assert spec.matching.caliper == 0.1 and 0.1 in {g.caliper for g in grid}
     extra = sens.matching_grid(spec, calipers=[0.3], ratios=[1], replace_options=[False])
-    assert [g.caliper for g in extra] == [0.3, 0.1]  # the paper's setting is added when missing
+    assert [g.caliper for g in extra][:2] == [0.3, 0.1]  # the paper's setting is added when missing
     assert table["paper_setting"].sum() == 2  # one setting x two endpoints
 
 
@@ -207,7 +210,7 @@ def test_results_rows_summary_and_figure(seed000):
     matched = table[(table["endpoint"] == "os") & (table["cohort"] == "matched")]
     assert f"ranged from {matched['hr'].min():.2f}" in text and f"to {matched['hr'].max():.2f}" in text
     both = sens.sensitivity_display(table, spec)
-    assert len(both) == 21 and {"PFS HR (95% CI)", "OS HR (95% CI)"} <= set(both.columns)
+    assert len(both) == 21 + len(sens.CONVENTION_VARIANTS) and {"PFS HR (95% CI)", "OS HR (95% CI)"} <= set(both.columns)
     assert both["Setting"].str.endswith("(paper)").sum() == 1
     fig = figures.sensitivity_forest(table, spec)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

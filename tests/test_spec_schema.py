@@ -116,7 +116,8 @@ def test_every_key_of_every_shipped_spec_misspelled_is_refused(study):
 def test_required_keys_whose_absence_would_change_a_claim(tmp_path):
     folder = copy_study(tmp_path)
     replace_once(folder / "study.yaml", "synthetic: false\n", "")
-    replace_once(folder / "study.yaml", "design: {type: randomised, timing: prospective}\n", "")
+    replace_once(folder / "study.yaml", "design:\n  type: randomised\n  timing: prospective\n"
+                 '  time_zero: "randomisation"\n  immortal_time: none\n', "")
     found = problems_of(folder)
     assert "line 1: synthetic: required key is missing" in found
     assert "line 1: design: required key is missing" in found
@@ -126,7 +127,7 @@ def test_wrong_values_name_what_is_expected(tmp_path):
     folder = copy_study(tmp_path)
     replace_once(folder / "study.yaml", "conf_type: log", "conf_type: loglog")
     replace_once(folder / "study.yaml", "entry_p: 0.1", "entry_p: 2")
-    replace_once(folder / "study.yaml", "design: {type: randomised,", "design: {type: randomized,")
+    replace_once(folder / "study.yaml", "  type: randomised\n", "  type: randomized\n")
     found = "\n".join(problems_of(folder))
     assert "survival.conf_type: 'loglog' is not one of ['log', 'log-log', 'plain'] (did you mean `log-log`?)" in found
     assert "survival.cox.entry_p: must be <= 1, got 2" in found

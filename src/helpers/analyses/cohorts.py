@@ -49,7 +49,10 @@ def match_study(data: pd.DataFrame, spec: StudySpec, settings: MatchingSpec) -> 
     """Propensity-score match the experimental arm to the reference arm (MatchIt semantics, see matching)."""
     covariates = [analysis_column(spec, v) for v in settings.covariates]
     result, scores = match_cohort(data, spec.arm.column, spec.arm.experimental, covariates, ratio=settings.ratio,
-                                  caliper=settings.caliper, replace=settings.replace, order=settings.order)
+                                  caliper=settings.caliper, replace=settings.replace, order=settings.order,
+                                  logit=None if settings.distance is None else settings.distance == "logit",
+                                  caliper_sd=settings.caliper_sd, discard=settings.discard,
+                                  convention=settings.convention)
     matched = data.loc[data.index.isin(result.matched_ids)]
     return MatchedCohort(settings, result, scores, matched)
 

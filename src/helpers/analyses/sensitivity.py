@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace as dc_replace
 from itertools import product
 
 import numpy as np
 import pandas as pd
 
-from helpers.analyses import balance
-from helpers.analyses import cohorts
+from helpers.analyses import balance, cohorts
 from helpers.analyses import survival as sc
 from helpers.report.format import format_hr, format_p
 from helpers.stats import cox
@@ -43,7 +43,7 @@ DEFAULT_CALIPERS = (None, 0.5, 0.2, 0.1, 0.05)
 DEFAULT_RATIOS = (1, 2)
 DEFAULT_REPLACE = (False, True)
 
-COLUMNS = ["setting", "key", "cohort", "paper_setting", "caliper", "ratio", "replace", "endpoint", "endpoint_label",
+COLUMNS = ["setting", "key", "cohort", "paper_setting", "caliper", "ratio", "replace", "convention", "endpoint", "endpoint_label",
            "n_treated", "n_control", "ess_control", "events_treated", "events_control", "weighted", "hr", "lower",
            "upper", "p_value", "robust_lower", "robust_upper", "robust_p_value", "logrank_p", "smd_max",
            "estimable", "note"]
@@ -63,7 +63,20 @@ def matching_grid(spec: StudySpec, calipers=DEFAULT_CALIPERS, ratios=DEFAULT_RAT
         paper = cohorts.matching_settings(spec, covariates)
         if not any(is_same_setting(g, paper) for g in grid):
             grid.append(paper)
+        # the paper's setting as SAS PSMATCH would run it (the paper used "R or SAS"): each of its three
+        # differences from MatchIt alone, then all three
+        for variant in CONVENTION_VARIANTS:
+            grid.append(dc_replace(paper, **variant))
     return grid
+
+
+#: SAS PSMATCH's differences from MatchIt, one at a time and together (helpers.stats.matching).
+CONVENTION_VARIANTS = (
+    {"distance": "logit"},
+    {"caliper_sd": "pooled"},
+    {"discard": "both"},
+    {"convention": "sas_psmatch"},
+)
 
 
 def is_same_setting(a: MatchingSpec, b: MatchingSpec) -> bool:
@@ -71,19 +84,51 @@ def is_same_setting(a: MatchingSpec, b: MatchingSpec) -> bool:
     same_caliper = (a.caliper is None and b.caliper is None) or (
         a.caliper is not None and b.caliper is not None and abs(a.caliper - b.caliper) <= 1e-12)
     return (same_caliper and a.ratio == b.ratio and a.replace == b.replace
-            and (a.replace or a.order == b.order) and tuple(a.covariates) == tuple(b.covariates))
+            and (a.replace or a.order == b.order) and tuple(a.covariates) == tuple(b.covariates)
+            and _convention(a) == _convention(b))
+
+
+def _convention(s: MatchingSpec) -> tuple:
+    """(distance, caliper SD, discard) a setting matches with, its convention resolved."""
+    from helpers.stats.matching import resolve_convention
+
+    logit, caliper_sd, discard = resolve_convention(s.convention, None if s.distance is None else
+                                                    s.distance == "logit", s.caliper_sd, s.discard)
+    return logit, caliper_sd, discard
 
 
 def setting_key(s: MatchingSpec) -> str:
     """Machine key of a setting, used as ``level`` in the results table: ``caliper=0.1;ratio=1;replace=false``."""
     cal = "none" if s.caliper is None else f"{s.caliper:g}"
-    return f"caliper={cal};ratio={s.ratio};replace={'true' if s.replace else 'false'}"
+    key = f"caliper={cal};ratio={s.ratio};replace={'true' if s.replace else 'false'}"
+    logit, caliper_sd, discard = _convention(s)
+    if s.convention == "sas_psmatch":
+        return key + ";convention=sas_psmatch"
+    extra = [x for x, on in (("distance=logit", logit), (f"caliper_sd={caliper_sd}", caliper_sd != "all"),
+                             (f"discard={discard}", discard != "none")) if on]
+    return ";".join([key, *extra])
+
+
+def convention_text(s: MatchingSpec) -> str:
+    """'MatchIt' for MatchIt's defaults, else what differs: 'SAS PSMATCH', 'logit of the score', ..."""
+    if s.convention == "sas_psmatch":
+        return "SAS PSMATCH"
+    logit, caliper_sd, discard = _convention(s)
+    extra = [x for x, on in (("logit of the score", logit), ("pooled-SD caliper", caliper_sd == "pooled"),
+                             ("common support", discard == "both")) if on]
+    return ", ".join(extra) if extra else "MatchIt"
 
 
 def setting_label(s: MatchingSpec) -> str:
     """'caliper 0.1 SD, 1:1, no replacement'."""
     cal = "no caliper" if s.caliper is None else f"caliper {s.caliper:g} SD"
-    return f"{cal}, 1:{s.ratio}, {'with' if s.replace else 'no'} replacement"
+    label = f"{cal}, 1:{s.ratio}, {'with' if s.replace else 'no'} replacement"
+    if s.convention == "sas_psmatch":
+        return label + ", as SAS PSMATCH (logit, pooled SD, common support)"
+    logit, caliper_sd, discard = _convention(s)
+    extra = [x for x, on in (("logit of the score", logit), ("pooled-SD caliper", caliper_sd == "pooled"),
+                             ("common support", discard == "both")) if on]
+    return label + (", " + ", ".join(extra) if extra else "")
 
 
 # ------------------------------------------------------------------------------------- weighted Cox model
@@ -131,7 +176,7 @@ def _matched_rows(data: pd.DataFrame, spec: StudySpec, settings: MatchingSpec, e
     base = dict(setting=setting_label(settings), key=setting_key(settings), cohort="matched",
                 paper_setting=paper is not None and is_same_setting(settings, paper),
                 caliper=math.nan if settings.caliper is None else float(settings.caliper),
-                ratio=settings.ratio, replace=settings.replace)
+                ratio=settings.ratio, replace=settings.replace, convention=convention_text(settings))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Not all treated units will get 2 matches": visible in the n columns
@@ -317,7 +362,41 @@ def summary_text(table: pd.DataFrame, spec: StudySpec) -> str:
         if n_none:
             text += f" {n_none} setting(s) gave no estimable HR (no match, or an arm without events)."
         parts.append(text)
-    return "\n\n".join(parts)
+    pairs = convention_pairs_text(table, spec)
+    return "\n\n".join(parts + ([pairs] if pairs else []))
+
+
+def published_pairs(spec: StudySpec) -> int | None:
+    """The paper's number of matched pairs (``published.yaml``: ``psm / pairs / n``), ``None`` if not published."""
+    from helpers.study.published import load_published, published_value
+
+    if spec.published_file is None or not spec.published_file.exists():
+        return None
+    try:
+        return int(published_value(load_published(spec), cohort="matched", analysis="psm", variable="pairs",
+                                   stat="n"))
+    except KeyError:
+        return None
+
+
+def convention_pairs_text(table: pd.DataFrame, spec: StudySpec) -> str:
+    """Whether matching as SAS PSMATCH does (any of its three differences from MatchIt) brings the matched cohort
+    closer to the paper's number of pairs than MatchIt's defaults; empty when the paper publishes no pairs."""
+    target = published_pairs(spec)
+    rows = table[(table["cohort"] == "matched")].drop_duplicates("key")
+    paper = rows[rows["paper_setting"].astype(bool)]
+    variants = rows[rows["convention"] != "MatchIt"]
+    if paper.empty or variants.empty or target is None:
+        return ""
+    base = int(paper["n_treated"].iloc[0])
+    items = ", ".join(f"{r.convention}: {int(r.n_treated)}" for r in variants.itertuples())
+    best = variants.iloc[(variants["n_treated"] - target).abs().argsort()].iloc[0]
+    closer = abs(int(best["n_treated"]) - target) < abs(base - target)
+    return (f"**Matching conventions.** The paper reports {target} matched pairs and says it used R or SAS; "
+            f"MatchIt's defaults with the paper's setting match {base} treated patients; with the paper's setting "
+            f"but SAS PSMATCH's conventions, {items}. "
+            + (f"The closest is {best['setting']} ({int(best['n_treated'])})." if closer else
+               "None of SAS's conventions brings the reconstructed cohort closer to the paper's pairs."))
 
 
 # ------------------------------------------------------------------------------------------ the chapter

@@ -189,6 +189,16 @@ class MatchingSection(_Strict):
     replace: bool = Field(False, description="Match with replacement.")
     order: Literal["largest", "smallest", "data"] = Field("largest", description="Order in which treated patients "
                                                                                  "are matched (by score).")
+    convention: Literal["matchit", "sas_psmatch"] = Field(
+        "matchit", description="matchit: R MatchIt's defaults; sas_psmatch: as SAS PSMATCH (the three switches below "
+                               "set to logit, pooled and both).")
+    distance: Literal["probability", "logit"] | None = Field(
+        None, description="The distance matched on: the propensity score (MatchIt) or its logit (SAS).")
+    caliper_sd: Literal["all", "pooled"] | None = Field(
+        None, description="The SD the caliper is measured in: of all patients' distances (MatchIt) or the pooled "
+                          "SD of the arms, sqrt((s1^2 + s0^2)/2) (SAS).")
+    discard: Literal["none", "both", "control", "treated"] | None = Field(
+        None, description="Restrict matching to the common support: none (MatchIt), both (SAS REGION=CS).")
 
 
 class WeightingSection(_Strict):

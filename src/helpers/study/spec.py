@@ -112,11 +112,18 @@ class Table1Spec:
 
 @dataclass(frozen=True)
 class MatchingSpec:
+    """Propensity-score matching. ``convention`` "sas_psmatch" sets ``distance`` logit, ``caliper_sd`` pooled and
+    ``discard`` both unless they are given; "matchit" (default) is MatchIt's behaviour exactly."""
+
     covariates: tuple[str, ...]
     ratio: int = 1
     caliper: float | None = 0.1
     replace: bool = False
     order: str = "largest"
+    convention: str = "matchit"
+    distance: str | None = None
+    caliper_sd: str | None = None
+    discard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -595,7 +602,8 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
     if section("matching") is not None:
         m = model.matching
         matching = MatchingSpec(declared(("matching", "covariates"), m.covariates), ratio=m.ratio,
-                                caliper=m.caliper, replace=m.replace, order=m.order)
+                                caliper=m.caliper, replace=m.replace, order=m.order, convention=m.convention,
+                                distance=m.distance, caliper_sd=m.caliper_sd, discard=m.discard)
 
     weighting = None
     if section("weighting") is not None:
