@@ -275,3 +275,33 @@ def test_table1_p_values_match_r(veteran, r_values):
     p = long[long["stat"] == "p_value"].set_index("variable")["value"]
     for name, ref in r_values["table1_p"].items():
         assert p[name] == pytest.approx(ref, rel=1e-6), name
+
+
+def test_ph_check_and_piecewise_rows_match_r(veteran, r_values):
+    """The survival page's cox.zph table and piecewise model, as results rows, against R on the same data:
+    cox.zph(multi) and coxph on survSplit(cut = median event time) with the model's dummy columns."""
+    spec, data = veteran
+    screen = sc.cox_screen(data, spec, "os")
+    check = sc.piecewise_check(data, spec, screen)
+    assert check is not None and check[0] == r_values["piecewise"]["cut"] == 62
+    assert set(check[2]) == {"celltype", "karno"}            # R: p = 0.0025 and 9.9e-05; age 0.058
+    rows = pd.DataFrame(sc.ph_rows([screen], {"os": check}))
+    names = {"celltype": "celltype", "karno70": "karno", "age60": "age", "GLOBAL": "GLOBAL"}
+    for ref in r_values["cox_zph"]:
+        got = rows[(rows.analysis == "ph.os") & (rows.variable == names[ref["term"]])].set_index("stat")["value"]
+        assert got["chisq"] == pytest.approx(ref["chisq"], rel=1e-6), ref["term"]
+        assert got["df"] == ref["df"]
+        assert got["p_value"] == pytest.approx(ref["p_value"], rel=1e-5), ref["term"]
+    terms = {"celltypesmallcell": ("celltype", "smallcell;"), "celltypeadeno": ("celltype", "adeno;"),
+             "celltypelarge": ("celltype", "large;"), "karno70..70": ("karno", ">=70;"), "age60..60": ("age", ">=60;")}
+    pw = rows[rows.analysis == "piecewise.os"]
+    assert len(r_values["piecewise"]["coefficients"]) == 10
+    for ref in r_values["piecewise"]["coefficients"]:
+        term, group = ref["term"].split(":strata(tgroup)tgroup=")
+        variable, prefix = terms[term]
+        interval = "t=0-62" if group == "1" else "t=62-inf"
+        got = pw[(pw.variable == variable) & (pw.level == prefix + interval)].set_index("stat")["value"]
+        for key in ("hr", "lower", "upper"):
+            assert got[key] == pytest.approx(ref[key], rel=1e-6), (ref["term"], key)
+        assert got["p_value"] == pytest.approx(ref["p_value"], rel=1e-5), ref["term"]
+        assert got["events"] == r_values["piecewise"]["events"][int(group) - 1]

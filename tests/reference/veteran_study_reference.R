@@ -49,6 +49,21 @@ multi_vars <- c(arm = "test", celltype = "celltype", karno = "karno70", age = "a
                 prior = "prior")[entry]
 multi <- coxph(as.formula(paste("S ~", paste(multi_vars, collapse = " + "))), data = d)
 
+# proportional-hazards check of the multivariable model (cox.zph, km transform, one test per variable) and,
+# for the variables it rejects, the model with every coefficient split at the median event time (survSplit)
+zph <- cox.zph(multi)
+zph_rows <- lapply(rownames(zph$table), function(r) list(term = r, chisq = unname(zph$table[r, "chisq"]),
+                   df = unname(zph$table[r, "df"]), p_value = unname(zph$table[r, "p"])))
+cut <- median(d$os_days[d$os_event == 1])
+# the model's own dummy columns (treatment contrasts), so that a factor:strata() term keeps its reference level
+mm <- as.data.frame(model.matrix(multi))
+names(mm) <- make.names(names(mm))
+sp <- survSplit(Surv(os_days, os_event) ~ ., data = cbind(d[c("os_days", "os_event")], mm), cut = cut,
+                episode = "tgroup")
+pw <- coxph(as.formula(paste("Surv(tstart, os_days, os_event) ~ (", paste(names(mm), collapse = " + "),
+                             "):strata(tgroup)")), data = sp)
+pw_events <- as.list(tapply(sp$os_event, sp$tgroup, sum))
+
 sub_rows <- list()
 for (v in c("celltype", "karno70", "age60", "prior")) {
   x <- d[[v]]
@@ -121,6 +136,8 @@ out <- list(
   cox_univariate = uni,
   cox_selected = as.list(entry),
   cox_multivariable = coef_rows(multi),
+  cox_zph = zph_rows,
+  piecewise = list(cut = cut, coefficients = coef_rows(pw), events = unname(pw_events)),
   subgroups = sub_rows,
   table1_p = table1,
   table1_counts = counts,

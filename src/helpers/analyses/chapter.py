@@ -293,4 +293,5 @@ def matched_sets(matched: cohorts.MatchedCohort) -> pd.DataFrame:
 
 def _settings_key(settings) -> dict:
     return {"covariates": list(settings.covariates), "ratio": settings.ratio, "caliper": settings.caliper,
-            "replace": settings.replace, "order": settings.order}
+            "replace": settings.replace, "order": settings.order, "convention": settings.convention,
+            "distance": settings.distance, "caliper_sd": settings.caliper_sd, "discard": settings.discard}

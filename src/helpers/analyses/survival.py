@@ -466,11 +466,85 @@ def rmst_regression_display(table: pd.DataFrame, spec: StudySpec, name: str, tau
     return pd.DataFrame(rows)
 
 
-def ph_display(ph: pd.DataFrame) -> pd.DataFrame:
-    """cox.zph table for reading: term, chi-square (2 decimals), df, p (3 decimals)."""
+def ph_display(ph: pd.DataFrame, spec: StudySpec | None = None) -> pd.DataFrame:
+    """cox.zph table for reading: variable (its label), chi-square (2 decimals), df, p (3 decimals)."""
     out = ph.reset_index() if "term" not in ph.columns else ph.copy()
-    return pd.DataFrame({"Term": out["term"], "Chi-square": out["chisq"].map(lambda x: f"{x:.2f}"),
+
+    def label(term: str) -> str:
+        if term == "GLOBAL":
+            return "Global test"
+        if term == "arm":
+            return "Treatment"
+        return spec.variables[term].label if spec is not None and term in spec.variables else term
+
+    return pd.DataFrame({"Variable": out["term"].map(label), "Chi-square": out["chisq"].map(lambda x: f"{x:.2f}"),
                          "df": out["df"].map(lambda x: f"{x:g}"), "P": out["p_value"].map(format_p)})
+
+
+def ph_cut(data: pd.DataFrame, spec: StudySpec, screen: CoxScreen) -> float:
+    """Where the piecewise model splits time: the spec's ``survival.cox.ph_cut``, or else the median event time
+    of the endpoint (R ``median(time[event == 1])``)."""
+    if spec.survival.cox.ph_cut is not None:
+        return float(spec.survival.cox.ph_cut)
+    ep = screen.endpoint
+    return float(np.median(data.loc[data[ep.event] == 1, ep.time].to_numpy(float)))
+
+
+def piecewise_fit(data: pd.DataFrame, spec: StudySpec, screen: CoxScreen, cut: float):
+    """The multivariable model of ``screen`` with each coefficient split at ``cut``: R ``coxph(Surv(tstart, time,
+    event) ~ (terms):strata(tgroup), data = survSplit(..., cut = cut))`` on the model's own dummy columns."""
+    design, _, _ = cox_terms(data, spec, list(screen.selected))
+    design["time"] = data[screen.endpoint.time].astype(float)
+    design["event"] = data[screen.endpoint.event].astype(float)
+    terms = [c for c in design.columns if c not in ("time", "event")]
+    return coxmod.piecewise_hazard_ratio(design, "time", "event", terms, [cut])
+
+
+def rejected_ph_terms(screen: CoxScreen, alpha: float = 0.05) -> list[str]:
+    """The variables whose cox.zph test rejects proportional hazards (p < ``alpha``) in ``screen``'s model."""
+    if screen.ph_test is None:
+        return []
+    return [v for v, p in screen.ph_test["p_value"].items() if v != "GLOBAL" and p < alpha]
+
+
+def piecewise_check(data: pd.DataFrame, spec: StudySpec, screen: CoxScreen):
+    """``(cut, piecewise fit, rejected variables)`` for a multivariable model whose PH test rejects a term, else
+    ``None``."""
+    rejected = rejected_ph_terms(screen)
+    if screen.fit is None or not rejected:
+        return None
+    cut = ph_cut(data, spec, screen)
+    return cut, piecewise_fit(data, spec, screen, cut), rejected
+
+
+def ph_rows(screens, piecewise: dict) -> list[dict]:
+    """Results rows of the proportional-hazards checks: ``ph.<endpoint>`` (cox.zph chi-square, df and p per
+    variable and ``GLOBAL``) and ``piecewise.<endpoint>`` (HR per term and interval, ``level = <level>;t=<start>-<stop>``
+    or ``t=<start>-<stop>`` for a number, ``stop = inf`` for the last; ``variable = cut``, ``stat = estimate``: the
+    cut time)."""
+    rows = []
+    for screen in screens:
+        ep = screen.endpoint.name
+        if screen.ph_test is not None:
+            ph = screen.ph_test.reset_index() if "term" not in screen.ph_test.columns else screen.ph_test
+            for r in ph.itertuples():
+                for stat in ("chisq", "df", "p_value"):
+                    rows.append(_row(f"ph.{ep}", r.term, "", "all", stat, getattr(r, stat)))
+        found = piecewise.get(ep)
+        if found is None:
+            continue
+        cut, pw, _ = found
+        terms = screen.multivariate.set_index("term")
+        rows.append(_row(f"piecewise.{ep}", "cut", "", "all", "estimate", cut))
+        for r in pw.table.itertuples():
+            variable, level = terms.loc[r.term, "variable"], terms.loc[r.term, "level"]
+            interval = f"t={r.start:g}-{r.stop:g}"
+            level = f"{level};{interval}" if level else interval
+            for stat in ("hr", "lower", "upper", "p_value"):
+                rows.append(_row(f"piecewise.{ep}", variable, level, "all", stat,
+                                 getattr(r, stat) if bool(r.estimable) else math.nan))
+            rows.append(_row(f"piecewise.{ep}", variable, level, "all", "events", r.n_events))
+    return rows
 
 
 # ------------------------------------------------------------------------------------------ the chapter
@@ -528,6 +602,8 @@ class SurvivalChapter:
             self.rmst_adjusted[name] = rmst_regression(data, spec, name, self.rmst[name].tau, selected.get(name, []))
             ch.results.extend(frame(rmst_regression_rows(self.rmst_adjusted[name], name)), cohort=cohort)
         ch.results.extend(frame(model_n_rows(self.screens, self.rmst_adjusted)), cohort=cohort)
+        self.piecewise = {s.endpoint.name: piecewise_check(data, spec, s) for s in self.screens}
+        ch.results.extend(frame(ph_rows(self.screens, self.piecewise)), cohort=cohort)
         self.matched_hrs = {}
         if cohort == "matched" and ch.matched_sets is not None:
             from helpers.analyses.adjustment import hr_rows, matched_arm_hrs
@@ -658,7 +734,7 @@ class SurvivalChapter:
     def ph_tables(self) -> list:
         from helpers.report.display import Table
 
-        return [Table(f"ph.{s.endpoint.name}", ph_display(s.ph_test), index=False,
+        return [Table(f"ph.{s.endpoint.name}", ph_display(s.ph_test, self.spec), index=False,
                       caption=f"Proportional-hazards check of the multivariable {s.endpoint.short} model (R cox.zph, "
                               "survival 3.x: a score test for adding x·g(t) to each term, g = the Kaplan-Meier "
                               "transform of time).",
@@ -719,12 +795,10 @@ class SurvivalChapter:
 
         rows = []
         for s in self.screens:
-            if s.ph_test is None or s.fit is None:
+            found = self.piecewise.get(s.endpoint.name)
+            if found is None:
                 continue
-            rejected = [v for v, p in s.ph_test["p_value"].items() if v != "GLOBAL" and p < 0.05]
-            if not rejected:
-                continue
-            pw = self._piecewise(s, self.ph_cut(s))
+            _, pw, rejected = found
             for r in pw.table.itertuples():
                 variable = s.multivariate.set_index("term")["variable"].get(r.term, r.term)
                 if variable not in rejected:
@@ -743,19 +817,7 @@ class SurvivalChapter:
                            "event time of the endpoint.")
 
     def ph_cut(self, s) -> float:
-        cut = self.spec.survival.cox.ph_cut
-        if cut is not None:
-            return float(cut)
-        ep = s.endpoint
-        times = self.ch.data.loc[self.ch.data[ep.event] == 1, ep.time].to_numpy(float)
-        return float(np.median(times))
-
-    def _piecewise(self, s, cut: float):
-        design, _, _ = cox_terms(self.ch.data, self.spec, ["arm", *[v for v in s.selected if v != "arm"]])
-        design["time"] = self.ch.data[s.endpoint.time].astype(float)
-        design["event"] = self.ch.data[s.endpoint.event].astype(float)
-        terms = [c for c in design.columns if c not in ("time", "event")]
-        return coxmod.piecewise_hazard_ratio(design, "time", "event", terms, [cut])
+        return ph_cut(self.ch.data, self.spec, s)
 
     def ph_note(self) -> str:
         """A sentence per multivariable model on what its proportional-hazards check says."""
@@ -763,7 +825,7 @@ class SurvivalChapter:
         for s in self.screens:
             if s.ph_test is None:
                 continue
-            rejected = [v for v, p in s.ph_test["p_value"].items() if v != "GLOBAL" and p < 0.05]
+            rejected = rejected_ph_terms(s)
             glob = s.ph_test["p_value"].get("GLOBAL")
             if rejected:
                 names = ", ".join(self.spec.variables[v].label if v in self.spec.variables else "treatment"
