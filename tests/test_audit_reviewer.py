@@ -120,6 +120,41 @@ def test_claim_verdicts_follow_direction_and_significance():
     assert claim_rows([unsat], pub, res)["verdict"].iloc[0] == "not reproducible by any data"
 
 
+def test_a_matched_claim_is_checked_under_the_robust_and_weighted_analyses_too():
+    """Hand-made: the paper's matched HR 0.40 (p = 0.035); the robust SE keeps p < 0.05, pair stratification and
+    overlap weights lose it, ATE weights reverse the direction; ATT was not run (no such rows)."""
+    from helpers.analyses.claims import claims_display
+
+    key = dict(cohort="matched", analysis="cox_univariate.ehpfs", variable="arm", level="B", group="all", stat="hr")
+    pkey = dict(cohort="matched", analysis="logrank.ehpfs", variable="", level="", group="comparison",
+                stat="p_value")
+    pub = pd.DataFrame([{**key, "value": 0.40, "relation": None}, {**pkey, "value": 0.035, "relation": None}])
+
+    def alt(cohort, analysis, group, hr, p):
+        k = dict(key, cohort=cohort, analysis=analysis, group=group)
+        return [{**k, "value": hr}, {**k, "stat": "p_value", "value": p}]
+
+    res = pd.DataFrame([{**key, "value": 0.45}, {**pkey, "value": 0.04},
+                        *alt("matched", "matched_cox.ehpfs", "robust", 0.45, 0.049),
+                        *alt("matched", "matched_cox.ehpfs", "stratified", 0.50, 0.12),
+                        *alt("primary", "weighted_cox.ehpfs", "ATE", 1.10, 0.70),
+                        *alt("primary", "weighted_cox.ehpfs", "ATO", 0.60, 0.051)])
+    row = claim_rows([Claim("m", "benefit holds after matching", "Results", key, pkey, 1.0)], pub, res).iloc[0]
+    assert row["verdict"] == "holds"
+    assert (row["alternatives_run"], row["alternatives_holding"]) == (4, 1)
+    assert row["alternatives"] == ("robust SE: 0.45, p = 0.049 ✓; pair-stratified: 0.50, p = 0.120 ✗; "
+                                   "ATE weights: 1.10, p = 0.700 ✗; overlap weights: 0.60, p = 0.051 ✗")
+    shown = claims_display(pd.DataFrame([row]))
+    assert shown["Robust and weighted analyses"].iloc[0] == row["alternatives"]
+    # a claim on the primary cohort has no such column
+    primary = dict(key, cohort="primary")
+    plain = claim_rows([Claim("p", "benefit", "Abstract", primary, {**primary, "stat": "p_value"}, 1.0)],
+                       pd.DataFrame([{**primary, "value": 0.4, "relation": None}]),
+                       pd.DataFrame([{**primary, "value": 0.5}]))
+    assert plain["alternatives_run"].iloc[0] == 0
+    assert "Robust and weighted analyses" not in claims_display(plain).columns
+
+
 @pytest.mark.parametrize("study", ["erhcc_hait_mp", "haic_after_ab", "veteran"])
 def test_numbering_gives_no_number_twice_and_the_papers_own(study):
     spec = load_spec(study)

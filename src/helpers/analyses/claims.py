@@ -108,12 +108,59 @@ def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFra
             res_sig = res_p < c.threshold if math.isfinite(res_p) else None
             same_sig = pub_sig == res_sig if pub_sig is not None and res_sig is not None else True
             verdict = VERDICTS[0] if same_side and same_sig else VERDICTS[1]
+        alternatives = alternative_rows(c, published, results)
         rows.append({"id": c.id, "claim": c.claim, "where": c.where,
                      "published_estimate": pub_est, "published_p": pub_p, "published_p_relation": pub_p_rel,
                      "reproduced_estimate": res_est, "reproduced_p": res_p, "threshold": c.threshold,
                      "no_effect": null, "reproduced_no_effect": res_null, "verdict": verdict, "why": c.why,
-                     "note": c.note})
+                     "note": c.note, "alternatives": alternatives_text(alternatives, decimals),
+                     "alternatives_holding": sum(a["verdict"] == VERDICTS[0] for a in alternatives),
+                     "alternatives_run": len(alternatives)})
     return pd.DataFrame(rows)
+
+
+#: The analyses a methodologist adds to a claim that rests on the matched cohort's naive Cox model: the same
+#: matched pairs with a cluster-robust SE and stratified by pair, and the propensity weights of the same model.
+MATCHED_ALTERNATIVES = (
+    ("robust SE", "matched", "matched_cox", "robust"),
+    ("pair-stratified", "matched", "matched_cox", "stratified"),
+    ("ATE weights", "primary", "weighted_cox", "ATE"),
+    ("ATT weights", "primary", "weighted_cox", "ATT"),
+    ("overlap weights", "primary", "weighted_cox", "ATO"),
+)
+
+
+def alternative_rows(claim: Claim, published: pd.DataFrame, results: pd.DataFrame) -> list[dict]:
+    """For a claim on the matched cohort's treatment hazard ratio: whether each alternative analysis of
+    :data:`MATCHED_ALTERNATIVES` found in ``results`` reaches the published conclusion (same side of 1, same side of
+    the threshold). Empty for any other claim, or when none of them was run."""
+    est = claim.estimate
+    if est["cohort"] != "matched" or est["variable"] != "arm" or est["stat"] != "hr" \
+            or not est["analysis"].startswith("cox_univariate."):
+        return []
+    endpoint = est["analysis"].split(".", 1)[1]
+    pub_est, _ = _lookup(published, est)
+    pub_p, pub_rel = _lookup(published, claim.p_value) if claim.p_value else (math.nan, "")
+    pub_sig = None if not math.isfinite(pub_p) else (pub_p <= claim.threshold if pub_rel in ("<", "<=")
+                                                      else pub_p < claim.threshold)
+    rows = []
+    for label, cohort, analysis, group in MATCHED_ALTERNATIVES:
+        key = {**est, "cohort": cohort, "analysis": f"{analysis}.{endpoint}", "group": group}
+        hr, _ = _lookup(results, key)
+        p, _ = _lookup(results, {**key, "stat": "p_value"})
+        if not math.isfinite(hr):
+            continue
+        same_side = not math.isfinite(pub_est) or _side(pub_est, 1.0) == _side(hr, 1.0)
+        same_sig = pub_sig is None or not math.isfinite(p) or pub_sig == (p < claim.threshold)
+        rows.append({"id": claim.id, "analysis": label, "hr": hr, "p_value": p,
+                     "verdict": VERDICTS[0] if same_side and same_sig else VERDICTS[1]})
+    return rows
+
+
+def alternatives_text(rows: list[dict], decimals: int = 2) -> str:
+    """'robust SE: 0.30, p = 0.003 ✓; pair-stratified: 0.40, p = 0.058 ✗; ...' (✓ the paper's conclusion holds)."""
+    return "; ".join(f"{r['analysis']}: {format_number(r['hr'], decimals, '')}, {_p_shown(r['p_value'])} "
+                     f"{'✓' if r['verdict'] == VERDICTS[0] else '✗'}" for r in rows)
 
 
 def _p_shown(p: float, relation: str = "") -> str:
@@ -135,8 +182,12 @@ def claims_display(rows: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
         if r.why:
             verdict += f" ({r.why})"
         out.append({"Claim": r.claim, "Stated in": r.where, "Published": pub, "Reproduced": res or "not computed",
-                    "Conclusion": verdict})
-    return pd.DataFrame(out, columns=["Claim", "Stated in", "Published", "Reproduced", "Conclusion"])
+                    "Conclusion": verdict, "Robust and weighted analyses": getattr(r, "alternatives", "")})
+    columns = ["Claim", "Stated in", "Published", "Reproduced", "Conclusion", "Robust and weighted analyses"]
+    table = pd.DataFrame(out, columns=columns)
+    if not table["Robust and weighted analyses"].astype(bool).any():
+        table = table.drop(columns="Robust and weighted analyses")  # no claim rests on a matched analysis
+    return table
 
 
 def claims_verdict(rows: pd.DataFrame) -> str:
