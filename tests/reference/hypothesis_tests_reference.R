@@ -16,13 +16,11 @@ suppressPackageStartupMessages({
   library(survival)
 })
 
-script_dir <- local({
-  args <- commandArgs(trailingOnly = FALSE)
-  f <- sub("^--file=", "", args[grep("^--file=", args)])
+here <- function() {  # the folder of this script (Rscript --file=...), else the working directory
+  f <- sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE))
   if (length(f) == 1L) dirname(normalizePath(f)) else getwd()
-})
-out_dir <- file.path(script_dir, "r_values")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+}
+source(file.path(here(), "reference_dirs.R"))  # out_dir, data_dir
 
 num <- function(x) ifelse(is.na(x), NA_character_, sprintf("%.17g", x))
 tab_rows <- function(t) lapply(seq_len(nrow(t)), function(i) as.numeric(t[i, ]))

@@ -59,15 +59,11 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-script_dir <- local({
-  args <- commandArgs(trailingOnly = FALSE)
-  f <- sub("^--file=", "", args[grep("^--file=", args)])
+here <- function() {  # the folder of this script (Rscript --file=...), else the working directory
+  f <- sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE))
   if (length(f) == 1L) dirname(normalizePath(f)) else getwd()
-})
-out_dir <- file.path(script_dir, "r_values")
-data_dir <- file.path(script_dir, "data")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
+}
+source(file.path(here(), "reference_dirs.R"))  # out_dir, data_dir
 
 S <- 2^30
 num <- function(x) ifelse(is.na(x), NA_character_, sprintf("%.17g", x))
