@@ -16,7 +16,7 @@ import math
 
 import pandas as pd
 
-from helpers.analyses.survival import cox_terms
+from helpers.analyses.survival import cox_terms, term_label
 from helpers.report.format import format_hr, format_p
 from helpers.stats import cox as coxmod
 from helpers.stats.imputation import impute, nelson_aalen, pool_cox
@@ -102,19 +102,8 @@ class ImputedCox:
                     row[f"{kind} P"] = format_p(r.p_value)
                     row[f"{kind} FMI"] = f"{r.fmi:.2f}"
         out = pd.DataFrame.from_dict(rows, orient="index").fillna("")
-        out.index = [_label(self.spec, v, lv) for v, lv in out.index]
+        out.index = [term_label(self.spec, v, lv) for v, lv in out.index]
         return out
-
-
-def _label(spec, variable: str, level: str) -> str:
-    if variable == "arm":
-        return f"Treatment ({spec.arm.labels.get(level, level)} vs {spec.arm.labels[spec.arm.reference]})"
-    var = spec.variables[variable]
-    cats = var.category_labels
-    if not cats:
-        return var.display_label
-    ref = spec.survival.cox.reference_levels.get(variable, next(iter(cats)))
-    return f"{var.label}: {cats.get(level, level)} vs {cats.get(ref, ref)}"
 
 
 def pooled_note(models: list[ImputedCox], spec) -> str:

@@ -926,7 +926,11 @@ def _term_label(spec: StudySpec, screen: CoxScreen, term: str) -> str:
     table = screen.multivariate.set_index("term") if screen.multivariate is not None else pd.DataFrame()
     if term not in table.index:
         return term
-    variable, level = table.loc[term, "variable"], table.loc[term, "level"]
+    return term_label(spec, table.loc[term, "variable"], table.loc[term, "level"])
+
+
+def term_label(spec: StudySpec, variable: str, level: str) -> str:
+    """A model term in words: 'Treatment (HAIT-M-P vs HAIT)', 'Child-Pugh grade: B vs A', 'Age (years)'."""
     if variable == "arm":
         return f"Treatment ({spec.arm.labels.get(level, level)} vs {spec.arm.labels[spec.arm.reference]})"
     var = spec.variables[variable]

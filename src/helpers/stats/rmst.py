@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.stats.survival import kaplan_meier
+
 __all__ = [
     "RMSTEstimate",
     "RMSTComparison",
@@ -88,13 +90,12 @@ def _clean(time, event) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _km(t: np.ndarray, e: np.ndarray):
-    """Distinct times, deaths, numbers at risk and KM survival just after each distinct time."""
-    ut, inv = np.unique(t, return_inverse=True)
-    d = np.bincount(inv, weights=e, minlength=len(ut))
-    cnt = np.bincount(inv, minlength=len(ut))
-    nrisk = len(t) - np.concatenate(([0], np.cumsum(cnt)[:-1]))
-    surv = np.cumprod(1.0 - d / nrisk)
-    return ut, d, nrisk.astype(float), surv, inv
+    """Distinct times, deaths, numbers at risk and KM survival just after each distinct time (from
+    :func:`helpers.stats.survival.kaplan_meier`, the one Kaplan-Meier of the package), and the index of each
+    observation's distinct time."""
+    km = kaplan_meier(t, e)
+    inv = np.searchsorted(km.time, t)
+    return km.time, km.n_event.astype(float), km.n_risk.astype(float), km.surv, inv
 
 
 def _areas_after(ut: np.ndarray, surv: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
