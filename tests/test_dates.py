@@ -2,11 +2,17 @@
 date, event dates and a last-seen date, refuses every inconsistent or unreadable date with its row and column, and
 reads raw codes (1/2, 9 for unknown) as the spec maps them.
 
-Expected values are hand calculations (days counted on the calendar, divided by 7, 30.4375 or 365.25).
+Expected values are hand calculations (days counted on the calendar, divided by 7, 30.4375 or 365.25) or R's
+(tests/reference/colon_dates_reference.R: as.Date and difftime on the worked example's table, output
+tests/reference/r_values/colon_dates.json).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +22,7 @@ from helpers.study.patients import DataValidationError, load_patients
 from helpers.study.spec import SpecError, load_spec
 
 TODAY = datetime.date(2025, 1, 31)
+R_VALUES = Path(__file__).parent / "reference" / "r_values" / "colon_dates.json"
 
 SPEC = """\
 study_id: dated
@@ -317,3 +324,57 @@ def test_a_draft_todo_is_reported_once_at_its_line(tmp_path):
     (problem,) = spec_problems(spec_file)
     assert problem == ("line 15: survival.endpoints.os.start: still a TODO of the draft ('TODO: the date of time 0'): "
                        "replace it with your choice (the comment on this line says what is needed)")
+
+
+# ------------------------------------------------------------------------------ the worked example vs R
+@pytest.fixture(scope="module")
+def colon():
+    spec = load_spec("colon")
+    return spec, load_patients(spec), json.loads(R_VALUES.read_text(encoding="utf-8"))
+
+
+def test_colon_times_equal_r_difftime(colon):
+    spec, data, r = colon
+    assert [str(i) for i in data.index] == [str(i) for i in r["record_id"]] and len(data) == 619
+    assert r["days_per_month"] == 30.4375 and spec.survival.time_unit == "months"
+    for ep in ("rfs", "os"):
+        np.testing.assert_allclose(data[f"{ep}_time"], r[ep]["months"], rtol=1e-12, atol=0)
+        assert (np.round(data[f"{ep}_time"].to_numpy() * 30.4375) == np.array(r[ep]["days"])).all()
+        assert data[f"{ep}_event"].tolist() == r[ep]["event"]
+    assert int(data["rfs_event"].sum()) == 324 and int(data["os_event"].sum()) == 291
+
+
+def test_colon_times_with_a_cutoff_equal_r(colon):
+    spec, _, r = colon
+    cut = dataclasses.replace(spec, cutoff_date=datetime.date.fromisoformat(r["cutoff"]))
+    data = load_patients(cut)
+    for ep in ("rfs", "os"):
+        np.testing.assert_allclose(data[f"{ep}_time"], r[f"{ep}_cutoff"]["months"], rtol=1e-12, atol=0)
+        assert data[f"{ep}_event"].tolist() == r[f"{ep}_cutoff"]["event"]
+
+
+def test_colon_codes_as_exported(colon):
+    spec, data, _ = colon
+    assert data["rx"].value_counts().to_dict() == {"1": 315, "3": 304}
+    assert data["sex"].value_counts().to_dict() == {"2": 312, "1": 307}
+    # the data set's NA, written 9 and 99 by convert_colon.R, are missing again (README: 13 and 12 patients)
+    assert int(data["differ"].isna().sum()) == 13 and int(data["nodes"].isna().sum()) == 12
+
+
+def test_colon_survival_chapter_numbers_equal_r(colon):
+    from helpers.analyses import survival as sc
+
+    spec, data, r = colon
+    for ep in ("rfs", "os"):
+        ref = r["chapter"][ep]
+        cmp = sc.compare_arms(data, spec, ep)
+        assert cmp.logrank.chisq == pytest.approx(ref["logrank_chisq"], rel=1e-8)
+        assert cmp.logrank.p_value == pytest.approx(ref["logrank_p"], rel=1e-8)
+        for key in ("hr", "lower", "upper"):
+            assert cmp.arm_hr[key] == pytest.approx(ref["hr" if key == "hr" else f"hr_{key}"], rel=1e-6)
+        for m in ref["medians"]:
+            med = cmp.kms[m["arm"]].median()
+            for got, want in ((med.estimate, m["median"]), (med.lower, m["lower"]), (med.upper, m["upper"])):
+                assert (np.isnan(got) and want == "NA") or got == pytest.approx(want, rel=1e-10)
+    _, shown = sc.followup_rows(data, spec)
+    assert shown.loc["All patients", "Median follow-up (months)"] == f"{r['followup_median_months']:.1f}"
