@@ -378,3 +378,25 @@ def test_colon_survival_chapter_numbers_equal_r(colon):
                 assert (np.isnan(got) and want == "NA") or got == pytest.approx(want, rel=1e-10)
     _, shown = sc.followup_rows(data, spec)
     assert shown.loc["All patients", "Median follow-up (months)"] == f"{r['followup_median_months']:.1f}"
+
+
+def test_pages_say_how_times_were_derived_and_which_codes_are_missing(colon):
+    from helpers.analyses import survival as sc
+    from helpers.analyses import table1
+
+    spec, data, _ = colon
+    text = sc.derived_times_text(spec)
+    assert text.startswith("Times are derived from the table's dates (written DD/MM/YYYY): RFS from "
+                           "`date_randomisation` to the first of `date_recurrence` and `date_death`, or to "
+                           "`date_last_seen` (censored) when there is none; OS from")
+    assert "Times in months are days / 30.4375." in text and "median follow-up below uses the same dates (OS)" in text
+    cut = dataclasses.replace(spec, cutoff_date=datetime.date(1990, 6, 30))
+    assert "Data cut-off 1990-06-30: an event after it is not counted and follow-up ends at it." in \
+        sc.derived_times_text(cut)
+    assert sc.derived_times_text(load_spec("veteran")) == ""
+    table = table1.baseline_table(data, spec, "primary")
+    long = table.long
+    missing = long[long.stat == "n_missing"].groupby("variable")["value"].sum().to_dict()
+    assert missing == {"differ": 13, "nodes": 12}          # the 9 and 99 cells, counted as missing
+    assert ("Counted as missing are also the codes the study specification declares as unknown (missing_codes): "
+            "Number of lymph nodes with detectable cancer 99; Differentiation of tumour 9.") in table1.policy_note(table)

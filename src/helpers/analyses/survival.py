@@ -657,6 +657,10 @@ class SurvivalChapter:
                      ref_label=spec.arm.labels[spec.arm.reference], exp_label=spec.arm.labels[spec.arm.experimental],
                      time_unit=self.unit)
 
+    def times_text(self) -> str:
+        """How the times of endpoints declared from dates were derived (empty when every endpoint has durations)."""
+        return derived_times_text(self.spec)
+
     def no_cox_text(self) -> str:
         if self.screens:
             return ""
@@ -664,6 +668,39 @@ class SurvivalChapter:
             return ("In this cohort the chapter reports the arm's hazard ratio only (above); the paper's univariable "
                     "screen and multivariable models were fitted in the primary cohort.")
         return "The study specification declares no Cox screen; add `survival.cox.endpoints` to get one."
+
+
+def derived_times_text(spec: StudySpec) -> str:
+    """The sentence that says how each endpoint declared from dates got its times (the loader's rules,
+    :mod:`helpers.study.dates`), with the unit's convention and the data cut-off; empty without such endpoints."""
+    from helpers.study.dates import DAYS_PER_UNIT, format_pattern
+
+    surv = spec.survival
+    eps = [ep for ep in surv.endpoints.values() if ep.from_dates]
+    if not eps:
+        return ""
+
+    def code(name: str) -> str:
+        return f"`{name}`"
+
+    parts = []
+    for ep in eps:
+        events = code(ep.events[0]) if len(ep.events) == 1 else \
+            "the first of " + ", ".join(code(e) for e in ep.events[:-1]) + f" and {code(ep.events[-1])}"
+        parts.append(f"{ep.short} from {code(ep.start)} to {events}, or to {code(ep.last_seen)} (censored) when "
+                     "there is none")
+    unit = surv.time_unit
+    per = DAYS_PER_UNIT[unit]
+    convention = "" if unit == "days" else f" Times in {unit} are days / {per:g}."
+    text = (f"Times are derived from the table's dates (written {format_pattern(spec.table_format.date_format)}): "
+            + "; ".join(parts) + "." + convention)
+    followup = surv.followup_endpoint or next(iter(surv.endpoints))
+    if surv.endpoints[followup].from_dates:
+        text += f" The median follow-up below uses the same dates ({surv.endpoints[followup].short})."
+    if spec.cutoff_date is not None:
+        text += (f" Data cut-off {spec.cutoff_date.isoformat()}: an event after it is not counted and follow-up "
+                 "ends at it.")
+    return text
 
 
 def _cohort_words(cohort: str) -> str:
