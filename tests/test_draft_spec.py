@@ -123,6 +123,9 @@ def test_the_tutorials_edits_make_the_worked_example(tmp_path):
                  "synthetic", "matching", "subgroups"):
         assert getattr(edited, name) == getattr(shipped, name), name
     pd.testing.assert_frame_equal(load_patients(edited), load_patients(shipped))
+    page = (ROOT / "book" / "own_data.md").read_text(encoding="utf-8")
+    for _, new in EDITS:
+        assert f"`{new.strip()}`" in page, new   # the page's table of the edits
 
 
 # ------------------------------------------------------------------------------------------- the command
