@@ -400,3 +400,15 @@ def test_pages_say_how_times_were_derived_and_which_codes_are_missing(colon):
     assert missing == {"differ": 13, "nodes": 12}          # the 9 and 99 cells, counted as missing
     assert ("Counted as missing are also the codes the study specification declares as unknown (missing_codes): "
             "Number of lymph nodes with detectable cancer 99; Differentiation of tumour 9.") in table1.policy_note(table)
+
+
+def test_an_in_memory_table_with_date_cells_validates_like_the_file(tmp_path):
+    from helpers.study.patients import validate_patients
+
+    spec_file = study(tmp_path, unit="days")
+    table = pd.read_csv(spec_file.parent / "patients.csv", dtype=str, keep_default_na=False)
+    for column in ("d0", "dprog", "ddeath", "dlast"):
+        table[column] = pd.to_datetime(table[column].replace("", None), format="%d/%m/%Y")  # NaT where empty
+    table["age"] = pd.to_numeric(table["age"])
+    data = validate_patients(load_spec(spec_file), table, today=TODAY)
+    assert data["pfs_time"].tolist() == DAYS["pfs"] and data["os_event"].tolist() == EVENTS["os"]

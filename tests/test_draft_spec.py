@@ -275,6 +275,21 @@ def test_csv_written_by_a_european_excel_and_an_excel_workbook(tmp_path):
     assert raw["data"]["patients"] == "../book.xlsx" and raw["survival"]["endpoints"]["os"]["time"] == "os_days"
 
 
+def test_redcap_checkbox_options_get_their_labels(tmp_path):
+    """REDCap exports a checkbox field as one 0/1 column per option, named <field>___<code>."""
+    dictionary = tmp_path / "dictionary.csv"
+    dictionary.write_text('"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+                          '"Choices, Calculations, OR Slider Labels"\n'
+                          'record_id,f,,text,Record ID,\n'
+                          'site,f,,checkbox,Metastatic site,"1, Liver | 2, Lung"\n', encoding="utf-8")
+    table = tmp_path / "t.csv"
+    table.write_text("record_id,site___1,site___2\n1,0,1\n2,1,0\n3,1,1\n", encoding="utf-8")
+    raw = yaml.safe_load(draft_spec(table, "t", tmp_path / "t", dictionary).text)
+    assert raw["variables"]["site___1"] == {"label": "Metastatic site: Liver", "type": "categorical",
+                                            "levels": {0: "Unchecked", 1: "Checked"}}
+    assert raw["variables"]["site___2"]["label"] == "Metastatic site: Lung"
+
+
 def test_redcap_dictionary_is_read(tmp_path):
     fields = read_redcap_dictionary(COLON / "data_dictionary.csv")
     assert fields["sex"].choices == {"1": "Male", "2": "Female"}

@@ -18,8 +18,9 @@ looked at and guessed, and each guess is written with a short ``# check:`` comme
   ``os_event``), with a TODO where no column fits.
 
 A REDCap data dictionary (its CSV export), when given, supplies each field's label, its choices as the levels
-(``1, Male | 2, Female``; yes/no fields as 0 = No, 1 = Yes), the codes whose label means unknown as missing
-codes, and its date validation (date_dmy: day first).
+(``1, Male | 2, Female``; yes/no fields as 0 = No, 1 = Yes; each option of a checkbox field, exported as
+``<field>___<code>``, as 0 = Unchecked, 1 = Checked), the codes whose label means unknown as missing codes, and
+its date validation (date_dmy: day first).
 
 The draft validates against the spec's schema as written; :func:`helpers.study.spec.load_spec` accepts it once
 every TODO is replaced. It never overwrites an existing spec.
@@ -236,6 +237,11 @@ def _profile(name: str, cells: pd.Series, fields: dict[str, Field_]) -> Column:
     missing = cells.isin(MISSING_TOKENS)
     col = Column(name, cells[~missing], int(missing.sum()))
     f = fields.get(name)
+    base, _, option = name.rpartition("___")
+    if f is None and base in fields and fields[base].type == "checkbox":  # REDCap exports a checkbox per option
+        box = fields[base]
+        f = Field_(name, "checkbox option", f"{box.label}: {box.choices.get(option, option)}",
+                   {"0": "Unchecked", "1": "Checked"}, "", "", "", "")
     col.label, col.unit = _label_and_unit(f.label) if f and f.label else (_humanised(name), None)
     if f:
         col.source = "the data dictionary"
@@ -260,7 +266,8 @@ def _profile(name: str, cells: pd.Series, fields: dict[str, Field_]) -> Column:
         return col
     numeric = all(_is_number(v) for v in distinct)
     unknown = [v for v in distinct if v.strip().lower() in UNKNOWN_WORDS]
-    choices = f.choices if f is not None and f.type in ("radio", "dropdown", "yesno", "truefalse") else {}
+    choices = f.choices if f is not None and f.type in ("radio", "dropdown", "yesno", "truefalse",
+                                                         "checkbox option") else {}
     if choices:
         col.kind = "categorical"
         col.missing_codes = [c for c, lab in choices.items() if _unknown_label(lab)]

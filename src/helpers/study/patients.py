@@ -174,7 +174,7 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
     """
     path = source
     if not all(dtype == object for dtype in raw.dtypes):
-        raw = raw.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+        raw = raw.astype(str).replace({"nan": "", "None": "", "<NA>": "", "NaT": ""})
     else:
         raw = raw.copy(deep=False)  # the column names are tidied below; the cells are not changed
     problems: list[Problem] = []
