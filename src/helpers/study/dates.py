@@ -172,14 +172,14 @@ def read_dates(column: str, cells: pd.Series, missing: pd.Series, fmt: str | Non
     """
     present = cells[~missing]
     parsed = {text: parse_date(text, fmt) for text in pd.unique(present.to_numpy())}
-    days = present.map(lambda t: parsed[t][0]).astype(float).reindex(cells.index)
+    days = present.map({t: np.nan if v[0] is None else float(v[0]) for t, v in parsed.items()}).astype(float)
+    days = days.reindex(cells.index)
     problems, bad = [], set()
-    ambiguous = present[present.map(lambda t: parsed[t][2]).astype(bool)]
-    for i, text in present.items():
-        message = parsed[text][1]
-        if message:
-            problems.append((i, column, message))
-            bad.add(i)
+    ambiguous = present[present.isin([t for t, v in parsed.items() if v[2]])]
+    unreadable = present[present.isin([t for t, v in parsed.items() if v[1]])]
+    for i, text in unreadable.items():
+        problems.append((i, column, parsed[text][1]))
+        bad.add(i)
     if len(ambiguous):
         bad |= set(ambiguous.index)
         split = ambiguous.str.extract(r"^(\d{1,2})\D(\d{1,2})\D")
