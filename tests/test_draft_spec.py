@@ -65,8 +65,13 @@ def yaml_lines(text: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------- the example
 def test_the_committed_draft_is_what_the_command_writes():
-    """data/studies/colon/study.draft.yaml (shown by the tutorial) is the command's output, byte for byte."""
-    assert colon_draft() == (COLON / "study.draft.yaml").read_text(encoding="utf-8")
+    """data/studies/colon/study.draft.yaml (shown by the tutorial) is the command's output, byte for byte, and the
+    tutorial quotes the command's summary line as it is."""
+    draft = draft_spec(COLON / "patients.csv", "colon", COLON, COLON / "data_dictionary.csv", COMMAND)
+    assert draft.text == (COLON / "study.draft.yaml").read_text(encoding="utf-8")
+    page = (ROOT / "book" / "own_data.md").read_text(encoding="utf-8")
+    assert (f"# wrote data/studies/colon/study.yaml: {draft.columns} columns of {draft.rows} rows; {draft.checks} "
+            f"guesses marked '# check:', {draft.todos} TODO(s) to replace") in page
 
 
 def test_draft_validates_against_the_schema_as_written_and_names_its_todos(tmp_path):
