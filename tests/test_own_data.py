@@ -3,6 +3,7 @@ matching), validation of a broken copy of its table, the Excel path, and its sta
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -305,3 +306,52 @@ def test_ph_check_and_piecewise_rows_match_r(veteran, r_values):
             assert got[key] == pytest.approx(ref[key], rel=1e-6), (ref["term"], key)
         assert got["p_value"] == pytest.approx(ref["p_value"], rel=1e-5), ref["term"]
         assert got["events"] == r_values["piecewise"]["events"][int(group) - 1]
+
+
+# --------------------------------------------------------------- the tutorial's table of dates and raw codes
+def _break_colon(csv: Path) -> None:
+    """The six mistakes book/own_data.md shows: a sex code 3, a recurrence before randomisation, a death after the
+    date last seen, a 31 September, a date in 2094, and a node count written 'unk'."""
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df.loc[1, "sex"] = "3"                       # row 3
+    df.loc[2, "date_recurrence"] = "27/06/1984"  # row 4
+    df.loc[4, "date_death"] = "22/10/1987"       # row 6
+    df.loc[6, "date_last_seen"] = "31/09/1993"   # row 8
+    df.loc[8, "date_last_seen"] = "23/01/2094"   # row 10
+    df.loc[9, "nodes"] = "unk"                   # row 11
+    df.to_csv(csv, index=False)
+
+
+def test_the_tutorials_date_and_code_mistakes_are_refused_as_the_page_shows(tmp_path, capsys):
+    broken = tmp_path / "colon_broken.csv"
+    shutil.copy2(STUDIES_DIR / "colon" / "patients.csv", broken)
+    _break_colon(broken)
+    assert main(["--validate-only", "--patients", f"colon={broken}"]) == 2
+    err = capsys.readouterr().err
+    page = (Path(__file__).parents[1] / "book" / "own_data.md").read_text(encoding="utf-8")
+    shown = err.replace(str(broken), "data/private/colon_broken.csv")
+    today = re.search(r"after (\d{4}-\d{2}-\d{2}), the day of this run", page).group(1)
+    shown = re.sub(r"after \d{4}-\d{2}-\d{2}, the day of this run", f"after {today}, the day of this run", shown)
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert len(lines) == 8 and "6 problem(s) in the patient table" in lines[0]
+    for line in lines:
+        assert line in page, line
+    rows = {(p.split("row ")[1].split(",")[0], p.split("column '")[1].split("'")[0]) for p in lines[1:7]}
+    assert rows == {("3", "sex"), ("4", "date_recurrence"), ("6", "date_death"), ("8", "date_last_seen"),
+                    ("10", "date_last_seen"), ("11", "nodes")}
+
+
+def test_the_tutorials_undeclared_date_format_message(tmp_path):
+    folder = tmp_path / "colon"
+    shutil.copytree(STUDIES_DIR / "colon", folder)
+    spec_file = folder / "study.yaml"
+    text = spec_file.read_text(encoding="utf-8")
+    assert "  date_format: day_first" in text
+    spec_file.write_text(re.sub(r"\n  date_format: day_first[^\n]*", "", text), encoding="utf-8")
+    with pytest.raises(DataValidationError) as info:
+        load_patients(load_spec(spec_file))
+    first = info.value.problems[0]
+    assert (first.row, first.column) == (2, "date_randomisation")
+    assert len(info.value.problems) == 4  # one per date column
+    page = (Path(__file__).parents[1] / "book" / "own_data.md").read_text(encoding="utf-8")
+    assert f"  - data/studies/colon/patients.csv: {first}" in page

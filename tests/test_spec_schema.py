@@ -16,7 +16,7 @@ from helpers.paths import ROOT, STUDIES_DIR
 from helpers.study import schema
 from helpers.study.spec import SpecError, load_spec, read_yaml_with_lines
 
-SHIPPED = ["erhcc_hait_mp", "haic_after_ab", "veteran"]
+SHIPPED = ["erhcc_hait_mp", "haic_after_ab", "veteran", "colon"]
 
 
 def copy_study(tmp_path, study="veteran"):
@@ -80,6 +80,40 @@ def test_misspelled_keys_of_seed_000_are_refused_with_line_and_nearest_key(tmp_p
     assert found, problems_of(folder)
     assert found[0].startswith(f"line {line}: {key_path}: ")
     assert f"did you mean `{nearest}`?" in found[0]
+
+
+@pytest.mark.parametrize("old, new, key_path, nearest", [
+    ("  date_format: day_first", "  date_fromat: day_first", "data.date_fromat", "date_format"),
+    ("  # cutoff_date: 1990-12-31", "  cuttoff_date: 1990-12-31", "data.cuttoff_date", "cutoff_date"),
+    ("    missing_codes: [99]", "    missing_code: [99]", "variables.nodes.missing_code", "missing_codes"),
+    ("      start: date_randomisation\n      events: [date_recurrence",
+     "      strat: date_randomisation\n      events: [date_recurrence", "survival.endpoints.rfs.strat", "start"),
+    ("      events: [date_death]", "      evnts: [date_death]", "survival.endpoints.os.evnts", "events"),
+    ("      last_seen: date_last_seen\n  cox:", "      lastseen: date_last_seen\n  cox:",
+     "survival.endpoints.os.lastseen", "last_seen"),
+    ("  time_unit: months", "  time_units: months", "survival.time_units", "time_unit"),
+])
+def test_misspelled_date_and_code_keys_are_refused_with_line_and_nearest_key(tmp_path, old, new, key_path, nearest):
+    """Every key of the dates form and of the codes, misspelled in the worked example with dates (colon)."""
+    folder = copy_study(tmp_path, "colon")
+    replace_once(folder / "study.yaml", old, new)
+    wrong = key_path.split(".")[-1]
+    line = next(i for i, text in enumerate((folder / "study.yaml").read_text().splitlines(), 1)
+                if text.strip().startswith(wrong + ":"))
+    found = [p for p in problems_of(folder) if f"unknown key `{wrong}`" in p]
+    assert found, problems_of(folder)
+    assert found[0].startswith(f"line {line}: {key_path}: ")
+    assert f"did you mean `{nearest}`?" in found[0]
+
+
+def test_the_generated_schema_knows_the_new_keys():
+    """Editors complete and check the dates form and the codes: the JSON Schema has each key, with its words."""
+    defs = schema.json_schema()["$defs"]
+    for model, keys in {"DataSection": ["date_format", "cutoff_date"], "VariableSection": ["missing_codes"],
+                        "EndpointSection": ["start", "events", "last_seen"]}.items():
+        for key in keys:
+            assert defs[model]["properties"][key]["description"], (model, key)
+    assert defs["DataSection"]["properties"]["cutoff_date"]["anyOf"][0] == {"format": "date", "type": "string"}
 
 
 def key_paths(node, loc=()):

@@ -48,6 +48,9 @@ echo "== confounding engines: weighted/clustered/stratified coxph, PS weights, b
 echo "== the worked example study veteran as the book analyses it (tests/reference/veteran_study_reference.R)"
 (cd "$here/../.." && Rscript tests/reference/veteran_study_reference.R)
 
+echo "== the worked example study colon: times derived from its dates with as.Date/difftime, and its survival chapter (tests/reference/colon_dates_reference.R)"
+(cd "$here/../.." && Rscript tests/reference/colon_dates_reference.R)
+
 echo "== competing risks: cuminc, timepoints, Gray's test, crr, multi-state survfit, cause-specific coxph on pbc (tests/reference/competing_reference.R; needs cmprsk: r-cran-cmprsk)"
 Rscript "$here/competing_reference.R"
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.analyses.survival import cox_screen, cox_terms
+from helpers.analyses.survival import cox_screen
+from helpers.analyses.terms import cox_terms
 from helpers.report.format import format_hr, format_p
 from helpers.stats import competing as cr_stats
 from helpers.stats import cox as coxmod

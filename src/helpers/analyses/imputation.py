@@ -16,7 +16,7 @@ import math
 
 import pandas as pd
 
-from helpers.analyses.survival import cox_terms, term_label
+from helpers.analyses.terms import cox_terms, term_label
 from helpers.report.format import format_hr, format_p
 from helpers.stats import cox as coxmod
 from helpers.stats.imputation import impute, nelson_aalen, pool_cox

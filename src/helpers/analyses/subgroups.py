@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from helpers.stats import cox as coxmod
-from helpers.analyses.survival import cox_terms, endpoint
+from helpers.analyses.survival import endpoint
+from helpers.analyses.terms import cox_terms
 from helpers.report.format import format_hr, format_p
 from helpers.study.patients import CUT_SUFFIX, level_codes
 from helpers.study.spec import StudySpec

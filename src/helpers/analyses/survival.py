@@ -13,15 +13,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.analyses.terms import arm_codes as _arm_codes
+from helpers.analyses.terms import cox_terms, term_label
+from helpers.report.format import estimable as _estimable
+from helpers.report.format import (
+    format_hr,
+    format_median,
+    format_p,
+    hr_text,
+    median_text,
+    p_text,
+)
+from helpers.report.format import format_number as _fmt
 from helpers.stats import cox as coxmod
-from helpers.stats.design import treatment_dummies
 from helpers.stats import rmst as rmstmod
 from helpers.stats import survival as surv
-from helpers.study.patients import CUT_SUFFIX, level_codes
 from helpers.study.spec import Endpoint, StudySpec
-from helpers.report.format import estimable as _estimable
-from helpers.report.format import format_hr, format_median, format_p, hr_text, median_text, p_text
-from helpers.report.format import format_number as _fmt
 
 
 def _row(analysis, variable, level, group, stat, value) -> dict:
@@ -53,11 +60,6 @@ class ArmComparison:
     @property
     def arm_hr(self) -> pd.Series:
         return self.cox.table.iloc[0]
-
-
-def _arm_codes(data: pd.DataFrame, spec: StudySpec) -> np.ndarray:
-    """Each patient's arm as its position in ``spec.arm.codes`` (-1: none of them)."""
-    return level_codes(data[spec.arm.column], spec.arm.codes).astype(np.int64)
 
 
 def _sample(data: pd.DataFrame, spec: StudySpec, ep: Endpoint, codes: np.ndarray) -> surv.SurvivalSample:
@@ -142,46 +144,6 @@ def landmark_rows(cmp: ArmComparison, spec: StudySpec, times) -> tuple[list[dict
 
 
 # ---------------------------------------------------------------------------------------------------- Cox
-def cox_terms(data: pd.DataFrame, spec: StudySpec, variables) -> tuple[pd.DataFrame, dict[str, list[str]],
-                                                                         dict[str, tuple[str, str]]]:
-    """Dummy-code ``variables`` for a Cox model, as R's treatment contrasts do.
-
-    A variable with cut-points enters through its categories (Table 2 style: age >= 60 vs < 60); the
-    reference level is ``survival.cox.reference_levels[variable]`` or else the first level. Returns the
-    design (one 0/1 column per non-reference level), variable -> its term columns, term -> (variable, level).
-    """
-    refs = spec.survival.cox.reference_levels if spec.survival else {}
-    design = pd.DataFrame(index=data.index)
-    terms: dict[str, list[str]] = {}
-    term_map: dict[str, tuple[str, str]] = {}
-    for name in variables:
-        if name == "arm":
-            col = f"arm:{spec.arm.experimental}"
-            experimental = list(spec.arm.codes).index(spec.arm.experimental)
-            design[col] = (_arm_codes(data, spec) == experimental).astype(float)
-            terms["arm"] = [col]
-            term_map[col] = ("arm", spec.arm.experimental)
-            continue
-        var = spec.variables[name]
-        if var.type == "continuous" and var.cut is None:
-            design[name] = data[name].astype(float)
-            terms[name] = [name]
-            term_map[name] = (name, "")
-            continue
-        column = name if var.type == "categorical" else name + CUT_SUFFIX
-        levels = list(var.category_labels)
-        reference = refs.get(name, levels[0])
-        dummies, coded = treatment_dummies(data[column], levels, reference, name=name)
-        terms[name] = []
-        for j, level in enumerate(coded):
-            col = f"{name}:{level}"
-            # a missing value stays missing in every dummy (the model drops the row, as R does)
-            design[col] = dummies[:, j]
-            terms[name].append(col)
-            term_map[col] = (name, level)
-    return design, terms, term_map
-
-
 @dataclass
 class CoxScreen:
     """Table 2: univariate models (one per variable) and the multivariable model of the selected ones."""
@@ -618,7 +580,7 @@ class SurvivalChapter:
     def _evalues(self):
         """E-values of the page's treatment HRs: the arm alone per endpoint, the multivariable arm term, and on
         the matched page the robust and stratified fits."""
-        from helpers.analyses.adjustment import ArmHR, event_share, evalue_rows
+        from helpers.analyses.adjustment import ArmHR, evalue_rows, event_share
 
         spec, hrs = self.spec, []
         for name, c in self.comparisons.items():
@@ -912,6 +874,10 @@ class SurvivalChapter:
                      ref_label=spec.arm.labels[spec.arm.reference], exp_label=spec.arm.labels[spec.arm.experimental],
                      time_unit=self.unit)
 
+    def times_text(self) -> str:
+        """How the times of endpoints declared from dates were derived (empty when every endpoint has durations)."""
+        return derived_times_text(self.spec)
+
     def no_cox_text(self) -> str:
         if self.screens:
             return ""
@@ -929,16 +895,37 @@ def _term_label(spec: StudySpec, screen: CoxScreen, term: str) -> str:
     return term_label(spec, table.loc[term, "variable"], table.loc[term, "level"])
 
 
-def term_label(spec: StudySpec, variable: str, level: str) -> str:
-    """A model term in words: 'Treatment (HAIT-M-P vs HAIT)', 'Child-Pugh grade: B vs A', 'Age (years)'."""
-    if variable == "arm":
-        return f"Treatment ({spec.arm.labels.get(level, level)} vs {spec.arm.labels[spec.arm.reference]})"
-    var = spec.variables[variable]
-    cats = var.category_labels
-    if not cats:
-        return var.display_label
-    ref = spec.survival.cox.reference_levels.get(variable, next(iter(cats)))
-    return f"{var.label}: {cats.get(level, level)} vs {cats.get(ref, ref)}"
+def derived_times_text(spec: StudySpec) -> str:
+    """The sentence that says how each endpoint declared from dates got its times (the loader's rules,
+    :mod:`helpers.study.dates`), with the unit's convention and the data cut-off; empty without such endpoints."""
+    from helpers.study.dates import DAYS_PER_UNIT, format_pattern
+
+    surv = spec.survival
+    eps = [ep for ep in surv.endpoints.values() if ep.from_dates]
+    if not eps:
+        return ""
+
+    def code(name: str) -> str:
+        return f"`{name}`"
+
+    parts = []
+    for ep in eps:
+        events = code(ep.events[0]) if len(ep.events) == 1 else \
+            "the first of " + ", ".join(code(e) for e in ep.events[:-1]) + f" and {code(ep.events[-1])}"
+        parts.append(f"{ep.short} from {code(ep.start)} to {events}, or to {code(ep.last_seen)} (censored) when "
+                     "there is none")
+    unit = surv.time_unit
+    per = DAYS_PER_UNIT[unit]
+    convention = "" if unit == "days" else f" Times in {unit} are days / {per:g}."
+    text = (f"Times are derived from the table's dates (written {format_pattern(spec.table_format.date_format)}): "
+            + "; ".join(parts) + "." + convention)
+    followup = surv.followup_endpoint or next(iter(surv.endpoints))
+    if surv.endpoints[followup].from_dates:
+        text += f" The median follow-up below uses the same dates ({surv.endpoints[followup].short})."
+    if spec.cutoff_date is not None:
+        text += (f" Data cut-off {spec.cutoff_date.isoformat()}: an event after it is not counted and follow-up "
+                 "ends at it.")
+    return text
 
 
 def _cohort_words(cohort: str) -> str:

@@ -238,6 +238,12 @@ def policy_note(table: BaselineTable) -> str:
     missing = "" if not (table.long.stat == "n_missing").any() else (
         " Missing, n: patients without a value; percentages and tests use the patients with a value "
         "(complete cases, R's default).")
+    with_missing = set(table.long.loc[table.long.stat == "n_missing", "variable"])
+    coded = [f"{spec.variables[v].label} {', '.join(spec.variables[v].missing_codes)}"
+             for v in table.long["variable"].unique() if v in with_missing and spec.variables[v].missing_codes]
+    if coded:
+        missing += (" Counted as missing are also the codes the study specification declares as unknown "
+                    f"(missing_codes): {'; '.join(coded)}.")
     return (f"Continuous variables: {summary}. Categorical: n (% of non-missing).{missing} "
             f"Categorical variables: {test_name(table.categorical_test or spec.table1.categorical_test)}. "
             f"{explained}.")

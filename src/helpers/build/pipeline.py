@@ -17,6 +17,8 @@
 
 A failure at any stage leaves the previously built book (``_build/html``) untouched.  Which notebooks run
 is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plus its lines in the TOC.
+``--draft-spec FILE --study ID`` writes a first ``data/studies/ID/study.yaml`` from a patient table instead
+(:mod:`helpers.study.draft`; never over an existing spec).
 """
 from __future__ import annotations
 
@@ -227,6 +229,28 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
     return 0
 
 
+def draft(table: Path | None, study_id: str | None, dictionary: Path | None, log=print) -> int:
+    """``--draft-spec FILE --study ID``: write the draft spec (:mod:`helpers.study.draft`) and say what to do next."""
+    from helpers.study.draft import DraftError, write_draft
+
+    if table is None or not study_id:
+        print("error: --draft-spec FILE and --study ID go together (--data-dictionary is optional)", file=sys.stderr)
+        return 2
+    command = f"python -m helpers.build --draft-spec {table} --study {study_id}" + (
+        f" --data-dictionary {dictionary}" if dictionary else "")
+    try:
+        target, result = write_draft(table, study_id, dictionary=dictionary, command=command)
+    except DraftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+    log(f"wrote {shown}: {result.columns} columns of {result.rows} rows; {result.checks} guesses marked "
+        f"'# check:', {result.todos} TODO(s) to replace")
+    log(f"next: edit the '# check:' and TODO lines, then .venv/bin/python -m helpers.build --validate-only "
+        f"--patients {study_id}={table}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Validate, execute and render the book.")
     parser.add_argument("--validate-only", action="store_true", help="only check the specs and patient tables")
@@ -247,7 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="STUDY/PAGE",
                         help="with --output: execute only this page of the book (repeatable), e.g. "
                              "erhcc_hait_mp/survival_matched; writes the executed notebook and its results, no HTML")
+    parser.add_argument("--draft-spec", type=Path, default=None, metavar="FILE",
+                        help="write a draft data/studies/STUDY/study.yaml from the patient table FILE (CSV or Excel), "
+                             "every guess marked '# check:'; needs --study; never overwrites a spec")
+    parser.add_argument("--study", default=None, metavar="ID", help="with --draft-spec: the new study's id")
+    parser.add_argument("--data-dictionary", type=Path, default=None, metavar="CSV",
+                        help="with --draft-spec: a REDCap data dictionary (CSV) for labels, choices and date formats")
     args = parser.parse_args(argv)
+    if args.draft_spec is not None or args.study is not None or args.data_dictionary is not None:
+        return draft(args.draft_spec, args.study, args.data_dictionary)
     if args.set or args.output or args.only:
         if args.output is None:
             print("error: --set and --only need --output DIR, so the default book is not overwritten",

@@ -7,6 +7,7 @@ the row (spreadsheet numbering: the header is row 1, the first patient row 2) an
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,19 +149,23 @@ def _check_csv_shape(text: str, fmt: TableFormat) -> tuple[list[Problem], bool]:
             for i, r in enumerate(csv.reader(lines, delimiter=sep)) if r and len(r) != width], stripped
 
 
-def load_patients(spec: StudySpec, path: Path | str | None = None) -> pd.DataFrame:
+def load_patients(spec: StudySpec, path: Path | str | None = None, *, today: datetime.date | None = None) -> pd.DataFrame:
     """Load and validate the patient table of ``spec`` (or the file at ``path`` instead of the spec's).
 
     Returns a DataFrame indexed by the patient id with: the arm as an ordered categorical (reference arm
-    first); categorical variables as ordered categoricals in the spec's level order; continuous variables
-    as floats; and for each continuous variable with cut-points an extra categorical column
-    ``<name>_cat`` built like R's ``cut()``.
+    first); categorical variables as ordered categoricals in the spec's level order (a cell holding one of the
+    variable's ``missing_codes`` is missing); continuous variables as floats; for each continuous variable with
+    cut-points an extra categorical column ``<name>_cat`` built like R's ``cut()``; each endpoint's time and
+    event columns as floats; and for an endpoint declared from dates, its date columns (``datetime64``) and the
+    derived ``<id>_time`` (in ``survival.time_unit``) and ``<id>_event`` (:mod:`helpers.study.dates`).
+    ``today`` (default: the day of the run) is the day after which a date is "in the future".
     """
     path = Path(path) if path is not None else spec.patients_file
-    return validate_patients(spec, read_table(path, spec.table_format), source=path)
+    return validate_patients(spec, read_table(path, spec.table_format), source=path, today=today)
 
 
-def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "<in-memory table>") -> pd.DataFrame:
+def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "<in-memory table>", *,
+                      today: datetime.date | None = None) -> pd.DataFrame:
     """Validate and type a patient table already in memory, exactly as :func:`load_patients` does a file.
 
     ``raw`` holds one row per patient with the spec's columns; cells may be text (as read from a file) or
@@ -169,7 +174,7 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
     """
     path = source
     if not all(dtype == object for dtype in raw.dtypes):
-        raw = raw.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+        raw = raw.astype(str).replace({"nan": "", "None": "", "<NA>": "", "NaT": ""})
     else:
         raw = raw.copy(deep=False)  # the column names are tidied below; the cells are not changed
     problems: list[Problem] = []
@@ -177,14 +182,21 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
 
     endpoints = list(spec.survival.endpoints.values()) if spec.survival else []
     competing = list(spec.survival.competing_risks.values()) if spec.survival else []
-    required = [spec.id_column, spec.arm.column, *spec.variables,
-                *[c for ep in endpoints for c in (ep.time, ep.event)], *[c.type_column for c in competing],
-                *response_columns(spec), *wide_ae_columns(spec)]
+    required = list(dict.fromkeys([spec.id_column, spec.arm.column, *spec.variables,
+                                   *[c for ep in endpoints for c in ep.source_columns],
+                                   *[c.type_column for c in competing],
+                                   *response_columns(spec), *wide_ae_columns(spec)]))
     missing = [c for c in required if c not in raw.columns]
     for c in missing:
         problems.append(Problem(None, c, "required column is missing"
                                 + (f" (columns found: {', '.join(raw.columns[:12])}...)" if len(raw.columns) else "")))
-    if missing:
+    for ep in endpoints:
+        for c in (ep.time, ep.event) if ep.from_dates else ():
+            if c in raw.columns:
+                problems.append(Problem(None, c, f"the table has a column '{c}', but the spec derives '{c}' from the "
+                                                 f"dates of endpoint {ep.name}: drop or rename the column, or rename "
+                                                 "the endpoint"))
+    if problems:
         raise DataValidationError(path, problems)
     if raw.empty:
         raise DataValidationError(path, [Problem(None, None, "the table has a header but no patient rows")])
@@ -213,6 +225,8 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
     for name, var in spec.variables.items():
         col = cells[name]
         is_missing = col.isin(MISSING_TOKENS)
+        if var.missing_codes:
+            is_missing = is_missing | col.isin(list(var.missing_codes))
         if not var.missing_allowed:
             for i in col.index[is_missing]:
                 problems.append(Problem(rownum[i], name, "value is missing (set missing_allowed: true in the spec "
@@ -242,7 +256,9 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
             if var.cut is not None:
                 out[name + CUT_SUFFIX] = cut_variable(out[name], var)
     for ep in endpoints:
-        _load_endpoint(ep, cells, rownum, out, problems, decimal)
+        if not ep.from_dates:
+            _load_endpoint(ep, cells, rownum, out, problems, decimal)
+    _load_date_endpoints(spec, [ep for ep in endpoints if ep.from_dates], cells, rownum, out, problems, today)
     if spec.response is not None:
         for crit in spec.response.criteria.values():
             _load_response(crit, spec.response.categories, cells, rownum, out, problems)
@@ -256,10 +272,12 @@ def validate_patients(spec: StudySpec, raw: pd.DataFrame, source: Path | str = "
         if ep.part_of is not None and not problems:
             parent = spec.survival.endpoints[ep.part_of]
             bad = (out[ep.event] == 1) & ((out[parent.event] != 1) | (out[ep.time] != out[parent.time]))
+            shown = lambda c, i: cells[c][i] if c in cells.columns else f"{out[c][i]:g}"  # noqa: E731 (derived)
             for i in out.index[bad]:
-                problems.append(Problem(rownum[i], ep.event, f"a {ep.short} event must also be a {parent.short} "
-                                        f"event at the same time ({parent.time} = {cells[parent.time][i]}, "
-                                        f"{parent.event} = {cells[parent.event][i]}, {ep.time} = {cells[ep.time][i]})"))
+                problems.append(Problem(rownum[i], ep.events[0] if ep.from_dates else ep.event,
+                                        f"a {ep.short} event must also be a {parent.short} "
+                                        f"event at the same time ({parent.time} = {shown(parent.time, i)}, "
+                                        f"{parent.event} = {shown(parent.event, i)}, {ep.time} = {shown(ep.time, i)})"))
     for cr in competing:
         _load_event_type(spec, cr, cells, rownum, out, problems)
     if problems:
@@ -322,7 +340,7 @@ def _load_event_type(spec: StudySpec, cr, cells: pd.DataFrame, rownum: pd.Series
     censored = (col == cr.censored).to_numpy()
     bad = censored != (out[ep.event].to_numpy() == 0)
     for i in col.index[bad]:
-        problems.append(Problem(rownum[i], cr.type_column, f"type '{col[i]}' but {ep.event} = {cells[ep.event][i]}: "
+        problems.append(Problem(rownum[i], cr.type_column, f"type '{col[i]}' but {ep.event} = {out[ep.event][i]:g}: "
                                 f"'{cr.censored}' (censored) exactly where {ep.short} is censored"))
     for cause in cr.causes.values():
         if cause.endpoint is None:
@@ -332,8 +350,47 @@ def _load_event_type(spec: StudySpec, cr, cells: pd.DataFrame, rownum: pd.Series
         bad = is_cause != (out[sub.event].to_numpy() == 1)
         for i in col.index[bad]:
             problems.append(Problem(rownum[i], cr.type_column, f"type '{col[i]}' but {sub.event} = "
-                                    f"{cells[sub.event][i]}: the {sub.short} events are the types "
+                                    f"{out[sub.event][i]:g}: the {sub.short} events are the types "
                                     f"{list(cause.types)}"))
+
+
+def _load_date_endpoints(spec: StudySpec, endpoints: list, cells: pd.DataFrame, rownum: pd.Series,
+                         out: pd.DataFrame, problems: list, today: datetime.date | None) -> None:
+    """Endpoints declared from dates: each date column read once (as ``datetime64`` in ``out``), then each
+    endpoint's ``<id>_time`` and ``<id>_event`` derived and every row checked (:mod:`helpers.study.dates`).
+    One problem per cell: a date shared by two endpoints (the death date of PFS and OS) is reported once."""
+    from helpers.study import dates
+
+    if not endpoints:
+        return
+    today = today or datetime.date.today()
+    fmt = spec.table_format.date_format
+    columns = list(dict.fromkeys(c for ep in endpoints for c in ep.date_columns))
+    days, missing, found, bad = {}, {}, [], set()
+    for column in columns:
+        missing[column] = cells[column].isin(MISSING_TOKENS)
+        days[column], column_problems, column_bad = dates.read_dates(column, cells[column], missing[column], fmt, today)
+        found += column_problems
+        bad |= column_bad
+        out[column] = _as_datetimes(days[column])
+    for ep in endpoints:
+        time, event, endpoint_problems = dates.derive_endpoint(ep, days, cells, missing, bad,
+                                                               spec.survival.time_unit, spec.cutoff_date)
+        found += endpoint_problems
+        out[ep.time], out[ep.event] = time, event
+    seen = set()
+    for i, column, message in sorted(found, key=lambda problem: rownum[problem[0]]):
+        if (i, column) not in seen:
+            seen.add((i, column))
+            problems.append(Problem(rownum[i], column, message))
+
+
+def _as_datetimes(days: pd.Series) -> pd.Series:
+    """Days since 1970-01-01 (NaN: no date) as ``datetime64[ns]`` (NaT), by whole days (no float arithmetic)."""
+    values = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    present = days.notna().to_numpy()
+    values[present] = days.to_numpy()[present].astype(np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+    return pd.Series(values, index=days.index)
 
 
 def response_columns(spec: StudySpec) -> list[str]:

@@ -17,6 +17,7 @@ the structure, in :mod:`helpers.study.spec`.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import json
 from typing import Any, Literal, Union
@@ -92,6 +93,32 @@ class DataSection(_Strict):
     decimal: Literal[".", ","] = Field(".", description="Decimal mark of numbers in a CSV file.")
     encoding: str = Field("utf-8", description="Text encoding of a CSV file, e.g. utf-8 (a BOM is fine) or "
                                                "latin-1 (cp1252).")
+    date_format: str | None = Field(
+        None, description="How the date cells of endpoints declared from dates are written: iso (2025-01-31), "
+                          "day_first (31/01/2025, 31.01.2025 or 31-01-2025), month_first (01/31/2025), or a format "
+                          "such as \"%d.%m.%Y\" or \"%d-%b-%Y\" (codes %d %m %b %B %Y). Without it only "
+                          "YYYY-MM-DD dates (and Excel date cells) are read: a date such as 03/05/2025 is refused "
+                          "rather than guessed.")
+    cutoff_date: datetime.date | None = Field(
+        None, description="The data cut-off (written YYYY-MM-DD, e.g. 2025-01-31): endpoints declared from dates "
+                          "are censored at it (an event after it counts as none, follow-up ends at it); a start "
+                          "date after it is an error.")
+
+    @field_validator("cutoff_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        """A date of the spec is written YYYY-MM-DD (YAML reads it as a date); a number is not read as a time
+        stamp, nor 31/01/2025 guessed."""
+        import re
+
+        if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            try:
+                return datetime.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date of the calendar (written YYYY-MM-DD)") from None
+        raise ValueError(f"must be a date written YYYY-MM-DD (e.g. 2025-01-31), got {_shown(value)}")
 
     @field_validator("encoding")
     @classmethod
@@ -109,9 +136,11 @@ class ArmSection(_Strict):
     """The treatment arms: exactly two."""
 
     column: str = Field(description="The column holding each patient's arm code.")
-    reference: str = Field(description="The comparator arm; hazard ratios and differences are experimental vs "
-                                       "reference.")
-    levels: dict[Scalar, Scalar] = Field(description="Arm code in the data: label in the book (exactly two).")
+    reference: Scalar = Field(description="The comparator arm (its code); hazard ratios and differences are "
+                                          "experimental vs reference.")
+    levels: dict[Scalar, Scalar] = Field(description="Arm code in the data: label in the book (exactly two). Codes "
+                                                     "are compared as the text in the cell: `1: Observation` "
+                                                     "matches a cell 1.")
 
     @field_validator("levels", mode="before")
     @classmethod
@@ -121,6 +150,11 @@ class ArmSection(_Strict):
                 _no_yaml_booleans(k, "arm code")
                 _no_yaml_booleans(v, "arm label")
         return value
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> Any:
+        return _no_yaml_booleans(value, "reference arm code")
 
 
 class CutSection(_Strict):
@@ -139,8 +173,9 @@ class VariableSection(_Strict):
                                                                    "continuous: numbers.")
     levels: dict[Scalar, Scalar] | list[Scalar] | None = Field(
         None, description="Categorical: code: label in display order, the first is the reference level in models "
-                          "(a list of codes when labels equal codes). For a cut continuous variable: labels of the "
-                          "cut levels.")
+                          "(a list of codes when labels equal codes). Codes are the raw values as exported, "
+                          "compared as the text in the cell: `{1: male, 2: female}` matches cells 1 and 2 (not 01 "
+                          "or 1.0). For a cut continuous variable: labels of the cut levels.")
     unit: str | None = Field(None, description="Unit shown in tables and on axes, e.g. years, ng/mL.")
     decimals: int = Field(2, ge=0, le=10, description="Decimals shown for medians and means.")
     range: list[int | float | None] | None = Field(None, min_length=2, max_length=2,
@@ -153,6 +188,10 @@ class VariableSection(_Strict):
                                                      "values are counted and shown, and models use complete cases.")
     integer: bool = Field(False, description="Continuous only: values must be whole numbers (enables GRIM checks "
                                              "of published means).")
+    missing_codes: list[Scalar] = Field(
+        default_factory=list, description="Codes that mean 'unknown' in this column as exported (e.g. [9, 99, "
+                                          "unknown]): such a cell is a missing value, counted as missing on the "
+                                          "pages (needs missing_allowed: true). Compared as the text in the cell.")
 
     @field_validator("levels", mode="before")
     @classmethod
@@ -164,6 +203,14 @@ class VariableSection(_Strict):
         elif isinstance(value, list):
             for v in value:
                 _no_yaml_booleans(v, "level code")
+        return value
+
+    @field_validator("missing_codes", mode="before")
+    @classmethod
+    def _missing_codes(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            for v in value:
+                _no_yaml_booleans(v, "missing code")
         return value
 
 
@@ -236,12 +283,22 @@ class FlowStep(_Strict):
 
 
 class EndpointSection(_Strict):
-    """A time-to-event endpoint: a time column (>= 0) and a 0/1 event column."""
+    """A time-to-event endpoint: a time column (>= 0) and a 0/1 event column, or the dates they come from."""
 
     label: str = Field(description="E.g. Progression-free survival.")
     short: str = Field(description="E.g. PFS.")
-    time: str = Field(description="Column of times, in survival.time_unit.")
-    event: str = Field(description="Column of event indicators: 1 event, 0 censored.")
+    time: str | None = Field(None, description="Durations: column of times, in survival.time_unit (with event; "
+                                               "or declare the endpoint from dates: start, events, last_seen).")
+    event: str | None = Field(None, description="Durations: column of event indicators: 1 event, 0 censored.")
+    start: str | None = Field(None, description="Dates: column of the date of time 0 (treatment start, "
+                                                "randomisation); the loader derives <id>_time and <id>_event.")
+    events: list[str] | None = Field(None, min_length=1,
+                                     description="Dates: columns of event dates; the first date present is the "
+                                                 "event (PFS: [date_progression, date_death]); an empty cell: no "
+                                                 "such event.")
+    last_seen: str | None = Field(None, description="Dates: column of the date of last follow-up; a patient "
+                                                    "without an event is censored there (no event may come after "
+                                                    "it).")
     part_of: str | None = Field(None, description="A composite endpoint this one refines (intrahepatic PFS is "
                                                   "part of PFS): its events must be the parent's events.")
 
@@ -306,8 +363,10 @@ class SurvivalSection(_Strict):
     """Time-to-event endpoints and the conventions of the survival chapter."""
 
     endpoints: dict[str, EndpointSection] = Field(min_length=1, description="Endpoint id: its columns.")
-    time_unit: str = Field("months", description="Unit of every time column, at-risk time, landmark and τ "
-                                                 "(labels only; nothing is converted).")
+    time_unit: str = Field("months", description="Unit of every time column, at-risk time, landmark and τ. Time "
+                                                 "columns are not converted; with endpoints declared from dates it "
+                                                 "must be days, weeks (days / 7), months (days / 30.4375) or years "
+                                                 "(days / 365.25).")
     conf_type: Literal["log", "log-log", "plain"] = Field("log", description="Pointwise Kaplan-Meier CI (R's "
                                                                              "default: log).")
     at_risk_times: list[float] = Field(default_factory=list, description="Times of the numbers at risk under "
@@ -515,6 +574,8 @@ def _message(err: dict) -> tuple[tuple, str]:
         return loc, f"must be a number, got {_shown(err.get('input'))}"
     if kind in ("bool_type", "bool_parsing"):
         return loc, f"must be true or false, got {_shown(err.get('input'))}"
+    if kind.startswith("date_"):
+        return loc, f"must be a date written YYYY-MM-DD (e.g. 2025-01-31), got {_shown(err.get('input'))}"
     msg = err["msg"].removeprefix("Value error, ")
     return loc, msg
 

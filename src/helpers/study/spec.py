@@ -6,6 +6,7 @@ Every problem found is reported at once, with the file and the key path, as a :c
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from helpers.paths import STUDIES_DIR
+from helpers.study.dates import DAYS_PER_UNIT, date_format_problem
 from helpers.study.schema import StudyFile, check_structure, did_you_mean, nearest
 
 VARIABLE_TYPES = ("categorical", "continuous")
@@ -64,6 +66,7 @@ class Variable:
     summarise_as: str = "categorical"
     missing_allowed: bool = False
     integer: bool = False  # whole numbers (age in completed years): checked on load; enables GRIM checks
+    missing_codes: tuple[str, ...] = ()  # cell texts that mean "unknown" (9, 99): read as missing values
 
     @property
     def is_categorical(self) -> bool:
@@ -150,12 +153,21 @@ class WeightingSpec:
     trim: float | None = None
 
 
+#: Suffixes of the columns derived from an endpoint declared from dates: <id>_time and <id>_event.
+DERIVED_TIME, DERIVED_EVENT = "_time", "_event"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A time-to-event endpoint: a time column (>= 0, in ``SurvivalSpec.time_unit``) and a 0/1 event column.
 
     ``part_of`` names a composite endpoint this one refines (intrahepatic PFS is part of PFS): an event of
     this endpoint must be an event of the parent at the same time (checked when the data are loaded).
+
+    An endpoint declared from dates has ``start`` (the date of time 0), ``events`` (event dates: the first
+    present is the event) and ``last_seen`` (the date of last follow-up); its ``time`` and ``event`` are then
+    the columns the loader derives, ``<id>_time`` (in the time unit) and ``<id>_event`` (0/1), so that every
+    analysis reads the same two columns in both forms.
     """
 
     name: str
@@ -164,6 +176,25 @@ class Endpoint:
     time: str
     event: str
     part_of: str | None = None
+    start: str | None = None
+    events: tuple[str, ...] = ()
+    last_seen: str | None = None
+
+    @property
+    def from_dates(self) -> bool:
+        return self.start is not None
+
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        """The date columns this endpoint reads (start, event dates, last follow-up); empty for durations."""
+        if not self.from_dates:
+            return ()
+        return tuple(dict.fromkeys([self.start, *self.events, *([self.last_seen] if self.last_seen else [])]))
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The columns of the patient table this endpoint reads."""
+        return self.date_columns if self.from_dates else (self.time, self.event)
 
 
 @dataclass(frozen=True)
@@ -347,6 +378,7 @@ class TableFormat:
     delimiter: str = ","
     decimal: str = "."
     encoding: str = "utf-8"
+    date_format: str | None = None  # iso | day_first | month_first | a strptime format; None: YYYY-MM-DD only
 
 
 @dataclass(frozen=True)
@@ -378,6 +410,7 @@ class StudySpec:
     paper_numbers: dict[str, str] = field(default_factory=dict)
     weighting: WeightingSpec | None = None
     missing: MissingSpec = field(default_factory=MissingSpec)
+    cutoff_date: datetime.date | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -428,8 +461,28 @@ def load_spec(study: str | Path, studies_dir: Path | None = None) -> StudySpec:
     if not isinstance(raw, dict):
         raise SpecError(path, ["line 1: the file must contain a mapping (key: value pairs) at the top level"])
     model, structural, left_out = check_structure(raw)
-    problems = [_located(lines, loc, message) for loc, message in structural]
-    return _parse_spec(model, raw, lines, path, problems, left_out)
+    todos = dict(draft_todos(raw))
+    problems = [_located(lines, loc, f"still a TODO of the draft ({value!r}): replace it with your choice (the "
+                                     "comment on this line says what is needed)") for loc, value in todos.items()]
+    # a TODO value is also of the wrong kind for its key (a TODO instead of an endpoint): said once, as a TODO
+    problems += [_located(lines, loc, message) for loc, message in structural
+                 if not any(tuple(map(str, loc[:len(t)])) == tuple(map(str, t)) for t in todos)]
+    return _parse_spec(model, raw, lines, path, problems, left_out, set(todos))
+
+
+def draft_todos(raw: Any, loc: tuple = ()):
+    """(key path, value) of every text value that starts with TODO: a choice the draft spec left to the author
+    (``python -m helpers.build --draft-spec``)."""
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if isinstance(key, str) and key.strip().upper().startswith("TODO"):
+                yield loc + (key,), key
+            yield from draft_todos(value, loc + (key,))
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            yield from draft_todos(value, loc + (i,))
+    elif isinstance(raw, str) and raw.strip().upper().startswith("TODO"):
+        yield loc, raw
 
 
 #: PyYAML's wording of the usual mistakes, and what they mean in plain words.
@@ -463,6 +516,29 @@ def _mapping_without_duplicates(loader, node, deep=False):
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def _number_as_written(kind):
+    """A YAML number whose text is not how Python writes it stays text: YAML 1.1 reads 010 as 8 (octal), 1:30 as
+    90 (base 60), 1_000 as 1000 and 1.50 as 1.5, but as a code in a cell each means what it says ("010")."""
+    base = yaml.SafeLoader.construct_yaml_int if kind is int else yaml.SafeLoader.construct_yaml_float
+
+    def construct(loader, node):
+        value = base(loader, node)
+        text = str(node.value)
+        if kind is int and text == str(value):
+            return value
+        if kind is float and text.lower() in (str(value).lower(), repr(value).lower()):
+            return value
+        if kind is float and text.lower().lstrip("+-") in (".inf", ".nan"):
+            return value
+        return text
+
+    return construct
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _number_as_written(int))
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _number_as_written(float))
 
 
 def read_yaml_with_lines(text: str, path: Path | str) -> tuple[Any, dict[tuple, int]]:
@@ -525,11 +601,14 @@ def _located(lines: dict[tuple, int], loc: tuple, message: str) -> str:
 
 
 def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path,
-                problems: list[str], left_out: set[tuple] = frozenset()) -> StudySpec:
+                problems: list[str], left_out: set[tuple] = frozenset(), todos: set[tuple] = frozenset()) -> StudySpec:
     """Turn a structurally valid spec into a :class:`StudySpec`, checking every cross-reference; the problems
-    found are added to ``problems`` (the structural ones already there) and raised together."""
+    found are added to ``problems`` (the structural ones already there) and raised together. A key path in
+    ``todos`` (a draft's TODO, already reported) gets no second message."""
 
     def problem(loc: tuple, message: str) -> None:
+        if any(tuple(map(str, loc[:len(t)])) == tuple(map(str, t)) for t in todos):
+            return
         problems.append(_located(lines, loc, message))
 
     def unknown(loc: tuple, name: str, what: str, known) -> None:
@@ -548,9 +627,9 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
     if arm_section is not None:
         if len(arm_labels) != 2:
             problem(("arm", "levels"), f"exactly two arms are supported, got {len(arm_labels)}: {list(arm_labels)}")
-        if arm_section.reference not in arm_labels:
-            unknown(("arm", "reference"), arm_section.reference, "one of arm.levels", arm_labels)
-    reference = arm_section.reference if arm_section and arm_section.reference in arm_labels \
+        if str(arm_section.reference) not in arm_labels:
+            unknown(("arm", "reference"), str(arm_section.reference), "one of arm.levels", arm_labels)
+    reference = str(arm_section.reference) if arm_section and str(arm_section.reference) in arm_labels \
         else next(iter(arm_labels), "?")
     arm = Arm(arm_section.column if arm_section else "arm", reference, arm_labels)
 
@@ -580,10 +659,20 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         rng = tuple(v.range) if v.range is not None else (None, None)
         if rng[0] is not None and rng[1] is not None and rng[0] > rng[1]:
             problem(where + ("range",), f"minimum {rng[0]:g} is above maximum {rng[1]:g}")
+        missing_codes = tuple(dict.fromkeys(str(c) for c in v.missing_codes))
+        if missing_codes and not v.missing_allowed:
+            problem(where + ("missing_codes",), "these codes become missing values: set `missing_allowed: true` "
+                                                "as well (the pages count them as missing, models use complete "
+                                                "cases)")
+        if v.type == "categorical":
+            for code in missing_codes:
+                if code in levels:
+                    problem(where + ("missing_codes",), f"'{code}' is both a level and a missing code: it can be "
+                                                        "only one")
         variables[str(name)] = Variable(
             name=str(name), label=v.label, type=v.type, levels=levels, unit=v.unit, decimals=v.decimals,
             valid_range=rng, cut=cut, summarise_as=v.summarise_as or ("categorical" if cut else "continuous"),
-            missing_allowed=v.missing_allowed, integer=v.integer)
+            missing_allowed=v.missing_allowed, integer=v.integer, missing_codes=missing_codes)
     if arm.column in variables:
         problem(("variables", arm.column), "the arm column must not also be declared as a variable")
 
@@ -617,7 +706,9 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
                                   w.trim)
 
     flow = tuple(FlowStep(f.step, f.n, f.label or f.step) for f in section("flow") or ())
-    survival = _parse_survival(section("survival"), variables, arm.column, problem, unknown, declared)
+    id_column = model.data.id_column if section("data") is not None else None
+    survival = _parse_survival(section("survival"), variables, arm.column, problem, unknown, declared, id_column)
+    _check_dates(section("data"), survival, problem)
     subgroups = None
     if section("subgroups") is not None:
         g = model.subgroups
@@ -633,7 +724,7 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         subgroups = SubgroupSpec(tuple(g.endpoints), names)
     used = set(variables) | {arm.column} | ({model.data.id_column} if section("data") else set())
     if survival is not None:
-        used |= {c for ep in survival.endpoints.values() for c in (ep.time, ep.event)}
+        used |= {c for ep in survival.endpoints.values() for c in (ep.time, ep.event, *ep.source_columns)}
     response = _parse_response(section("response"), used, problem)
     if response is not None:
         used |= {c.column for c in response.criteria.values()}
@@ -652,25 +743,102 @@ def _parse_spec(model: StudyFile, raw: dict, lines: dict[tuple, int], path: Path
         design=Design(model.design.type, model.design.timing, model.design.setting, model.design.time_zero,
                       model.design.immortal_time),
         citation=Citation(**c.model_dump()) if c is not None else None,
-        table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding),
+        table_format=TableFormat(model.data.delimiter, model.data.decimal, model.data.encoding,
+                                 model.data.date_format),
         spec_file=path, paper_numbers=dict(section("paper_numbers") or {}), weighting=weighting,
         missing=MissingSpec(**section("missing").model_dump()) if section("missing") is not None else MissingSpec(),
-        raw=raw)
+        cutoff_date=model.data.cutoff_date, raw=raw)
+
+
+def _check_dates(data, survival: SurvivalSpec | None, problem) -> None:
+    """``data.date_format`` and ``data.cutoff_date``: a valid format; a cut-off that is not in the future; both
+    only with endpoints declared from dates (they would do nothing otherwise)."""
+    if data is None:
+        return
+    with_dates = [ep.name for ep in (survival.endpoints.values() if survival else ()) if ep.from_dates]
+    if data.date_format is not None:
+        message = date_format_problem(data.date_format)
+        if message:
+            problem(("data", "date_format"), message)
+        elif not with_dates:
+            problem(("data", "date_format"), "no endpoint is declared from dates (start, events, last_seen), so "
+                                             "no date is read: remove it, or declare the endpoints from dates")
+    if data.cutoff_date is not None:
+        today = datetime.date.today()
+        if data.cutoff_date > today:
+            problem(("data", "cutoff_date"), f"{data.cutoff_date.isoformat()} is after today ({today.isoformat()}): "
+                                             "a data cut-off cannot be in the future")
+        if not with_dates:
+            problem(("data", "cutoff_date"), "no endpoint is declared from dates (start, events, last_seen), so "
+                                             "nothing is censored at the cut-off: remove it, or declare the "
+                                             "endpoints from dates")
+
+
+DATE_KEYS = ("start", "events", "last_seen")
 
 
 def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem, unknown,
-                    declared) -> SurvivalSpec | None:
-    """The ``survival`` section (structure already checked): columns, endpoint and variable references."""
+                    declared, id_column: str | None = None) -> SurvivalSpec | None:
+    """The ``survival`` section (structure already checked): columns, endpoint and variable references.
+
+    An endpoint is declared either by durations (``time``, ``event``) or by dates (``start``, ``events``,
+    ``last_seen``); the dates form gets the derived columns ``<id>_time`` and ``<id>_event``."""
     if s is None:
         return None
     endpoints: dict[str, Endpoint] = {}
-    used_columns = set(variables) | {arm_column}
+    used_columns = set(variables) | {arm_column} | ({id_column} if id_column else set())
     for name, e in s.endpoints.items():
-        for key in ("time", "event"):
-            if getattr(e, key) in used_columns:
-                problem(("survival", "endpoints", name, key), f"column '{getattr(e, key)}' is already used by a "
-                                                              "variable or the arm")
-        endpoints[str(name)] = Endpoint(str(name), e.label, e.short, e.time, e.event, e.part_of)
+        where = ("survival", "endpoints", name)
+        dates = [k for k in DATE_KEYS if getattr(e, k) is not None]
+        durations = [k for k in ("time", "event") if getattr(e, k) is not None]
+        if dates and durations:
+            problem(where + (durations[0],), "give either time and event (durations) or start, events and last_seen "
+                                             "(dates), not both")
+        if dates:
+            for key in DATE_KEYS:
+                if getattr(e, key) is None:
+                    problem(where + (key,), "required key is missing: an endpoint declared from dates needs start, "
+                                            "events and last_seen")
+            events = tuple(e.events or ())
+            for i, column in enumerate(events):
+                if column in events[:i]:
+                    problem(where + ("events", i), f"'{column}' is listed twice")
+                if column in (e.start, e.last_seen):
+                    which = "start" if column == e.start else "last-seen"
+                    problem(where + ("events", i), f"'{column}' is also the {which} date: an event date must be a "
+                                                   "column of its own")
+            if e.start is not None and e.start == e.last_seen:
+                problem(where + ("last_seen",), f"'{e.last_seen}' is also the start date")
+            for key in DATE_KEYS:
+                for i, column in enumerate(events if key == "events" else [getattr(e, key)]):
+                    if column is not None and column in used_columns:
+                        problem(where + ((key, i) if key == "events" else (key,)),
+                                f"column '{column}' is already used by a variable, the arm or the id")
+            endpoints[str(name)] = Endpoint(str(name), e.label, e.short, f"{name}{DERIVED_TIME}",
+                                            f"{name}{DERIVED_EVENT}", e.part_of, e.start, events, e.last_seen)
+        else:
+            for key in ("time", "event"):
+                if getattr(e, key) is None:
+                    problem(where + (key,), "required key is missing (or declare the endpoint from dates: start, "
+                                            "events and last_seen)")
+                elif getattr(e, key) in used_columns:
+                    problem(where + (key,), f"column '{getattr(e, key)}' is already used by a variable or the arm")
+            endpoints[str(name)] = Endpoint(str(name), e.label, e.short, e.time or f"{name}{DERIVED_TIME}",
+                                            e.event or f"{name}{DERIVED_EVENT}", e.part_of)
+    with_dates = [ep for ep in endpoints.values() if ep.from_dates]
+    for ep in with_dates:
+        others = used_columns | {c for o in endpoints.values() if o is not ep
+                                 for c in (*o.source_columns, *((o.time, o.event) if o.from_dates else ()))}
+        for derived in (ep.time, ep.event):
+            if derived in others or derived in ep.date_columns:
+                problem(("survival", "endpoints", ep.name), f"the column derived from its dates, '{derived}', has "
+                                                            "the name of another column of the spec: rename the "
+                                                            "endpoint")
+    if with_dates and s.time_unit not in DAYS_PER_UNIT:
+        close = nearest(s.time_unit, list(DAYS_PER_UNIT))
+        problem(("survival", "time_unit"), f"'{s.time_unit}' cannot be derived from dates (endpoint "
+                                           f"{with_dates[0].name}): use one of {list(DAYS_PER_UNIT)}"
+                                           + (f" (did you mean `{close}`?)" if close else ""))
     for ep in endpoints.values():
         if ep.part_of is not None and ep.part_of not in endpoints:
             unknown(("survival", "endpoints", ep.name, "part_of"), ep.part_of, "an endpoint", endpoints)
