@@ -4,8 +4,8 @@ Every model of the chapter's Cox analysis (the univariable screen and the multiv
 each of ``m`` data sets completed by chained equations (:func:`helpers.stats.imputation.impute`, R mice's
 algorithms: predictive mean matching for continuous variables, logistic or multinomial regression for
 categorical ones) and pooled by Rubin's rules (``mice::pool``), with the fraction of missing information. The
-imputation model holds the candidate variables, the arm and the outcome: the event indicator and the
-Nelson-Aalen cumulative hazard of the endpoint (White & Royston 2009). A variable with a cut is imputed on its
+imputation model holds the candidate variables, the arm and the outcomes: each endpoint's event indicator and
+Nelson-Aalen cumulative hazard (White & Royston 2009); one set of imputations serves all the chapter's endpoints. A variable with a cut is imputed on its
 own scale and cut afterwards. The variables enter the multivariable model when a pooled univariable p is below
 the entry threshold, as in the complete-case screen. The complete-case results stay on the page; the observed
 Table 1 is unchanged.
@@ -23,17 +23,24 @@ from helpers.stats.imputation import impute, nelson_aalen, pool_cox
 from helpers.study.patients import CUT_SUFFIX, cut_variable
 
 
-def completed_tables(spec, data: pd.DataFrame, endpoint: str, variables) -> list[pd.DataFrame]:
-    """The patient table completed ``m`` times for one endpoint's models (cut columns recomputed)."""
-    ep = spec.survival.endpoints[endpoint]
+def completed_tables(spec, data: pd.DataFrame, endpoints, variables) -> list[pd.DataFrame]:
+    """The patient table completed ``m`` times (cut columns recomputed) for the models of ``endpoints`` (one name
+    or several): the imputation model holds ``variables``, the arm, and each endpoint's event indicator and
+    Nelson-Aalen cumulative hazard, so that one set of imputations serves every endpoint's models."""
     miss = spec.missing
     frame = pd.DataFrame(index=data.index)
     for v in variables:
         frame[v] = data[v]
     frame["_arm"] = (data[spec.arm.column].astype(str) == spec.arm.experimental).astype(float)
-    frame["_event"] = data[ep.event].astype(float)
-    frame["_hazard"] = nelson_aalen(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float))
-    imp = impute(frame, m=miss.m, seed=miss.seed, maxit=miss.maxit)
+    for name in [endpoints] if isinstance(endpoints, str) else list(endpoints):
+        ep = spec.survival.endpoints[name]
+        frame[f"_event_{name}"] = data[ep.event].astype(float)
+        frame[f"_hazard_{name}"] = nelson_aalen(data[ep.time].to_numpy(float), data[ep.event].to_numpy(float))
+    # the spec's categorical variables are ordered factors; mice's default for those (polr) is not implemented, so
+    # a variable of more than two levels gets multinomial regression (polyreg), as for an unordered factor
+    method = {v: "polyreg" for v in variables
+              if spec.variables[v].type == "categorical" and len(spec.variables[v].levels) > 2}
+    imp = impute(frame, m=miss.m, seed=miss.seed, maxit=miss.maxit, method=method)
     out = []
     for done in imp:
         table = data.copy()
@@ -59,11 +66,13 @@ def _fit(table: pd.DataFrame, spec, endpoint: str, variables) -> tuple[coxmod.Co
 class ImputedCox:
     """The pooled univariable screen and multivariable model of one endpoint."""
 
-    def __init__(self, spec, data: pd.DataFrame, endpoint: str, entry_p: float):
+    def __init__(self, spec, data: pd.DataFrame, endpoint: str, entry_p: float,
+                 tables: list[pd.DataFrame] | None = None):
         self.spec, self.endpoint = spec, endpoint
         candidates = list(spec.survival.cox.candidates)
         self.missing_counts = {v: int(data[v].isna().sum()) for v in candidates if data[v].isna().any()}
-        self.tables = completed_tables(spec, data, endpoint, candidates)
+        # ``tables``: data sets completed once for the chapter's endpoints (completed_tables), else for this one
+        self.tables = tables if tables is not None else completed_tables(spec, data, endpoint, candidates)
         self.univariate = {}
         for v in ["arm", *candidates]:
             fits = [_fit(t, spec, endpoint, [v]) for t in self.tables]
@@ -113,9 +122,11 @@ def pooled_note(models: list[ImputedCox], spec) -> str:
         counts.update(m.missing_counts)
     listed = ", ".join(f"{spec.variables[v].label} {n}" for v, n in counts.items()) or "none"
     return (f"Multiple imputation by chained equations: m = {miss.m} data sets, {miss.maxit} iterations, seed "
-            f"{miss.seed}; predictive mean matching for continuous variables, logistic or multinomial regression for "
-            "categorical ones; the imputation model holds the candidate variables, the arm, the event indicator and "
-            "the Nelson-Aalen cumulative hazard (White & Royston 2009). Pooled by Rubin's rules with the "
+            f"{miss.seed}; predictive mean matching for continuous variables, logistic regression for categorical ones "
+            "of two levels and multinomial regression for more (also for ordered ones, where mice's default would be "
+            "proportional-odds regression); one set of imputations for all the chapter's endpoints, with the candidate "
+            "variables, the arm, and each endpoint's event indicator and Nelson-Aalen cumulative hazard in the "
+            "imputation model (White & Royston 2009). Pooled by Rubin's rules with the "
             "Barnard-Rubin degrees of freedom (R mice::pool). FMI: fraction of missing information. Missing values "
             f"imputed: {listed}.")
 

@@ -550,8 +550,12 @@ class SurvivalChapter:
         if spec.missing.impute and self.screens:
             from helpers.analyses.imputation import ImputedCox
 
+            from helpers.analyses.imputation import completed_tables
+
+            tables = completed_tables(spec, data, [s.endpoint.name for s in self.screens],
+                                      list(spec.survival.cox.candidates))
             for screen in self.screens:
-                self.imputed.append(ImputedCox(spec, data, screen.endpoint.name, screen.entry_p))
+                self.imputed.append(ImputedCox(spec, data, screen.endpoint.name, screen.entry_p, tables))
                 ch.results.extend(frame(self.imputed[-1].rows()), cohort=cohort)
         self.followup_rows, self.followup = followup_rows(data, spec)
         ch.results.extend(frame(self.followup_rows), cohort=cohort)
