@@ -32,6 +32,8 @@ EDITS = [
     ('title: "TODO', 'title: "Levamisole plus fluorouracil versus observation after resection of colon cancer"'),
     ("  type: observational", "  type: randomised"),
     ("  timing: retrospective", "  timing: prospective"),
+    ('  # time_zero: "..."', '  time_zero: "randomisation"'),
+    ('  # immortal_time: "..."', "  immortal_time: none"),
     ('  # source: "..."', '  source: "Data set colon of the R package survival (LGPL >= 2), as convert_colon.R '
                           'writes it"'),
     ("    range: [18, 85]", "    range: [18, 100]"),

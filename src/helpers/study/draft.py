@@ -516,6 +516,8 @@ def draft_spec(table: Path, study_id: str, folder: Path, dictionary: Path | None
     lines.check("design:", "how the arms were assigned (the pages' words on design)")
     lines.check("  type: observational", "randomised if assigned at random (a trial)")
     lines.check("  timing: retrospective", "prospective if collected as patients were followed")
+    lines.add('  # time_zero: "..."', "optional: when follow-up starts (the checklist page shows it)")
+    lines.add('  # immortal_time: "..."', "optional: any period one arm could not have the event")
     lines.blank()
 
     # -- data

@@ -44,6 +44,7 @@ import pandas as pd
 
 from helpers.study.patients import load_patients, response_columns, validate_patients, wide_ae_columns
 from helpers.study.spec import StudySpec
+from helpers.synth.survival import first_event_types
 
 __all__ = ["synthetic_registry", "write_registry", "validate_registry"]
 
@@ -142,6 +143,9 @@ def synthetic_registry(spec: StudySpec, n: int, seed: int = 0, seed_data: pd.Dat
 
     if spec.survival is not None:
         out.update(_draw_survival(rng, spec, seed_by_arm, by_arm, n))
+        # A competing-risks type column follows from the drawn event columns (same rule as the seed generator).
+        for cr in spec.survival.competing_risks.values():
+            out[cr.type_column] = np.asarray(first_event_types(spec, cr, out), dtype=object)
 
     if spec.response is not None:
         columns = response_columns(spec)
@@ -162,6 +166,7 @@ def synthetic_registry(spec: StudySpec, n: int, seed: int = 0, seed_data: pd.Dat
             col[rows] = rng.choice(6, size=len(rows), p=p)
         out[column] = col
     endpoint_columns = ([c for ep in spec.survival.endpoints.values() for c in (ep.time, ep.event)]
+                        + [cr.type_column for cr in spec.survival.competing_risks.values()]
                         if spec.survival is not None else [])
     order = [spec.id_column, arm_col, *spec.variables, *endpoint_columns, *response_columns(spec),
              *wide_ae_columns(spec)]
