@@ -245,10 +245,10 @@ class ResponseChapter:
                      notes=f"n (%) of patients in each arm. P: {test_name(self.policy)}.")
 
     def response_figure(self):
-        from helpers.report import figures
+        from helpers.report import seaborn_plots
         from helpers.report.display import Figure
 
-        return Figure("response_bars", figures.response_bars(self.rows, self.spec, self.criteria),
+        return Figure("response_bars", seaborn_plots.response_bars(self.rows, self.spec, self.criteria),
                       "Best overall response by arm and criterion (percent of patients).",
                       alt="Stacked bars of best overall response (complete response, partial response, stable disease, "
                           "progressive disease) by arm for " + " and ".join(
