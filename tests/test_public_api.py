@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import doctest
+import re
 import importlib
 import pkgutil
 import subprocess
@@ -72,3 +73,16 @@ def test_the_main_examples_are_doctests():
         obj = getattr(helpers.stats, name)
         tests = [t for t in finder.find(obj, name) if t.examples]
         assert tests and sum(len(t.examples) for t in tests) >= 2, name
+
+
+def test_api_page_documents_existing_objects_and_is_in_the_book():
+    root = SRC.parent
+    page = (root / "book" / "api.md").read_text(encoding="utf-8")
+    targets = re.findall(r"^\.\. auto(?:function|class):: (\S+)$", page, flags=re.M)
+    assert set(MAIN) <= {t.rsplit(".", 1)[1] for t in targets}
+    for target in targets:
+        module, name = target.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), name).__doc__, target
+    assert "book/api" in (root / "_toc.yml").read_text(encoding="utf-8")
+    config = (root / "_config.yml").read_text(encoding="utf-8")
+    assert "sphinx.ext.autodoc" in config and "sphinx.ext.napoleon" in config
