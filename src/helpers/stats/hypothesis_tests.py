@@ -369,7 +369,10 @@ def fisher_test(table, max_tables: int = _DEFAULT_MAX_TABLES) -> float:
     ``TOL``). Rows or columns with a zero total do not change the probabilities and are dropped; if
     fewer than two rows or columns remain, only one table is possible and p = 1 (as R returns).
     R's Monte Carlo option is never used; scipy's default for r x c tables is Monte Carlo, so scipy
-    is not used for r x c either.
+    is not used for r x c either. 2 x 2 tables: ``scipy.stats.fisher_exact`` plus the tables within R's
+    tolerance. Only the p-value is returned: scipy's statistic is the sample odds ratio ``ad / bc``,
+    while R's ``fisher.test`` estimate is the conditional maximum-likelihood odds ratio, so the two
+    would differ.
 
     Raises
     ------
