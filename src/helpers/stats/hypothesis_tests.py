@@ -204,32 +204,52 @@ def _fisher_2x2(x: np.ndarray) -> float:
     p = float(stats.fisher_exact(x.astype(np.int64), alternative="two-sided").pvalue)
     if p >= 1.0:
         return 1.0
-    # hypergeometric of x[0, 0] given the margins (scipy's parametrisation: M, n, N)
+    # hypergeometric of x[0, 0] given the margins (scipy's parametrisation: M, n, N), with scipy's own pmf
+    # so that "counted by scipy" is decided on the numbers scipy compared; vectorised calls (a scalar call
+    # costs as much as a hundred values)
     total, row1, col1, x11 = int(x.sum()), int(x[0].sum()), int(x[:, 0].sum()), int(x[0, 0])
     lo, hi = max(0, col1 + row1 - total), min(row1, col1)
-    logpmf = lambda t: float(stats.hypergeom.logpmf(t, total, row1, col1))  # noqa: E731
-    ref = logpmf(x11)
-    r_lim, scipy_lim = ref + math.log1p(_FISHER_2X2_RELERR - 1.0), ref + math.log1p(1e-14)
+    pmf = lambda ts: stats.hypergeom.pmf(np.asarray(ts), total, row1, col1)  # noqa: E731
     mode = int((col1 + 1) * (row1 + 1) / (total + 2))  # scipy's
-    step = 1 if x11 < mode else -1
-    # scipy counts the tables beyond the observed one (away from the mode) and those on the far side of
-    # the mode with P <= P(obs) (1 + 1e-14); R also counts any with P <= P(obs) (1 + 1e-7) between them.
-    counted_by_scipy = lambda t, lp: (t - mode) * step > 0 and lp <= scipy_lim  # noqa: E731
-    extra: dict[int, float] = {}
-    t = x11 + step  # from the observed table towards (and past) the mode
-    while lo <= t <= hi and (lp := logpmf(t)) <= r_lim:
-        extra[t] = lp
-        t += step
-    far, near = (hi, mode) if step == 1 else (lo, mode)
-    if logpmf(far) <= r_lim:  # the far side's crossing of R's limit, by bisection, then outwards
+    ref, p_mode = (float(v) for v in pmf([x11, mode]))
+    if ref == 0.0:  # underflow: nothing is as probable as the observed table in either rule
+        return p
+    r_lim, scipy_lim = ref * _FISHER_2X2_RELERR, ref * (1.0 + 1e-14)
+    step = 1 if x11 < mode else -1  # from the observed table towards the mode, and outwards beyond it
+
+    def run(start: int, keep) -> dict[int, float]:
+        """Tables from ``start`` in direction ``step`` while ``keep(P)``, in doubling windows."""
+        out, size, t = {}, 4, start
+        while lo <= t <= hi:
+            ts = np.arange(t, t + step * size, step)
+            ts = ts[(ts >= lo) & (ts <= hi)]
+            for ti, pi in zip(ts.tolist(), pmf(ts).tolist()):
+                if not keep(pi):
+                    return out
+                out[ti] = pi
+            t, size = ts[-1] + step, size * 2
+        return out
+
+    def crossing(near: int, far: int) -> int:
+        """The first table from ``near`` (the mode) towards ``far`` with P <= R's limit (P(far) is)."""
         while abs(far - near) > 1:
-            mid = (far + near) // 2
-            far, near = (mid, near) if logpmf(mid) <= r_lim else (far, mid)
-        t = far
-        while lo <= t <= hi and (lp := logpmf(t)) > scipy_lim:
-            extra[t] = lp
-            t += step
-    add = sum(math.exp(lp) for t, lp in extra.items() if not counted_by_scipy(t, lp))
+            offsets = np.unique(np.linspace(0, abs(far - near), min(65, abs(far - near) + 1)).round().astype(int))
+            ts = near + step * offsets
+            below = np.flatnonzero(pmf(ts) <= r_lim)
+            if below[0] == 0:
+                return near
+            near, far = int(ts[below[0] - 1]), int(ts[below[0]])
+        return far
+
+    # scipy counts the tables beyond the observed one (away from the mode) and those on the far side of
+    # the mode with P <= P(obs) (1 + 1e-14); R also counts any with P <= P(obs) (1 + 1e-7) between them:
+    # next to the observed table, and next to the far side's crossing of R's limit
+    extra = run(x11 + step, lambda pt: pt <= r_lim)
+    far = hi if step == 1 else lo
+    if far != mode and float(pmf([far])[0]) <= r_lim:
+        start = mode if p_mode <= r_lim else crossing(mode, far)
+        extra.update(run(start, lambda pt: pt > scipy_lim))
+    add = sum(pt for t, pt in extra.items() if not ((t - mode) * step > 0 and pt <= scipy_lim))
     return max(0.0, min(1.0, p + add))
 
 
