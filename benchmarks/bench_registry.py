@@ -95,7 +95,7 @@ def run_python_steps(csv: Path) -> dict:
 
     from helpers.analyses import balance
     from helpers.analyses import cohorts
-    from helpers.report import figures
+    from helpers.report import figures, seaborn_plots
     from helpers.analyses import response
     from helpers.analyses import safety
     from helpers.analyses import subgroups
@@ -191,8 +191,8 @@ def run_python_steps(csv: Path) -> dict:
         panels = [dict(title=c.endpoint.label, kms=c.kms, ylabel=f"{c.endpoint.short} probability",
                        annotation=sc.panel_annotation(c, spec)) for c in comps.values()]
         figs = [figures.km_figure(panels, spec, list(surv.at_risk_times), surv.time_unit),
-                figures.love_plot(state["bal"]),
-                figures.propensity_overlap(state["matched"].scores, state["data"][spec.arm.column],
+                seaborn_plots.love_plot(state["bal"]),
+                seaborn_plots.propensity_overlap(state["matched"].scores, state["data"][spec.arm.column],
                                            state["matched"].result.matched_ids, spec),
                 figures.ae_butterfly(state["ae_rows"], spec)]
         figs += [figures.forest_plot(res.table, spec, title=name) for name, res in state["subgroups"].items()]

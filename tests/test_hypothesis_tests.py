@@ -368,3 +368,23 @@ def test_seed004_age_p_value_comes_from_students_pooled_t_test():
 
     assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=True), 3) == 0.151
     assert round(t_test_from_summary(65.79, 11.19, 66, 62.12, 13.46, 34, equal_var=False), 3) == 0.178
+
+
+def _fisher_2x2_exact_r_rule(table):
+    """R's fisher.test rule in exact rational arithmetic: the sum of P(t) over tables with P(t) <=
+    P(observed) (1 + 1e-7)."""
+    from fractions import Fraction
+
+    (a, b), (c, d) = table
+    row1, col1, total = a + b, a + c, a + b + c + d
+    lo, hi = max(0, row1 + col1 - total), min(row1, col1)
+    w = {t: Fraction(math.comb(row1, t) * math.comb(total - row1, col1 - t)) for t in range(lo, hi + 1)}
+    limit = w[a] * Fraction(10**7 + 1, 10**7)
+    return float(sum(v for v in w.values() if v <= limit) / sum(w.values()))
+
+
+@pytest.mark.parametrize("table", [[[3, 1], [1, 3]], [[10, 2], [3, 15]], [[50, 55], [23, 133]], [[17, 176], [15, 86]],
+                                   [[0, 5], [5, 0]], [[1, 9], [11, 3]], [[40, 60], [60, 40]], [[7, 7], [7, 7]]])
+def test_fisher_2x2_from_scipy_keeps_r_tolerance(table):
+    # the 2 x 2 test is scipy.stats.fisher_exact plus R's tie tolerance; checked against exact arithmetic
+    assert fisher_test(table) == pytest.approx(_fisher_2x2_exact_r_rule(table), rel=1e-12)

@@ -262,7 +262,7 @@ def test_response_bars_figure(response_study):
 
     matplotlib.use("Agg")
     import pandas as pd
-    from helpers.report.figures import response_bars
+    from helpers.report.seaborn_plots import response_bars
 
     spec = load_spec(response_study / "study.yaml")
     data = load_patients(spec)

@@ -234,26 +234,26 @@ class CohortsChapter:
         return no_matching_text(self.spec) if self.matched is None else matching_summary(self.spec, self.matched)
 
     def love_plot(self):
-        from helpers.report import figures
+        from helpers.report import seaborn_plots
         from helpers.report.display import Figure
 
         if self.matched is None:
             return None
         bal = self.balance
-        return Figure("love", figures.love_plot(bal), "Absolute standardized mean differences of the Table 1 "
+        return Figure("love", seaborn_plots.love_plot(bal), "Absolute standardized mean differences of the Table 1 "
                       "covariates before (open) and after (filled) matching; the dashed line marks 0.1.",
                       alt=f"Love plot of standardized mean differences for {bal['variable'].nunique()} covariates; "
                           f"largest absolute difference {bal['before'].abs().max():.2f} before and "
                           f"{bal['after'].abs().max():.2f} after matching.")
 
     def overlap_plot(self):
-        from helpers.report import figures
+        from helpers.report import seaborn_plots
         from helpers.report.display import Figure
 
         if self.matched is None:
             return None
         m = self.matched
-        return Figure("ps_overlap", figures.propensity_overlap(m.scores, self.ch.data[self.spec.arm.column],
+        return Figure("ps_overlap", seaborn_plots.propensity_overlap(m.scores, self.ch.data[self.spec.arm.column],
                                                                m.result.matched_ids, self.spec),
                       "Propensity scores by arm (logistic model on the matching covariates). Light bars: all "
                       "patients; dark bars: matched patients.",

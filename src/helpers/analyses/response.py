@@ -3,7 +3,8 @@
 Conventions:
 
 * percentages are of *all* patients of the arm (the papers' denominators), ``pct`` on the 0-100 scale;
-* the 95% CI of a rate (ORR, DCR) is the Clopper-Pearson exact interval, as R's ``binom.test(k, n)``;
+* the 95% CI of a rate (ORR, DCR) is the Clopper-Pearson exact interval, as R's ``binom.test(k, n)``
+  (:mod:`helpers.stats.proportions`, which also has the Wilson and Newcombe intervals);
 * between-arm p-values, one per response level, compare "level" vs "not level" by arm with the spec's
   categorical policy (:func:`helpers.hypothesis_tests.categorical_p_value`);
 * the CI of a difference of rates (experimental - reference) is Newcombe's hybrid score interval
@@ -21,57 +22,14 @@ import pandas as pd
 from scipy import stats
 
 from helpers.stats import hypothesis_tests as ht
+from helpers.stats.proportions import (clopper_pearson, proportion_difference_ci,  # noqa: F401
+                                       wilson_interval)
 from helpers.study.patients import value_masks
 from helpers.study.spec import StudySpec
 from helpers.report.format import format_p
 
 ANALYSIS = "best_response"
 RATE_LEVELS = ("ORR", "DCR")
-
-
-def clopper_pearson(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) two-sided CI of a binomial proportion ``k / n``, as R's ``binom.test(k, n)``.
-
-    ``lower = Beta quantile(alpha/2; k, n - k + 1)`` (0 when k = 0), ``upper = Beta quantile(1 - alpha/2;
-    k + 1, n - k)`` (1 when k = n).  Proportions on the 0-1 scale.
-    """
-    k, n = _check_count(k, n)
-    alpha = 1.0 - conf
-    lower = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2.0, k, n - k + 1))
-    upper = 1.0 if k == n else float(stats.beta.ppf(1.0 - alpha / 2.0, k + 1, n - k))
-    return lower, upper
-
-
-def wilson_interval(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of ``k / n`` without continuity correction (R ``prop.test(k, n, correct=FALSE)``)."""
-    k, n = _check_count(k, n)
-    z = float(stats.norm.ppf(1.0 - (1.0 - conf) / 2.0))
-    p = k / n
-    centre = (2 * n * p + z * z) / (2 * (n + z * z))
-    half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / (2 * (n + z * z))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def proportion_difference_ci(k1: int, n1: int, k2: int, n2: int, conf: float = 0.95) -> tuple[float, float, float]:
-    """Difference ``k1/n1 - k2/n2`` and its CI by Newcombe's hybrid score method (Newcombe 1998, method 10).
-
-    With Wilson limits ``(l1, u1)`` and ``(l2, u2)`` of the two proportions and ``D = p1 - p2``:
-    ``lower = D - sqrt((p1 - l1)^2 + (u2 - p2)^2)``, ``upper = D + sqrt((u1 - p1)^2 + (p2 - l2)^2)``.
-    Returns ``(difference, lower, upper)`` on the 0-1 scale.
-    """
-    k1, n1 = _check_count(k1, n1)
-    k2, n2 = _check_count(k2, n2)
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_interval(k1, n1, conf)
-    l2, u2 = wilson_interval(k2, n2, conf)
-    d = p1 - p2
-    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-
-
-def _check_count(k, n) -> tuple[int, int]:
-    if int(k) != k or int(n) != n or n < 1 or not 0 <= k <= n:
-        raise ValueError(f"need whole numbers 0 <= k <= n and n >= 1, got k={k!r}, n={n!r}")
-    return int(k), int(n)
 
 
 def _policy_p(table: np.ndarray, policy: str) -> tuple[float, str]:
@@ -287,10 +245,10 @@ class ResponseChapter:
                      notes=f"n (%) of patients in each arm. P: {test_name(self.policy)}.")
 
     def response_figure(self):
-        from helpers.report import figures
+        from helpers.report import seaborn_plots
         from helpers.report.display import Figure
 
-        return Figure("response_bars", figures.response_bars(self.rows, self.spec, self.criteria),
+        return Figure("response_bars", seaborn_plots.response_bars(self.rows, self.spec, self.criteria),
                       "Best overall response by arm and criterion (percent of patients).",
                       alt="Stacked bars of best overall response (complete response, partial response, stable disease, "
                           "progressive disease) by arm for " + " and ".join(

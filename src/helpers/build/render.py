@@ -1,6 +1,7 @@
 """Rendering the book with Jupyter Book (strict), refusing data files, and swapping the site into place."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,10 @@ def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bo
         cmd += ["--path-output", str(path_output)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
+    # the API page's autodoc imports helpers.stats: the same source as this build, also from a staging project
+    src = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")

@@ -1,4 +1,7 @@
-"""Publication-grade figures for the cohorts chapter: patient flow, love plot, propensity-score overlap.
+"""Publication-grade figures: patient flow, Kaplan-Meier panels, adverse events, forest plots.
+
+The love plot, the propensity-score distributions and the response bars are drawn with seaborn in
+:mod:`helpers.report.seaborn_plots`.
 
 All figures use one palette per arm (Okabe-Ito, colour-blind safe: reference arm blue, experimental arm
 orange), labelled axes with units, and return the matplotlib ``Figure`` so notebooks only display it.
@@ -72,56 +75,6 @@ def flow_diagram(spec: StudySpec, arm_counts: dict[str, int], matched_counts: di
             _arrow(ax, x, y - 0.32, x, y - 0.47)
             _box(ax, x, y - 0.52, f"Propensity-matched\nn = {matched_counts[code]}", w=0.34, colour=colours[code],
                  face="#f4f4f4")
-    fig.tight_layout()
-    return fig
-
-
-def love_plot(balance: pd.DataFrame, threshold: float = 0.1):
-    """Absolute standardized mean differences before and after matching, one row per covariate (level)."""
-    df = balance.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(df) + 1.4))
-    y = np.arange(len(df))
-    ax.scatter(df["before"].abs(), y, marker="o", facecolors="white", edgecolors="#555555", label="Primary cohort",
-               zorder=3)
-    ax.scatter(df["after"].abs(), y, marker="o", color="#CC3311", label="Matched cohort", zorder=3)
-    for yi, b, a in zip(y, df["before"].abs(), df["after"].abs()):
-        ax.plot([b, a], [yi, yi], color="#bbbbbb", lw=0.8, zorder=1)
-    ax.axvline(threshold, color="#333333", ls="--", lw=0.9)
-    ax.set_yticks(y, df["label"])
-    finite = np.concatenate([df["before"].abs(), df["after"].abs()])
-    finite = finite[np.isfinite(finite)]
-    ax.set_xlim(0, max(0.5, float(finite.max()) * 1.08) if len(finite) else 1)
-    ax.set_xlabel("Absolute standardized mean difference (pooled SD)")
-    ax.legend(loc="lower right")
-    ax.grid(axis="x", color="#eeeeee")
-    fig.tight_layout()
-    return fig
-
-
-def propensity_overlap(scores: pd.Series, arm: pd.Series, matched_ids: pd.Index, spec: StudySpec, bins: int = 20):
-    """Mirrored histograms of the propensity score by arm: all patients (light) and matched patients (dark)."""
-    colours = arm_colours(spec)
-    edges = np.linspace(0, 1, bins + 1)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    # one look-up of the matched ids for all patients (a registry: 10^6 ids), not two per arm
-    matched = pd.Series(scores.index.isin(matched_ids), index=scores.index)
-    for sign, code in zip((-1, 1), spec.arm.codes):
-        in_arm = arm == code
-        s = scores[in_arm]
-        is_matched = matched[in_arm].to_numpy()
-        all_counts, _ = np.histogram(s, edges)
-        m_counts, _ = np.histogram(s[is_matched], edges)
-        ax.bar(edges[:-1], sign * all_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.3,
-               edgecolor="white", label=f"{spec.arm.labels[code]}: all (n = {len(s)})")
-        ax.bar(edges[:-1], sign * m_counts, width=np.diff(edges), align="edge", color=colours[code], alpha=0.95,
-               edgecolor="white", label=f"{spec.arm.labels[code]}: matched (n = {int(is_matched.sum())})")
-    ax.axhline(0, color="#333333", lw=0.8)
-    ax.set_xlim(0, 1)
-    ticks = ax.get_yticks()
-    ax.set_yticks(ticks, [f"{abs(int(t))}" for t in ticks])
-    ax.set_xlabel(f"Propensity score, P({spec.arm.labels[spec.arm.experimental]} | covariates)")
-    ax.set_ylabel(f"Patients ({spec.arm.labels[spec.arm.codes[0]]} below, {spec.arm.labels[spec.arm.experimental]} above)")
-    ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
 
@@ -324,40 +277,6 @@ def _row_lookup(rows: pd.DataFrame):
     """:func:`_row_value` for many look-ups in one table: the rows indexed once (first row of each key)."""
     values = first_row_values(rows)
     return lambda variable, level, group, stat: values.get((variable, level, group, stat), float("nan"))
-
-
-def response_bars(rows: pd.DataFrame, spec: StudySpec, criteria: list[str] | None = None):
-    """Stacked horizontal bars of the best overall response (% of patients) per criterion and arm.
-
-    ``rows``: :func:`helpers.response.best_response_table` output for the criteria (concatenated).  One bar
-    per (criterion, arm), criteria top to bottom in the given order, segments CR -> PD left to right.
-    """
-    criteria = list(criteria or spec.response.criteria)
-    cats = list(spec.response.categories)
-    colours = {c: RESPONSE_COLOURS[i % len(RESPONSE_COLOURS)] for i, c in enumerate(cats)}
-    bars = [(c, a) for c in criteria for a in spec.arm.codes]
-    fig, ax = plt.subplots(figsize=(7.2, 0.55 * len(bars) + 1.4))
-    ys = np.arange(len(bars))[::-1].astype(float)
-    for (crit, arm), y in zip(bars, ys):
-        left = 0.0
-        for cat in cats:
-            pct = _row_value(rows, crit, cat, arm, "pct")
-            ax.barh(y, pct, left=left, height=0.7, color=colours[cat], edgecolor="white", lw=0.6,
-                    label=cat if (crit, arm) == bars[0] else None)
-            if pct >= 6:
-                ax.text(left + pct / 2, y, f"{pct:.0f}", ha="center", va="center", fontsize=8,
-                        color="white" if cat in (cats[0], cats[-1]) else "#222222")
-            left += pct
-    labels = [f"{spec.response.criteria[c].label}: {spec.arm.labels[a]}" for c, a in bars]
-    ax.set_yticks(ys)
-    ax.set_yticklabels(labels)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("Patients (%)")
-    ax.set_ylabel("Response criterion and arm")
-    ax.legend(title="Best overall response", ncols=len(cats), loc="lower center", bbox_to_anchor=(0.5, 1.0),
-              fontsize=8.5, title_fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def _lighten(colour: str, amount: float = 0.6) -> tuple:

@@ -17,6 +17,15 @@ Python                                 R
 ``t_test_p(x, y, equal_var=False)``    ``t.test(x, y)`` (Welch)
 =====================================  ===========================================================
 
+Where scipy computes R's number, scipy does the arithmetic and this module adds R's input checks, edge
+cases and choice of method: ``scipy.stats.chi2_contingency`` (chi-square, with ``correction`` = R's Yates
+rule for 2 x 2 tables), ``scipy.stats.fisher_exact`` (2 x 2, plus R's tie tolerance, below),
+``scipy.stats.kruskal``, ``scipy.stats.mannwhitneyu`` (with R's rule for exact versus normal
+approximation) and ``scipy.stats.ttest_ind_from_stats`` (pooled and Welch). Hand-written code remains
+only where no library gives R's result: the exact Fisher test of r x c tables (scipy's default for them
+is Monte Carlo) and R's relative tolerance of 1e-7 for tables as probable as the observed one in the
+2 x 2 test (scipy's is 1e-14).
+
 Missing values (NaN) in ``x`` and ``y`` are dropped, as R does. Tables are 2-D arrays of counts (a
 list of lists, NumPy array or DataFrame); orientation does not matter for any of the tests.
 """
@@ -124,25 +133,21 @@ def _chisq(table, correct: bool) -> tuple[float, str]:
         e = v.sum() / v.size
         stat = float(np.sum((v - e) ** 2 / e))
         return float(special.chdtrc(v.size - 1, stat)), _METHOD_GOF
-    n = x.sum()
-    e = np.outer(x.sum(axis=1), x.sum(axis=0)) / n
+    e = np.outer(x.sum(axis=1), x.sum(axis=0)) / x.sum()
     method = _METHOD_CHISQ
-    yates = 0.0
-    if correct and x.shape == (2, 2):
-        yates = min(0.5, float(np.min(np.abs(x - e))))
-        if yates > 0:
-            method = _METHOD_YATES
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = float(np.sum((np.abs(x - e) - yates) ** 2 / e))
-    if math.isnan(stat):
+    if correct and x.shape == (2, 2) and float(np.min(np.abs(x - e))) > 0:
+        method = _METHOD_YATES  # R names the correction only when it changes the statistic
+    if np.any(e == 0):
         warnings.warn(
             "a row or column of the table sums to zero, so expected counts are zero and the "
             "chi-square statistic is undefined; returning NaN as R's chisq.test does",
             stacklevel=3,
         )
         return math.nan, method
-    df = (x.shape[0] - 1) * (x.shape[1] - 1)
-    return float(special.chdtrc(df, stat)), method
+    # scipy applies Yates' correction only when df = 1, i.e. to 2 x 2 tables as R does, and with R's
+    # amount: each |O - E| is moved by min(0.5, |O - E|), which is the same for the four cells.
+    res = stats.chi2_contingency(x, correction=correct)
+    return float(res.pvalue), method
 
 
 def chisq_test(table, correct: bool = True) -> float:
@@ -189,19 +194,63 @@ def _log_factorials(n: int) -> np.ndarray:
 
 
 def _fisher_2x2(x: np.ndarray) -> float:
-    # R: m = sum(x[, 1]), n = sum(x[, 2]), k = sum(x[1, ]), x = x[1, 1]
-    m = int(x[:, 0].sum())
-    n = int(x[:, 1].sum())
-    k = int(x[0, :].sum())
-    x11 = int(x[0, 0])
-    lo = max(0, k - n)
-    hi = min(k, m)
-    support = np.arange(lo, hi + 1)
-    logdc = stats.hypergeom.logpmf(support, m + n, m, k)
-    d = np.exp(logdc - logdc.max())
-    d = d / d.sum()
-    p = float(np.sum(d[d <= d[x11 - lo] * _FISHER_2X2_RELERR]))
-    return max(0.0, min(1.0, p))
+    """R's two-sided p of a 2 x 2 table: ``scipy.stats.fisher_exact``, plus the tables that R's tolerance
+    counts as being as probable as the observed one and scipy's does not.
+
+    Both sum the probabilities of the tables no more probable than the observed one, ``P(t) <= P(obs) *
+    (1 + eps)``; R's ``eps`` is 1e-7, scipy's 1e-14. The tables in between lie next to the observed one
+    and next to the crossing on the other side of the mode (the hypergeometric distribution is
+    unimodal), so they are found by walking from those two places."""
+    p = float(stats.fisher_exact(x.astype(np.int64), alternative="two-sided").pvalue)
+    if p >= 1.0:
+        return 1.0
+    # hypergeometric of x[0, 0] given the margins (scipy's parametrisation: M, n, N), with scipy's own pmf
+    # so that "counted by scipy" is decided on the numbers scipy compared; vectorised calls (a scalar call
+    # costs as much as a hundred values)
+    total, row1, col1, x11 = int(x.sum()), int(x[0].sum()), int(x[:, 0].sum()), int(x[0, 0])
+    lo, hi = max(0, col1 + row1 - total), min(row1, col1)
+    pmf = lambda ts: stats.hypergeom.pmf(np.asarray(ts), total, row1, col1)  # noqa: E731
+    mode = int((col1 + 1) * (row1 + 1) / (total + 2))  # scipy's
+    ref, p_mode = (float(v) for v in pmf([x11, mode]))
+    if ref == 0.0:  # underflow: nothing is as probable as the observed table in either rule
+        return p
+    r_lim, scipy_lim = ref * _FISHER_2X2_RELERR, ref * (1.0 + 1e-14)
+    step = 1 if x11 < mode else -1  # from the observed table towards the mode, and outwards beyond it
+
+    def run(start: int, keep) -> dict[int, float]:
+        """Tables from ``start`` in direction ``step`` while ``keep(P)``, in doubling windows."""
+        out, size, t = {}, 4, start
+        while lo <= t <= hi:
+            ts = np.arange(t, t + step * size, step)
+            ts = ts[(ts >= lo) & (ts <= hi)]
+            for ti, pi in zip(ts.tolist(), pmf(ts).tolist()):
+                if not keep(pi):
+                    return out
+                out[ti] = pi
+            t, size = ts[-1] + step, size * 2
+        return out
+
+    def crossing(near: int, far: int) -> int:
+        """The first table from ``near`` (the mode) towards ``far`` with P <= R's limit (P(far) is)."""
+        while abs(far - near) > 1:
+            offsets = np.unique(np.linspace(0, abs(far - near), min(65, abs(far - near) + 1)).round().astype(int))
+            ts = near + step * offsets
+            below = np.flatnonzero(pmf(ts) <= r_lim)
+            if below[0] == 0:
+                return near
+            near, far = int(ts[below[0] - 1]), int(ts[below[0]])
+        return far
+
+    # scipy counts the tables beyond the observed one (away from the mode) and those on the far side of
+    # the mode with P <= P(obs) (1 + 1e-14); R also counts any with P <= P(obs) (1 + 1e-7) between them:
+    # next to the observed table, and next to the far side's crossing of R's limit
+    extra = run(x11 + step, lambda pt: pt <= r_lim)
+    far = hi if step == 1 else lo
+    if far != mode and float(pmf([far])[0]) <= r_lim:
+        start = mode if p_mode <= r_lim else crossing(mode, far)
+        extra.update(run(start, lambda pt: pt > scipy_lim))
+    add = sum(pt for t, pt in extra.items() if not ((t - mode) * step > 0 and pt <= scipy_lim))
+    return max(0.0, min(1.0, p + add))
 
 
 def _expand_column(rem: np.ndarray, total: int, limit: float = math.inf):
@@ -340,7 +389,10 @@ def fisher_test(table, max_tables: int = _DEFAULT_MAX_TABLES) -> float:
     ``TOL``). Rows or columns with a zero total do not change the probabilities and are dropped; if
     fewer than two rows or columns remain, only one table is possible and p = 1 (as R returns).
     R's Monte Carlo option is never used; scipy's default for r x c tables is Monte Carlo, so scipy
-    is not used for r x c either.
+    is not used for r x c either. 2 x 2 tables: ``scipy.stats.fisher_exact`` plus the tables within R's
+    tolerance. Only the p-value is returned: scipy's statistic is the sample odds ratio ``ad / bc``,
+    while R's ``fisher.test`` estimate is the conditional maximum-likelihood odds ratio, so the two
+    would differ.
 
     Raises
     ------
@@ -420,9 +472,18 @@ def mann_whitney_p(x, y) -> float:
 
     Notes
     -----
-    With average ranks ``R_g`` summed per group, ``H = [12 / (n (n + 1)) sum_g R_g^2 / n_g -
-    3 (n + 1)] / [1 - sum_t (t^3 - t) / (n^3 - n)]`` over tie groups ``t``, and ``p = P(chi2_1 >=
-    H)``. When all observations are equal H is 0/0 and, as in R, the result is NaN (with a warning).
+    ``scipy.stats.kruskal``: with average ranks ``R_g`` summed per group, ``H = [12 / (n (n + 1))
+    sum_g R_g^2 / n_g - 3 (n + 1)] / [1 - sum_t (t^3 - t) / (n^3 - n)]`` over tie groups ``t``, and
+    ``p = P(chi2_1 >= H)``. When all observations are equal H is 0/0 and, as in R, the result is NaN
+    (with a warning; scipy would raise).
+
+    Examples
+    --------
+    The ranks of ``x`` are 1, 2, 4, 5 (sum 12) and of ``y`` sum 33, so ``H = 12 / 90 (12^2 / 4 +
+    33^2 / 5) - 30 = 3.84`` (no ties), and ``P(chi2_1 >= 3.84) = 0.0500``:
+
+    >>> round(mann_whitney_p([1.1, 2.3, 3.0, 4.8], [2.9, 5.1, 6.2, 7.7, 8.0]), 4)
+    0.05
 
     Raises
     ------
@@ -431,37 +492,10 @@ def mann_whitney_p(x, y) -> float:
     """
     a = _as_sample(x, "x")
     b = _as_sample(y, "y")
-    z = np.concatenate([a, b])
-    n = z.size
-    ranks = stats.rankdata(z)
-    _, tie_counts = np.unique(z, return_counts=True)
-    ra = ranks[: a.size].sum()
-    rb = ranks[a.size:].sum()
-    stat = 12.0 * (ra**2 / a.size + rb**2 / b.size) / (n * (n + 1.0)) - 3.0 * (n + 1.0)
-    denom = 1.0 - np.sum(tie_counts.astype(float) ** 3 - tie_counts) / (float(n) ** 3 - n)
-    if denom == 0.0 or n < 2:
+    if np.unique(np.concatenate([a, b])).size < 2:
         warnings.warn("all observations are tied: the rank test is undefined (NaN, as in R)", stacklevel=2)
         return math.nan
-    return float(special.chdtrc(1, stat / denom))
-
-
-def _wilcox_exact_cdf(m: int, n: int) -> np.ndarray:
-    """Cumulative distribution of the Mann-Whitney statistic W (0 .. m n) without ties, from the
-    generating function prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), in exact integer arithmetic."""
-    size = m * n + 1
-    coef = [0] * size
-    coef[0] = 1
-    for i in range(1, m + 1):
-        # multiply by (1 - q^(n+i))
-        s = n + i
-        for k in range(size - 1, s - 1, -1):
-            coef[k] -= coef[k - s]
-        # divide by (1 - q^i): running sums with stride i
-        for k in range(i, size):
-            coef[k] += coef[k - i]
-    total = math.comb(m + n, m)
-    cum = np.cumsum(np.array(coef, dtype=object))
-    return np.array([c / total for c in cum], dtype=float)
+    return float(stats.kruskal(a, b).pvalue)
 
 
 def wilcoxon_rank_sum_p(x, y, correct: bool = True, exact: bool | None = None) -> float:
@@ -475,8 +509,8 @@ def wilcoxon_rank_sum_p(x, y, correct: bool = True, exact: bool | None = None) -
         Continuity correction of 0.5 towards zero in the normal approximation.
     exact : bool or None, default None
         None: exact when both samples have fewer than 50 observations and there are no ties (R's
-        rule). An exact test is impossible with ties; R then warns and uses the normal
-        approximation, and so does this function.
+        rule; scipy's ``method="auto"`` would switch at 8). An exact test is impossible with ties; R
+        then warns and uses the normal approximation, and so does this function.
 
     Returns
     -------
@@ -484,64 +518,57 @@ def wilcoxon_rank_sum_p(x, y, correct: bool = True, exact: bool | None = None) -
         Exact: ``min(1, 2 P(W <= w))`` if ``w <= m n / 2`` else ``min(1, 2 P(W >= w))``, with
         ``W = sum of the ranks of x - m (m + 1) / 2``. Normal: ``z = (W - m n / 2 - c) / sigma``,
         ``sigma^2 = m n / 12 [(m + n + 1) - sum(t^3 - t) / ((m + n)(m + n - 1))]``,
-        ``c = 0.5 sign(W - m n / 2)`` if ``correct``, ``p = 2 min(Phi(z), 1 - Phi(z))``.
+        ``c = 0.5 sign(W - m n / 2)`` if ``correct``, ``p = 2 min(Phi(z), 1 - Phi(z))``. Computed by
+        ``scipy.stats.mannwhitneyu`` with the method chosen by R's rule.
+
+    Examples
+    --------
+    ``W = 12 - 10 = 2``; of the C(9, 4) = 126 equally likely rank sets of ``x``, 4 have ``W <= 2``,
+    so the exact two-sided p is 2 x 4 / 126:
+
+    >>> p = wilcoxon_rank_sum_p([1.1, 2.3, 3.0, 4.8], [2.9, 5.1, 6.2, 7.7, 8.0])
+    >>> abs(p - 8 / 126) < 1e-12
+    True
     """
     a = _as_sample(x, "x")
     b = _as_sample(y, "y")
     m, n = a.size, b.size
-    z_all = np.concatenate([a, b])
-    ranks = stats.rankdata(z_all)
-    w = float(ranks[:m].sum() - m * (m + 1) / 2.0)
-    ties = np.unique(ranks).size != ranks.size
+    ties = np.unique(np.concatenate([a, b])).size != m + n
     if exact is None:
-        exact = m < 50 and n < 50
-    if exact and not ties:
-        cdf = _wilcox_exact_cdf(m, n)
-        if w > m * n / 2.0:
-            p = 1.0 - cdf[int(round(w)) - 1]
-        else:
-            p = cdf[int(round(w))]
-        return float(min(2.0 * p, 1.0))
+        exact = m < 50 and n < 50  # R's rule; scipy's "auto" uses 8 instead of 50
     if exact and ties:
         warnings.warn("cannot compute exact p-value with ties (as R warns); using the normal approximation", stacklevel=2)
-    _, t = np.unique(ranks, return_counts=True)
-    t = t.astype(float)
-    zstat = w - m * n / 2.0
-    sigma = math.sqrt((m * n / 12.0) * ((m + n + 1.0) - np.sum(t**3 - t) / ((m + n) * (m + n - 1.0))))
-    corr = 0.5 * np.sign(zstat) if correct else 0.0
-    if sigma == 0.0:
+    if not (exact and not ties) and np.unique(np.concatenate([a, b])).size < 2:
         warnings.warn("all observations are tied: the rank test is undefined (NaN, as in R)", stacklevel=2)
         return math.nan
-    zz = (zstat - corr) / sigma
-    return float(2.0 * min(special.ndtr(zz), special.ndtr(-zz)))
+    # scipy's two-sided p is 2 P(U >= max(U1, U2)) and its continuity correction subtracts 0.5 from
+    # max(U1, U2) - m n / 2: the same as R's 0.5 sign(W - m n / 2) towards zero.
+    res = stats.mannwhitneyu(a, b, use_continuity=correct, alternative="two-sided",
+                             method="exact" if exact and not ties else "asymptotic")
+    return float(res.pvalue)
 
 
 # ----------------------------------------------------------------------------------------------
 # t tests
 # ----------------------------------------------------------------------------------------------
 def _t_from_moments(mx, vx, nx, my, vy, ny, equal_var: bool) -> float:
+    """R's checks of ``t.test``, then scipy's ``ttest_ind_from_stats``."""
     if equal_var:
         if nx < 1 or ny < 1 or nx + ny < 3:
             raise ValueError("not enough observations for a two-sample t-test (need n1 + n2 >= 3)")
-        df = nx + ny - 2.0
-        v = 0.0
-        if nx > 1:
-            v += (nx - 1) * vx
-        if ny > 1:
-            v += (ny - 1) * vy
-        v /= df
-        stderr = math.sqrt(v * (1.0 / nx + 1.0 / ny))
+        pooled = ((nx - 1) * vx if nx > 1 else 0.0) + ((ny - 1) * vy if ny > 1 else 0.0)
+        stderr = math.sqrt(pooled / (nx + ny - 2.0) * (1.0 / nx + 1.0 / ny))
     else:
         if nx < 2 or ny < 2:
             raise ValueError("Welch's t-test needs at least 2 observations in each group")
-        sx = math.sqrt(vx / nx)
-        sy = math.sqrt(vy / ny)
-        stderr = math.sqrt(sx**2 + sy**2)
-        df = stderr**4 / (sx**4 / (nx - 1) + sy**4 / (ny - 1))
+        stderr = math.sqrt(vx / nx + vy / ny)
     if stderr < 10 * np.finfo(float).eps * max(abs(mx), abs(my)) or stderr == 0.0:
         raise ValueError("data are essentially constant (zero standard error), as R's t.test stops")
-    t = (mx - my) / stderr
-    return float(2.0 * stats.t.cdf(-abs(t), df))
+    # R pools only the groups with n > 1 (a single value adds nothing to the variance): an SD of 0 for
+    # such a group gives scipy the same pooled variance.
+    res = stats.ttest_ind_from_stats(mx, math.sqrt(vx) if nx > 1 else 0.0, nx, my,
+                                     math.sqrt(vy) if ny > 1 else 0.0, ny, equal_var=equal_var)
+    return float(res.pvalue)
 
 
 def t_test_p(x, y, equal_var: bool = True) -> float:

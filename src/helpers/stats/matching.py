@@ -554,6 +554,18 @@ def nearest_neighbor_match(
     -------
     MatchResult
 
+    Examples
+    --------
+    Three treated (a, b, c) and four controls; no caliper. In MatchIt's default order (largest score
+    first) c (0.8) takes f (0.75, nearer than g at 0.9), then b takes e and a takes d:
+
+    >>> import pandas as pd
+    >>> scores = pd.Series([0.2, 0.5, 0.8, 0.25, 0.45, 0.75, 0.9], index=list("abcdefg"))
+    >>> treated = pd.Series([1, 1, 1, 0, 0, 0, 0], index=scores.index)
+    >>> m = nearest_neighbor_match(scores, treated, caliper=None)
+    >>> m.pairs[["treated_id", "control_id"]].values.tolist()
+    [['a', 'd'], ['b', 'e'], ['c', 'f']]
+
     Notes
     -----
     See the module docstring for the exact rules (stable sort, left neighbour wins an equal gap,

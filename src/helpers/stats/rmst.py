@@ -300,6 +300,23 @@ def rmst_difference(time, event, group, tau: float | None = None, tau_rule="floo
 
     ``tau``: a number, or None to apply ``tau_rule`` ("floor_min_max", "min_max", or a number).
     ``order``: (reference, comparison); default: the two group values sorted. See the module docstring.
+    The standard errors are survRM2's Greenwood plug-in ones (not lifelines' ``return_variance``, which is
+    the variance of min(T, tau)).
+
+    Returns
+    -------
+    RMSTComparison
+        ``tau``, ``arms`` (an :class:`RMSTEstimate` per arm), ``difference`` (comparison minus reference)
+        with its SE, CI and p, and the RMST and RMTL ratios.
+
+    Examples
+    --------
+    Arm A dies at 2, 4 and 6; arm B at 3 and 6, and is censored at 9. tau = min(6, 9) = 6. By hand the
+    areas under the curves are 2 + 2 (2/3) + 2 (1/3) = 4 for A and 3 + 3 (2/3) = 5 for B:
+
+    >>> res = rmst_difference([2, 4, 6, 3, 6, 9], [1, 1, 1, 1, 1, 0], ["A", "A", "A", "B", "B", "B"])
+    >>> res.tau, round(res.arms["A"].rmst, 10), round(res.arms["B"].rmst, 10), round(res.difference, 10)
+    (6.0, 4.0, 5.0, 1.0)
     """
     t, e = _clean(time, event)
     levels, codes = _group_codes(group)

@@ -432,6 +432,35 @@ def kaplan_meier(time: Any, event: Any, conf_type: str = "log", conf_level: floa
     ``S(t) = prod_{t_j <= t} (n_j - d_j) / n_j`` over distinct times, with Greenwood
     ``std_err(t) = sqrt(sum_{t_j <= t} d_j / (n_j (n_j - d_j)))`` (SE of -log S). See the module
     docstring for the bands. O(n log n): one sort.
+
+    Parameters
+    ----------
+    time : array-like
+        Follow-up times (non-negative, finite).
+    event : array-like
+        1 (or True) for an event, 0 for a censored time.
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        The pointwise interval, as R's ``conf.type``; R's default ``log`` (lifelines' only interval is
+        ``log-log``).
+    conf_level : float, default 0.95
+
+    Returns
+    -------
+    KaplanMeier
+        One row per distinct time (events and censorings, as ``survfit``): ``time``, ``n_risk``
+        (time >= t), ``n_event``, ``n_censor``, ``surv``, ``std_err``, ``lower``, ``upper``; ``median()``
+        follows ``print.survfit`` (the midpoint of a flat stretch at exactly 0.5).
+
+    Examples
+    --------
+    Six patients; by hand S = 5/6, then 5/6 x 4/5 = 2/3 at t = 2, 2/3 x 2/3 = 4/9 at t = 3, 0 at t = 6
+    (R: ``summary(survfit(...))$surv``; median 3, lower limit 2):
+
+    >>> km = kaplan_meier([1, 2, 2, 3, 5, 6], [1, 1, 0, 1, 0, 1])
+    >>> km.time.tolist(), km.surv.round(4).tolist()
+    ([1.0, 2.0, 3.0, 5.0, 6.0], [0.8333, 0.6667, 0.4444, 0.4444, 0.0])
+    >>> km.median().estimate, km.median().lower
+    (3.0, 2.0)
     """
     _check_conf(conf_type, conf_level)
     t, e = _check_time_event(time, event)
@@ -764,6 +793,31 @@ def logrank_test(time: Any, event: Any, group: Any, order: Sequence | None = Non
     As R: groups with expected 0 are left out; the first remaining group is dropped and
     ``chisq = (O - E)' V^-1 (O - E)`` over the rest; with fewer than two groups left, chisq = 0,
     df = 0 and p = 1. O(n log n) plus O(groups x n) plus O(groups^2 x times).
+
+    Parameters
+    ----------
+    time, event : array-like
+        Follow-up times and event indicators (1 = event, 0 = censored).
+    group : array-like
+        Group labels, one per patient; missing labels leave the patient out.
+    order : sequence, optional
+        The group labels in the order of the result (default: categorical order, else sorted).
+
+    Returns
+    -------
+    LogRankResult
+        ``chisq``, ``df``, ``p_value``, and ``observed``, ``expected``, ``variance`` per group.
+
+    Examples
+    --------
+    R: ``survdiff(Surv(time, event) ~ x)`` gives chisq 2.5764528 on 1 df, p = 0.1084645:
+
+    >>> time = [5, 8, 12, 15, 20, 23, 27, 30, 34, 40]
+    >>> event = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1]
+    >>> x = [1, 1, 1, 0, 1, 0, 0, 1, 0, 0]
+    >>> res = logrank_test(time, event, x)
+    >>> round(res.chisq, 7), res.df, round(res.p_value, 7)
+    (2.5764528, 1, 0.1084645)
     """
     t, e = _check_time_event(time, event)
     labels, codes = _group_codes(group, len(t), order)
