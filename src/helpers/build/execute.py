@@ -252,15 +252,27 @@ def _store_in_cache(task: _Task, staging: Path, cache_dir: Path) -> None:
     (folder / "key").write_text(task.key)
 
 
-def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
-    """Move executed notebooks into book/ and results into _build/results (only after all succeeded)."""
-    for run in runs:
-        run.target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)
+def _update(source: Path, target: Path) -> bool:
+    """Copy ``source`` to ``target`` unless it already has that content: an unchanged file keeps its
+    modification time, so that Sphinx does not read it again; a changed one gets the time of the copy."""
+    data = source.read_bytes()
+    try:
+        if target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return True
+
+
+def publish_executed(runs: list[ChapterRun], staging: Path) -> int:
+    """Move executed notebooks into book/ and results into _build/results (only after all succeeded); files
+    that did not change are left as they are. Returns the number of notebooks that changed."""
+    changed = sum(_update(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target) for run in runs)
     results = BUILD_DIR / "results"
     for study_dir in sorted((staging / "results").glob("*")):
         dest = results / study_dir.name
-        dest.mkdir(parents=True, exist_ok=True)
         for f in study_dir.glob("*"):
             if f.suffix in (".csv", ".json"):  # the results tables, and the run's matched cohort
-                shutil.copy2(f, dest / f.name)
+                _update(f, dest / f.name)
+    return changed
