@@ -182,7 +182,7 @@ def test_rebuild_reuses_unchanged_notebooks_and_reexecutes_changed_ones(repo_cop
     again = run_build(repo_copy)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "book up to date: no input changed since the last build" in again.stdout
-    for work in ("validating", "executing", "executed", "rendering"):
+    for work in ("validating ", "executing ", "  executed ", "rendering the book"):
         assert work not in again.stdout
     # a prose edit: no validation, no notebook, and Sphinx reads the edited page only
     doctrees = repo_copy / "_build" / "sphinx" / "_build" / ".doctrees"
@@ -194,7 +194,7 @@ def test_rebuild_reuses_unchanged_notebooks_and_reexecutes_changed_ones(repo_cop
     prose = run_build(repo_copy)
     assert prose.returncode == 0, prose.stdout[-2000:] + prose.stderr[-2000:]
     assert "only the book's pages or configuration changed" in prose.stdout
-    assert "validating" not in prose.stdout and "executed" not in prose.stdout
+    assert "validating " not in prose.stdout and "  executed " not in prose.stdout
     reread = sorted(p.relative_to(doctrees).as_posix() for p in before if p.stat().st_mtime_ns != before[p])
     assert reread == ["book/methods.doctree"]
     page = repo_copy / "_build" / "html" / "book" / "methods.html"
@@ -208,7 +208,7 @@ def test_rebuild_reuses_unchanged_notebooks_and_reexecutes_changed_ones(repo_cop
     methods.write_text(text, encoding="utf-8")
     fixed = run_build(repo_copy)
     assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
-    assert "executed" not in fixed.stdout
+    assert "  executed " not in fixed.stdout
     assert "A sentence added by the test." not in page.read_text(encoding="utf-8")
     spec = repo_copy / "data" / "studies" / "veteran" / "study.yaml"
     spec.write_text(spec.read_text(encoding="utf-8") + "\n# a changed comment is changed content\n",

@@ -118,7 +118,7 @@ class _Task:
 
 def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print,
             cache_dir: Path | None = None, jobs: int | None = None, reuse: bool = True,
-            warm: bool | None = None) -> dict:
+            warm: bool | None = None, zygote=None) -> dict:
     """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
 
     Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
@@ -126,7 +126,8 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
     successful execution is not executed again: its notebook and results are reused (with ``reuse=False``
     everything is executed and the cache refreshed). Each notebook runs in its own kernel process, forked
     from a pre-imported zygote (:mod:`helpers.build.warm`) unless ``warm`` is False (default: on where
-    supported and ``BOOK_WARM_KERNELS`` is not 0); one pool of worker processes serves every stage. Raises
+    supported and ``BOOK_WARM_KERNELS`` is not 0; a running :class:`~helpers.build.warm.Zygote` may be
+    passed in as ``zygote``); one pool of worker processes serves every stage. Raises
     :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
     """
     import contextlib
@@ -136,15 +137,15 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
     jobs = jobs or default_jobs()
     warm = warm_kernels_enabled() if warm is None else warm
     with contextlib.ExitStack() as stack:  # the worker pool and the zygote, when started, end with it
-        return _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack)
+        return _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote)
 
 
-def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack) -> dict:
+def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote) -> dict:
     import nbformat
 
     from helpers.build.warm import Zygote
 
-    pool = zygote = None
+    pool = None
     timings: dict[str, dict] = {}
     # the cohorts pages make each study's matched cohort, which the other pages read; the audit pages read the
     # results of all the others
@@ -177,7 +178,7 @@ def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm
             else:
                 todo.append(task)
         if todo and pool is None:  # started once, for every stage, when something is to be executed
-            if warm:
+            if warm and zygote is None:
                 zygote = stack.enter_context(Zygote())
             # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
             pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
@@ -191,7 +192,7 @@ def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm
                 out_nb.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(notebook_from_source(task.run.source), source_nb)
                 futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params,
-                                    zygote.socket if zygote else None)] = task
+                                    zygote.socket if warm and zygote else None)] = task
             failure = None
             for future in concurrent.futures.as_completed(futures):
                 task = futures[future]

@@ -27,6 +27,7 @@ is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -198,10 +199,21 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         log(f"book up to date: no input changed since the last build ({BUILD_DIR / 'html' / 'index.html'}); "
             "nothing validated, executed or rendered")
         return 0
-    if inputs and use_cache and stamp.analyses_up_to_date(inputs, targets):
+    if inputs and use_cache and stamp.analyses_up_to_date(inputs, targets):  # prose, configuration
         log("only the book's pages or configuration changed since the last build: the executed notebooks stand")
         return _render_and_stamp(runs, inputs, strict, log, {f"{r.study_id}/{r.chapter}": {"reused": True}
                                                             for r in runs}, 0.0, jobs or default_jobs())
+    if not inputs:
+        return _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs, None)
+    from helpers.build.warm import Zygote, warm_kernels_enabled
+
+    # the warm kernels' zygote imports its modules while the studies are validated
+    with Zygote() if warm_kernels_enabled() else contextlib.nullcontext() as zygote:
+        return _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs,
+                                     zygote)
+
+
+def _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs, zygote) -> int:
     studies = sorted({r.study_id for r in runs})
     if patients_files:
         if not validate_only:
@@ -230,7 +242,8 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         start = time.perf_counter()
         log(f"executing {len(runs)} notebooks ({jobs} at a time"
             + (", reusing those unchanged since their last execution)" if use_cache else ")"))
-        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache", jobs=jobs, reuse=use_cache)
+        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache", jobs=jobs, reuse=use_cache,
+                          zygote=zygote)
         executed = time.perf_counter() - start
         changed = publish_executed(runs, staging)
         log(f"{changed} executed notebook(s) changed")
@@ -238,6 +251,8 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         print(f"error: {exc}", file=sys.stderr)
         return 1
     shutil.rmtree(staging, ignore_errors=True)
+    if zygote is not None:
+        zygote.close()  # not needed while Sphinx runs
     return _render_and_stamp(runs, inputs, strict, log, timings, executed, jobs)
 
 

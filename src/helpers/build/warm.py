@@ -197,6 +197,8 @@ class Zygote:
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            if not os.path.exists(self.socket):  # still importing, no kernel forked yet
+                self.proc.kill()
             self.proc.stdin.close()
             try:
                 self.proc.wait(timeout=10)
