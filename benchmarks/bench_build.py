@@ -148,11 +148,15 @@ def table(r: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each cold kind (0: none, reuse the copy)")
+    parser.add_argument("--edit-runs", type=int, default=3, help="runs of the no-op and edit rebuilds")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
     args = parser.parse_args()
     jobs = os.cpu_count() or 1
-    fresh_copy()
+    if args.runs or not (REPO / "_build" / "html").exists():
+        fresh_copy()
+        if not args.runs:
+            build()  # the built copy the rebuilds start from (not timed)
     times: dict[str, list[float]] = {k: [] for k in ("cold parallel", "cold serial", "Jupyter Book serial",
                                                      "no-op", "prose edit", "spec edit")}
     details: dict[str, list[dict]] = {"cold parallel": [], "cold serial": []}
@@ -165,7 +169,7 @@ def main() -> None:
         # the last build was the parallel one: its executed notebooks are those Jupyter Book executes
         times["Jupyter Book serial"].append(jupyter_book_serial())
         print(f"Jupyter Book serial: {times['Jupyter Book serial'][-1]:.1f} s", flush=True)
-    for i in range(args.runs):
+    for i in range(args.edit_runs):
         times["no-op"].append(build()[0])
         append(REPO / "book" / "methods.md", f"\nA line added by the build benchmark ({i}).\n")
         times["prose edit"].append(build()[0])
@@ -176,17 +180,23 @@ def main() -> None:
     results = {"date": datetime.date.today().isoformat(),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "runs": args.runs, "jobs": jobs}
-    results.update({k: median(v) for k, v in times.items()})
+    results.update({k: median(v) for k, v in times.items() if v})
     results["all runs (s)"] = {k: [round(x, 2) for x in v] for k, v in times.items()}
-    for kind in details:
+    for kind in [k for k in details if details[k]]:
         middle = sorted(details[kind], key=lambda d: d["wall"])[len(details[kind]) // 2]
         results[f"{kind}: where the time goes (median run)"] = {k: (round(v, 1) if isinstance(v, float) else v)
                                                                for k, v in middle.items() if k != "wall"}
-    results["Jupyter Book serial / cold parallel"] = round(results["Jupyter Book serial"] / results["cold parallel"], 2)
-    results["cold serial / cold parallel"] = round(results["cold serial"] / results["cold parallel"], 2)
+    if args.runs:
+        results["Jupyter Book serial / cold parallel"] = round(results["Jupyter Book serial"] / results["cold parallel"], 2)
+        results["cold serial / cold parallel"] = round(results["cold serial"] / results["cold parallel"], 2)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    (out / "build.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (out / ("build.json" if args.runs else "build-rebuilds.json")).write_text(json.dumps(results, indent=1),
+                                                                            encoding="utf-8")
+    print(json.dumps(results, indent=1))
+    if not args.runs:
+        print("no cold runs: benchmarks/README.md not rewritten")
+        return
     text = table(results)
     print(text)
     readme = ROOT / "benchmarks" / "README.md"
