@@ -176,7 +176,7 @@ def main() -> None:
         build()  # the no-op after it is not timed here
         append(REPO / "data" / "studies" / "veteran" / "study.yaml", f"\n# a comment added by the build benchmark ({i})\n")
         times["spec edit"].append(build()[0])
-        print({k: round(v[-1], 2) for k, v in times.items()}, flush=True)
+        print({k: round(v[-1], 2) for k, v in times.items() if v}, flush=True)
     results = {"date": datetime.date.today().isoformat(),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "runs": args.runs, "jobs": jobs}
