@@ -81,3 +81,25 @@ def test_new_or_removed_files_count_and_caches_do_not(tree):
     (tree / "src" / "helpers" / "stats" / "__pycache__" / "km.cpython-311.pyc").write_bytes(b"\0")
     (tree / "book" / "s1" / "other.ipynb").write_text("{}", encoding="utf-8")  # executed notebooks are outputs
     assert stamp.inputs_digest({}) == before
+
+
+def test_a_page_pasting_from_a_changed_notebook_is_read_again(tmp_path):
+    """The landing page glues the audit pages' verdicts ({glue:text}`study/audit.ipynb::key`): Sphinx does not
+    see that dependency, so the build marks the page changed when such a notebook changed."""
+    import os
+
+    from helpers.build.render import refresh_cross_document_glue
+
+    (tmp_path / "s1").mkdir()
+    audit, other = tmp_path / "s1" / "audit.ipynb", tmp_path / "s1" / "survival.ipynb"
+    for nb in (audit, other):
+        nb.write_text("{}", encoding="utf-8")
+    index, methods = tmp_path / "index.md", tmp_path / "methods.md"
+    index.write_text("In all: {glue:text}`s1/audit.ipynb::verdict:s`.\n", encoding="utf-8")
+    methods.write_text("No glue here; s1/audit.ipynb is named in prose only.\n", encoding="utf-8")
+    for page in (index, methods):
+        os.utime(page, (1_000_000, 1_000_000))
+    assert refresh_cross_document_glue([other], tmp_path) == []
+    assert index.stat().st_mtime == 1_000_000
+    assert refresh_cross_document_glue([audit], tmp_path) == [index]
+    assert index.stat().st_mtime > 1_000_000 and methods.stat().st_mtime == 1_000_000

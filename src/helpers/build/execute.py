@@ -266,10 +266,11 @@ def _update(source: Path, target: Path) -> bool:
     return True
 
 
-def publish_executed(runs: list[ChapterRun], staging: Path) -> int:
+def publish_executed(runs: list[ChapterRun], staging: Path) -> list[Path]:
     """Move executed notebooks into book/ and results into _build/results (only after all succeeded); files
-    that did not change are left as they are. Returns the number of notebooks that changed."""
-    changed = sum(_update(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target) for run in runs)
+    that did not change are left as they are. Returns the notebooks that changed."""
+    changed = [run.target for run in runs
+               if _update(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)]
     results = BUILD_DIR / "results"
     for study_dir in sorted((staging / "results").glob("*")):
         dest = results / study_dir.name

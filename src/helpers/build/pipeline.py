@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from helpers.build.execute import default_jobs, execute, publish_executed
-from helpers.build.render import jupyter_book_html, render
+from helpers.build.render import jupyter_book_html, refresh_cross_document_glue, render
 from helpers.build.toc import BuildError, chapter_runs
 from helpers.paths import BOOK_DIR, BUILD_DIR, ROOT, STUDIES_DIR
 
@@ -246,7 +246,8 @@ def _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs
                           zygote=zygote)
         executed = time.perf_counter() - start
         changed = publish_executed(runs, staging)
-        log(f"{changed} executed notebook(s) changed")
+        log(f"{len(changed)} executed notebook(s) changed")
+        refresh_cross_document_glue(changed)  # pages that paste values from a changed notebook
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

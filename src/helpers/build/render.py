@@ -1,6 +1,8 @@
 """Rendering the book with Jupyter Book (strict), refusing data files, and swapping the site into place."""
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +79,27 @@ def environment_key(strict: bool) -> str:
               *_files(BOOK_DIR / "_static"), *_files(BOOK_DIR / "_ext")]:
         h.update(str(f.relative_to(ROOT)).encode() + b"\0" + (f.read_bytes() if f.exists() else b"<missing>"))
     return h.hexdigest()
+
+
+#: A cross-document glue reference in a page (``{glue:text}`erhcc_hait_mp/audit.ipynb::verdict:s```).
+_CROSS_GLUE = re.compile(r"([\w./-]+\.ipynb)::")
+
+
+def refresh_cross_document_glue(changed: list[Path], book_dir: Path | None = None) -> list[Path]:
+    """Pages that paste values from another page's notebook (the landing page's verdicts from the audit
+    pages): Sphinx does not know they depend on it, so when such a notebook changed, the page's modification
+    time is set to now and an incremental build reads it again. Returns those pages."""
+    book_dir = Path(book_dir or BOOK_DIR)
+    changed = {Path(p).resolve() for p in changed}
+    touched = []
+    if not changed:
+        return touched
+    for page in sorted(book_dir.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if any((page.parent / ref).resolve() in changed for ref in _CROSS_GLUE.findall(text)):
+            os.utime(page)
+            touched.append(page)
+    return touched
 
 
 def render(staging: Path | None = None, strict: bool = True, log=print) -> Path:
