@@ -55,9 +55,11 @@ SIZES ?= 10000 100000 1000000
 bench-registry: $(STAMP)
 	$(PY) benchmarks/bench_registry.py --sizes $(SIZES)
 
-# Time the book build: cold (serial, parallel), no-op rebuild, and Jupyter Book's own serial execution.
+# Time the book build, each the median of 3 runs: cold (parallel, serial) next to Jupyter Book's own serial
+# execution, no-op, one-prose-line and one-spec-line rebuilds (benchmarks/README.md). Not a test.
+# BENCH_ARGS="--runs 1" for one cold run of each kind.
 bench-build: $(STAMP)
-	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_build.py $(BENCH_ARGS)
 
 # Re-pin requirements.txt from requirements.in (top-level packages) in a scratch environment.
 lock:

@@ -120,9 +120,9 @@ class Chapter:
         """A statement of the paper in its words (``statements:`` of ``published.yaml``), or ""."""
         if self.published is None or not self.spec.published_file.exists():
             return ""
-        import yaml
+        from helpers.study.published import safe_load_yaml
 
-        raw = yaml.safe_load(self.spec.published_file.read_text(encoding="utf-8")) or {}
+        raw = safe_load_yaml(self.spec.published_file.read_text(encoding="utf-8")) or {}
         return str((raw.get("statements") or {}).get(key, ""))
 
     def warn(self, messages) -> None:

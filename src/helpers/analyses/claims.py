@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from helpers.report.format import format_number, format_p
 
@@ -37,7 +36,9 @@ class Claim:
 
 def load_claims(path: Path | str) -> list[Claim]:
     """The ``claims:`` of a ``published.yaml`` (an empty list when it has none); each is checked for its keys."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    from helpers.study.published import safe_load_yaml
+
+    raw = safe_load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     out = []
     for i, c in enumerate(raw.get("claims") or []):
         missing = [k for k in ("id", "claim", "estimate") if k not in c]

@@ -19,21 +19,29 @@ from helpers.paths import BUILD_DIR, ROOT, STUDIES_DIR
 
 
 def notebook_from_source(source: Path):
-    """Read a jupytext notebook and give it the kernel papermill needs (papermill cannot read .md itself)."""
+    """Read a jupytext notebook and give it the kernel papermill needs (papermill cannot read .md itself).
+
+    Cell ids are derived from the source's name and the cell's position, not drawn at random, so that
+    executing the same notebook twice gives the same file (apart from papermill's timestamps)."""
     import jupytext
 
     nb = jupytext.read(source)
+    for i, cell in enumerate(nb.cells):
+        cell.id = hashlib.sha256(f"{Path(source).name}:{i}".encode()).hexdigest()[:8]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nb
 
 
 def hide_injected_parameters(nb) -> None:
-    """papermill's injected-parameters cell must not show in the book."""
+    """papermill's injected-parameters cell must not show in the book (and gets a fixed id: papermill draws one
+    at random)."""
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell.id = "injected-parameters"
+            if "remove-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
 HELPERS_DIR = Path(__file__).resolve().parents[1]  # the whole helpers package
@@ -69,15 +77,19 @@ def declared_parameters(source: Path) -> set[str]:
     return notebook_parameters(source)
 
 
-def _execute_notebook(source_nb: str, out_nb: str, params: dict) -> dict:
-    """Execute one notebook with papermill (in a worker process); return its timings in seconds."""
+def _execute_notebook(source_nb: str, out_nb: str, params: dict, zygote_socket: str | None = None) -> dict:
+    """Execute one notebook with papermill (in a worker process); return its timings in seconds. With
+    ``zygote_socket``, on a warm kernel (:mod:`helpers.build.warm`), else on a freshly started one."""
     import nbformat
     import papermill
+
+    from helpers.build.warm import kernel_manager_class
 
     start = time.perf_counter()
     try:
         papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False,
+                                   kernel_manager_class=kernel_manager_class(zygote_socket))
     except papermill.PapermillExecutionError as exc:
         raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
     wall = time.perf_counter() - start
@@ -105,18 +117,35 @@ class _Task:
 
 
 def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = None, log=print,
-            cache_dir: Path | None = None, jobs: int | None = None, reuse: bool = True) -> dict:
+            cache_dir: Path | None = None, jobs: int | None = None, reuse: bool = True,
+            warm: bool | None = None, zygote=None) -> dict:
     """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
 
     Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
     results they read. With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
     successful execution is not executed again: its notebook and results are reused (with ``reuse=False``
-    everything is executed and the cache refreshed). Raises
+    everything is executed and the cache refreshed). Each notebook runs in its own kernel process, forked
+    from a pre-imported zygote (:mod:`helpers.build.warm`) unless ``warm`` is False (default: on where
+    supported and ``BOOK_WARM_KERNELS`` is not 0; a running :class:`~helpers.build.warm.Zygote` may be
+    passed in as ``zygote``); one pool of worker processes serves every stage. Raises
     :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
     """
-    import nbformat
+    import contextlib
+
+    from helpers.build.warm import warm_kernels_enabled
 
     jobs = jobs or default_jobs()
+    warm = warm_kernels_enabled() if warm is None else warm
+    with contextlib.ExitStack() as stack:  # the worker pool and the zygote, when started, end with it
+        return _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote)
+
+
+def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote) -> dict:
+    import nbformat
+
+    from helpers.build.warm import Zygote
+
+    pool = None
     timings: dict[str, dict] = {}
     # the cohorts pages make each study's matched cohort, which the other pages read; the audit pages read the
     # results of all the others
@@ -148,9 +177,13 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
                 log(f"  {name}: unchanged since its last execution, reused")
             else:
                 todo.append(task)
-        # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, max(1, len(todo))),
-                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+        if todo and pool is None:  # started once, for every stage, when something is to be executed
+            if warm and zygote is None:
+                zygote = stack.enter_context(Zygote())
+            # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")))
+        if todo:
             futures = {}
             for task in todo:
                 source_nb = staging / "sources" / task.run.study_id / f"{task.run.chapter}.ipynb"
@@ -158,7 +191,8 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
                 source_nb.parent.mkdir(parents=True, exist_ok=True)
                 out_nb.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(notebook_from_source(task.run.source), source_nb)
-                futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params)] = task
+                futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params,
+                                    zygote.socket if warm and zygote else None)] = task
             failure = None
             for future in concurrent.futures.as_completed(futures):
                 task = futures[future]
@@ -219,15 +253,28 @@ def _store_in_cache(task: _Task, staging: Path, cache_dir: Path) -> None:
     (folder / "key").write_text(task.key)
 
 
-def publish_executed(runs: list[ChapterRun], staging: Path) -> None:
-    """Move executed notebooks into book/ and results into _build/results (only after all succeeded)."""
-    for run in runs:
-        run.target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)
+def _update(source: Path, target: Path) -> bool:
+    """Copy ``source`` to ``target`` unless it already has that content: an unchanged file keeps its
+    modification time, so that Sphinx does not read it again; a changed one gets the time of the copy."""
+    data = source.read_bytes()
+    try:
+        if target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return True
+
+
+def publish_executed(runs: list[ChapterRun], staging: Path) -> list[Path]:
+    """Move executed notebooks into book/ and results into _build/results (only after all succeeded); files
+    that did not change are left as they are. Returns the notebooks that changed."""
+    changed = [run.target for run in runs
+               if _update(staging / "book" / run.study_id / f"{run.chapter}.ipynb", run.target)]
     results = BUILD_DIR / "results"
     for study_dir in sorted((staging / "results").glob("*")):
         dest = results / study_dir.name
-        dest.mkdir(parents=True, exist_ok=True)
         for f in study_dir.glob("*"):
             if f.suffix in (".csv", ".json"):  # the results tables, and the run's matched cohort
-                shutil.copy2(f, dest / f.name)
+                _update(f, dest / f.name)
+    return changed

@@ -7,15 +7,19 @@
    spec against another patient table, e.g. your own CSV or Excel file);
 2. **execute** ``notebooks/<chapter>.md`` (jupytext) once per ``book/<study>/<chapter>`` entry of ``_toc.yml``
    with papermill into a staging folder, independent notebooks in parallel (``--jobs``; the audit pages
-   after the chapters they read), skipping a notebook whose source, parameters, helper code, requirements
+   after the chapters they read), each on a warm kernel (:mod:`helpers.build.warm`), skipping a notebook whose source, parameters, helper code, requirements
    and study data are unchanged since its last successful execution (content hashes in ``_build/cache``;
    ``--no-cache`` executes all); only when every notebook succeeded are they moved into ``book/`` and the
-   analysis-results CSVs into ``_build/results/``; timings go to ``_build/timings.json``;
-3. **render** the book with ``jupyter-book build -W -n --keep-going`` into a staging folder, refuse it if it
-   contains a data file (``.csv``, ``.xlsx``, ...: the site publishes aggregates only), then swap it into
-   ``_build/html``.
+   analysis-results CSVs into ``_build/results/`` (files whose content did not change are not rewritten);
+   timings go to ``_build/timings.json``;
+3. **render** the book with ``jupyter-book build -W -n --keep-going``, incrementally in ``_build/sphinx``
+   (Sphinx's environment is kept between builds, so it re-reads only changed pages), refuse it if it
+   contains a data file (``.csv``, ``.xlsx``, ...: the site publishes aggregates only), then copy it into
+   a new folder swapped in for ``_build/html``.
 
-A failure at any stage leaves the previously built book (``_build/html``) untouched.  Which notebooks run
+Before all that, the build compares its inputs with the last successful build's (:mod:`helpers.build.stamp`):
+if nothing changed it returns at once, and if only the book's pages or configuration changed it goes straight
+to rendering. A failure at any stage leaves the previously built book (``_build/html``) untouched.  Which notebooks run
 is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plus its lines in the TOC.
 ``--draft-spec FILE --study ID`` writes a first ``data/studies/ID/study.yaml`` from a patient table instead
 (:mod:`helpers.study.draft`; never over an existing spec).
@@ -23,6 +27,7 @@ is read from ``_toc.yml``: adding a study is a folder under ``data/studies`` plu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -32,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from helpers.build.execute import default_jobs, execute, publish_executed
-from helpers.build.render import jupyter_book_html, render
+from helpers.build.render import jupyter_book_html, refresh_cross_document_glue, render
 from helpers.build.toc import BuildError, chapter_runs
 from helpers.paths import BOOK_DIR, BUILD_DIR, ROOT, STUDIES_DIR
 
@@ -180,8 +185,35 @@ def run_pages(output: Path, pages: list[str], parameters: dict, log=print) -> in
 def build(validate_only: bool = False, strict: bool = True, log=print,
           patients_files: dict[str, str] | None = None, jobs: int | None = None, use_cache: bool = True) -> int:
     """Validate, execute and render.  ``patients_files`` (study id -> file; validation only) checks those
-    studies' specs against other patient tables, e.g. your own CSV or Excel file, instead of the spec's."""
+    studies' specs against other patient tables, e.g. your own CSV or Excel file, instead of the spec's.
+
+    Compared with the last successful build (:mod:`helpers.build.stamp`; ``--no-cache`` ignores it): when no
+    input has changed and its outputs are as it left them, return at once (nothing validated, executed or
+    rendered); when only the pages changed (prose, configuration), render without validating or executing."""
+    from helpers.build import stamp
+
     runs = chapter_runs()
+    targets = [r.target for r in runs]
+    inputs = None if validate_only or patients_files else stamp.inputs_digest({"strict": strict})  # as read now
+    if inputs and use_cache and stamp.up_to_date(inputs, targets):
+        log(f"book up to date: no input changed since the last build ({BUILD_DIR / 'html' / 'index.html'}); "
+            "nothing validated, executed or rendered")
+        return 0
+    if inputs and use_cache and stamp.analyses_up_to_date(inputs, targets):  # prose, configuration
+        log("only the book's pages or configuration changed since the last build: the executed notebooks stand")
+        return _render_and_stamp(runs, inputs, strict, log, {f"{r.study_id}/{r.chapter}": {"reused": True}
+                                                            for r in runs}, 0.0, jobs or default_jobs())
+    if not inputs:
+        return _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs, None)
+    from helpers.build.warm import Zygote, warm_kernels_enabled
+
+    # the warm kernels' zygote imports its modules while the studies are validated
+    with Zygote() if warm_kernels_enabled() else contextlib.nullcontext() as zygote:
+        return _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs,
+                                     zygote)
+
+
+def _validate_and_execute(runs, validate_only, strict, log, patients_files, jobs, use_cache, inputs, zygote) -> int:
     studies = sorted({r.study_id for r in runs})
     if patients_files:
         if not validate_only:
@@ -210,17 +242,33 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         start = time.perf_counter()
         log(f"executing {len(runs)} notebooks ({jobs} at a time"
             + (", reusing those unchanged since their last execution)" if use_cache else ")"))
-        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache", jobs=jobs, reuse=use_cache)
+        timings = execute(runs, staging, log=log, cache_dir=BUILD_DIR / "cache", jobs=jobs, reuse=use_cache,
+                          zygote=zygote)
         executed = time.perf_counter() - start
-        publish_executed(runs, staging)
-        log("rendering the book (strict)")
-        start = time.perf_counter()
-        final = render(staging, strict=strict)
-        rendered = time.perf_counter() - start
+        changed = publish_executed(runs, staging)
+        log(f"{len(changed)} executed notebook(s) changed")
+        refresh_cross_document_glue(changed)  # pages that paste values from a changed notebook
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     shutil.rmtree(staging, ignore_errors=True)
+    if zygote is not None:
+        zygote.close()  # not needed while Sphinx runs
+    return _render_and_stamp(runs, inputs, strict, log, timings, executed, jobs)
+
+
+def _render_and_stamp(runs, inputs: dict, strict: bool, log, timings: dict, executed: float, jobs: int) -> int:
+    log(f"rendering the book{' (strict)' if strict else ''}")
+    start = time.perf_counter()
+    try:
+        final = render(strict=strict, log=log)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rendered = time.perf_counter() - start
+    from helpers.build import stamp
+
+    stamp.write_stamp(inputs, [r.target for r in runs])
     (BUILD_DIR / "timings.json").write_text(json.dumps(
         {"jobs": jobs, "execute_wall": executed, "render_wall": rendered, "notebooks": timings}, indent=1))
     reused = sum(1 for t in timings.values() if t.get("reused"))

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from helpers.build.toc import BuildError
-from helpers.paths import BUILD_DIR, ROOT
+from helpers.paths import BOOK_DIR, BUILD_DIR, ROOT
 
 
 #: File types that hold patient-level tables: the built site must contain none (it publishes aggregates only).
@@ -59,16 +60,79 @@ def write_root_redirect(site: Path) -> None:
     (site / "index.html").write_text(ROOT_REDIRECT, encoding="utf-8")
 
 
-def render(staging: Path, strict: bool = True) -> Path:
-    """Build the HTML with Jupyter Book into ``staging`` and swap it into ``_build/html`` on success."""
-    built = jupyter_book_html(ROOT, staging / "site", strict)
+#: Sphinx's working folder, kept between builds: its environment (``_build/.doctrees``) and its HTML output
+#: (``_build/html``), so that a rebuild re-reads and re-writes only the pages whose source changed.
+SPHINX_DIR = BUILD_DIR / "sphinx"
+
+
+def environment_key(strict: bool) -> str:
+    """What an incremental Sphinx build cannot follow by itself: the configuration, the table of contents, the
+    list of the book's files (a page removed leaves its HTML behind), the static files and extensions, the
+    pinned requirements and the strictness (a warning is only reported when its page is read). When the key
+    changes, Sphinx starts from an empty folder."""
+    import hashlib
+    import json
+
+    from helpers.build.stamp import _files
+
+    h = hashlib.sha256(json.dumps({"strict": strict, "python": sys.version}).encode())
+    names = sorted(str(p.relative_to(BOOK_DIR)) for p in _files(BOOK_DIR))
+    h.update("\n".join(names).encode())
+    for f in [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "requirements.txt",
+              *_files(BOOK_DIR / "_static"), *_files(BOOK_DIR / "_ext")]:
+        h.update(str(f.relative_to(ROOT)).encode() + b"\0" + (f.read_bytes() if f.exists() else b"<missing>"))
+    return h.hexdigest()
+
+
+#: A cross-document glue reference in a page (``{glue:text}`erhcc_hait_mp/audit.ipynb::verdict:s```).
+_CROSS_GLUE = re.compile(r"([\w./-]+\.ipynb)::")
+
+
+def refresh_cross_document_glue(changed: list[Path], book_dir: Path | None = None) -> list[Path]:
+    """Pages that paste values from another page's notebook (the landing page's verdicts from the audit
+    pages): Sphinx does not know they depend on it, so when such a notebook changed, the page's modification
+    time is set to now and an incremental build reads it again. Returns those pages."""
+    book_dir = Path(book_dir or BOOK_DIR)
+    changed = {Path(p).resolve() for p in changed}
+    touched = []
+    if not changed:
+        return touched
+    for page in sorted(book_dir.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if any((page.parent / ref).resolve() in changed for ref in _CROSS_GLUE.findall(text)):
+            os.utime(page)
+            touched.append(page)
+    return touched
+
+
+def render(staging: Path | None = None, strict: bool = True, log=print) -> Path:
+    """Build the HTML with Jupyter Book, incrementally in :data:`SPHINX_DIR`, and on success copy it into
+    ``_build/html`` (a new folder swapped in for the old one). A failure leaves ``_build/html`` untouched and
+    empties :data:`SPHINX_DIR`, so the next build reads every page again (and reports every warning)."""
+    key = environment_key(strict)
+    key_file = SPHINX_DIR / "environment.key"
+    if not key_file.exists() or key_file.read_text(encoding="utf-8") != key:
+        if SPHINX_DIR.exists():
+            log("  Sphinx starts afresh (configuration, table of contents, static files or the list of pages changed)")
+        shutil.rmtree(SPHINX_DIR, ignore_errors=True)
+    SPHINX_DIR.mkdir(parents=True, exist_ok=True)
+    key_file.unlink(missing_ok=True)  # written again only after a successful build
+    try:
+        built = jupyter_book_html(ROOT, SPHINX_DIR, strict)
+    except BuildError:
+        shutil.rmtree(SPHINX_DIR, ignore_errors=True)
+        raise
     final = BUILD_DIR / "html"
+    new = BUILD_DIR / "html.new"
     old = BUILD_DIR / "html.previous"
-    shutil.rmtree(old, ignore_errors=True)
+    for folder in (new, old):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(built, new)
     if final.exists():
         final.rename(old)
-    shutil.move(str(built), str(final))
+    new.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+    key_file.write_text(key, encoding="utf-8")
     return final
 
 

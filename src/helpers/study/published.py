@@ -14,13 +14,22 @@ import yaml
 from helpers.study.results import KEY_COLUMNS
 from helpers.study.spec import StudySpec
 
+#: libyaml's parser when PyYAML was built with it: the same safe constructor and resolver as yaml.safe_load, so
+#: the same values, parsed about ten times faster (published.yaml is read by every chapter of a study).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load_yaml(text: str):
+    """``yaml.safe_load(text)``, with libyaml's parser where available."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
 PUBLISHED_COLUMNS = [*KEY_COLUMNS, "value", "relation", "printed", "source", "note"]
 
 
 def load_published(spec_or_path: StudySpec | Path | str) -> pd.DataFrame:
     """Published values of a study as a DataFrame with the columns of :data:`PUBLISHED_COLUMNS`."""
     path = spec_or_path.published_file if isinstance(spec_or_path, StudySpec) else Path(spec_or_path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = safe_load_yaml(path.read_text(encoding="utf-8"))
     rows = raw.get("values") or []
     df = pd.DataFrame(rows)
     for col in PUBLISHED_COLUMNS:
@@ -68,6 +77,6 @@ def noted_inconsistencies(spec_or_path: StudySpec | Path | str, section: str | N
     come from different tests, or a percentage that does not equal its own fraction.
     """
     path = spec_or_path.published_file if isinstance(spec_or_path, StudySpec) else Path(spec_or_path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = safe_load_yaml(path.read_text(encoding="utf-8")) or {}
     items = raw.get("inconsistencies") or []
     return [i for i in items if section is None or i.get("section") == section]

@@ -1,0 +1,236 @@
+"""Warm kernels: every notebook runs in a fresh kernel process that did not pay for the heavy imports.
+
+A fresh IPython kernel spends about two seconds starting the interpreter and importing ipykernel, pandas,
+matplotlib, scipy and the helpers before a notebook's first line runs; a book of two dozen notebooks pays
+that two dozen times. Here one **zygote** process imports all of that once (:data:`PRELOAD`), then waits on
+a Unix socket. The kernel manager's command (:class:`WarmKernelManager`) is a tiny launcher
+(``_warm_launcher.py``, standard library only) that asks the zygote to ``fork``: the child process takes the
+launcher's arguments, working directory, environment and standard streams, and becomes an ordinary
+``ipykernel`` kernel, which papermill drives as before (its parameter cell and the executed ``.ipynb`` files
+are unchanged).
+
+Isolation is a process's: each notebook gets its own forked process, used for that notebook only and ended
+after it, so nothing one notebook does (a global, a module attribute, a matplotlib setting, an open file)
+reaches the next; the zygote itself never runs notebook code. What the zygote did before forking is what a
+fresh kernel does on import, in the same environment (``MPLBACKEND`` as ipykernel sets it, before matplotlib
+is imported; numpy's global random state is re-seeded from the OS in each child, as a new process would be).
+``tests/test_warm_kernels.py`` checks that state does not leak and that the executed notebooks are the same,
+byte for byte apart from papermill's timestamps, as with fresh kernels.
+
+POSIX only (``fork``); elsewhere, or with ``BOOK_WARM_KERNELS=0``, the build starts fresh kernels.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+
+#: Imported by the zygote before it forks: what the chapters' set-up cells import (the helper package pulls in
+#: pandas, numpy, scipy, matplotlib) and the kernel itself.
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "numpy", "pandas", "scipy", "matplotlib",
+           "matplotlib.pyplot", "helpers.analyses", "helpers.report", "helpers.stats", "helpers.study")
+
+#: The backend ipykernel selects when MPLBACKEND is not set (ipykernel.kernelapp.init_gui_pylab).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+LAUNCHER = Path(__file__).with_name("_warm_launcher.py")
+
+
+def warm_kernels_enabled() -> bool:
+    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and os.environ.get("BOOK_WARM_KERNELS", "1") != "0"
+
+
+def _preload() -> None:
+    os.environ["MPLBACKEND"] = os.environ.get("MPLBACKEND") or INLINE_BACKEND  # read when matplotlib is imported
+    for name in PRELOAD:
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a kernel that needs it will import it (and fail) itself
+            continue
+        if name.startswith("helpers."):  # every submodule of the layers the notebooks use
+            for info in pkgutil.walk_packages(module.__path__, name + "."):
+                try:
+                    importlib.import_module(info.name)
+                except Exception:  # noqa: BLE001
+                    pass
+    # a fresh kernel has not resolved matplotlib's backend yet; neither may the zygote
+    assert "matplotlib_inline.backend_inline" not in sys.modules, "the zygote must not load the inline backend"
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+    size = int.from_bytes(data[:8], "big")
+    body = data[8:]
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            raise ConnectionError("the launcher closed the connection")
+        body += chunk
+    return json.loads(body), fds
+
+
+def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int],
+                   base_path: list[str]) -> None:
+    """In the forked child: take the launcher's streams, directory and environment, and run ipykernel."""
+    code = 1
+    try:
+        listener.close()
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["ipykernel_launcher", *request["argv"]]
+        if os.environ.get("JPY_PARENT_PID"):  # read by ipykernel when imported, i.e. by the zygote: say it again
+            sys.argv.append(f"--IPKernelApp.parent_handle={os.environ['JPY_PARENT_PID']}")
+        sys.path[:] = base_path  # as ipykernel_launcher leaves it; IPython adds the working directory back
+        import numpy.random
+
+        numpy.random.seed()  # a new process draws a new global state; so does each child
+
+        def watch() -> None:  # the launcher (the kernel manager's process) went away: so does the kernel
+            try:
+                while conn.recv(64):
+                    pass
+            except OSError:
+                pass
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="warm-kernel-watch").start()
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(path: str) -> None:
+    """The zygote: preload, listen on ``path``, fork one kernel per request; exit when stdin closes."""
+    cwd = os.getcwd()
+    base_path = [p for p in sys.path if p not in ("", cwd)]
+    _preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    listener.listen(64)
+    os.rename(path + ".tmp", path)  # the socket appears only when the zygote is ready
+    print("ready", flush=True)
+    children: set[int] = set()
+    listener.settimeout(0.5)
+    while True:
+        if sys.stdin.closed or _stdin_closed():
+            break
+        for pid in list(children):
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                children.discard(pid)
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        conn.settimeout(None)
+        try:
+            request, fds = _recv_request(conn)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _become_kernel(listener, conn, request, fds, base_path)
+        for fd in fds:
+            os.close(fd)
+        try:
+            conn.sendall(f"{pid}\n".encode())
+        except OSError:
+            pass
+        conn.close()
+        children.add(pid)
+    listener.close()
+    for pid in children:  # kernels still running when the build ends
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _stdin_closed() -> bool:
+    import select
+
+    readable, _, _ = select.select([sys.stdin], [], [], 0)
+    return bool(readable) and not sys.stdin.buffer.read1(1)
+
+
+class Zygote:
+    """Start the zygote (``with Zygote() as z: ... z.socket``); it ends when the build closes its stdin."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="hcc-warm-")
+        self.socket = os.path.join(self.dir, "zygote.sock")
+        self.proc = subprocess.Popen([sys.executable, "-c", f"from helpers.build.warm import serve; serve({self.socket!r})"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            if not os.path.exists(self.socket):  # still importing, no kernel forked yet
+                self.proc.kill()
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "Zygote":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WarmKernelManager(KernelManager):
+    """A kernel manager whose kernel is forked by the zygote at :data:`ZYGOTE_SOCKET` (set by the worker)."""
+
+    zygote_socket: str | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if not self.zygote_socket or "ipykernel_launcher" not in cmd:
+            return cmd
+        args = cmd[cmd.index("ipykernel_launcher") + 1:]
+        return [sys.executable, "-I", "-S", str(LAUNCHER), self.zygote_socket, *args]
+
+
+def kernel_manager_class(zygote_socket: str | None):
+    """The kernel manager papermill should use: warm kernels from ``zygote_socket``, or fresh ones (None)."""
+    if not zygote_socket:
+        return KernelManager
+    return type("WarmKernelManagerFor", (WarmKernelManager,), {"zygote_socket": zygote_socket})

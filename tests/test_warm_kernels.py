@@ -1,0 +1,109 @@
+"""Warm kernels (helpers.build.warm): no state leaks from one notebook to the next, and a chapter executed on a
+warm kernel is the same file as on a freshly started kernel (apart from papermill's timestamps)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from helpers.build.execute import _execute_notebook, notebook_from_source
+from helpers.build.toc import ChapterRun
+from helpers.build.warm import Zygote, warm_kernels_enabled
+from helpers.paths import ROOT
+
+pytestmark = pytest.mark.skipif(not warm_kernels_enabled(), reason="warm kernels need fork (POSIX)")
+
+PROBE = """\
+import json, os, sys
+import matplotlib
+state = {
+    "preloaded": "helpers.report.figures" in sys.modules,  # imported by the zygote, not by this notebook
+    "global": "LEAKED" in globals(),
+    "module": hasattr(sys.modules.get("helpers.report.figures"), "LEAKED"),
+    "environ": "HCC_LEAKED" in os.environ,
+    "rcparam": matplotlib.rcParams["lines.linewidth"],
+    "pid": os.getpid(),
+}
+print(json.dumps(state))
+"""
+
+LEAK = """\
+LEAKED = 1
+import os, matplotlib, helpers.report.figures
+helpers.report.figures.LEAKED = 1
+os.environ["HCC_LEAKED"] = "1"
+matplotlib.rcParams["lines.linewidth"] = 9.0
+"""
+
+
+def _notebook(path: Path, *sources: str) -> str:
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return str(path)
+
+
+def _probe_output(path: str) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    return json.loads(nb.cells[0].outputs[0]["text"].strip().splitlines()[-1])
+
+
+def test_state_set_by_one_notebook_does_not_reach_the_next(tmp_path):
+    leak = _notebook(tmp_path / "leak.ipynb", PROBE, LEAK)
+    probe = _notebook(tmp_path / "probe.ipynb", PROBE)
+    with Zygote() as zygote:
+        _execute_notebook(leak, str(tmp_path / "leak.out.ipynb"), {}, zygote.socket)
+        _execute_notebook(probe, str(tmp_path / "probe.out.ipynb"), {}, zygote.socket)
+        zygote_pid = zygote.proc.pid
+    first, second = _probe_output(str(tmp_path / "leak.out.ipynb")), _probe_output(str(tmp_path / "probe.out.ipynb"))
+    assert first["preloaded"] and second["preloaded"]  # the kernels were warm
+    assert (second["global"], second["module"], second["environ"]) == (False, False, False)
+    assert second["rcparam"] == first["rcparam"] != 9.0  # matplotlib's default, not the first notebook's
+    assert len({first["pid"], second["pid"], zygote_pid, os.getpid()}) == 4  # a process of its own each
+
+
+def _without_timestamps(path: Path) -> dict:
+    """The executed notebook without what differs between any two executions: papermill's timestamps and
+    durations, and the kernel's per-cell execution times."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("start_time", "end_time", "duration"):
+        nb["metadata"]["papermill"].pop(key)
+    for cell in nb["cells"]:
+        for key in ("start_time", "end_time", "duration"):
+            cell["metadata"].get("papermill", {}).pop(key, None)
+        cell["metadata"].pop("execution", None)
+    return nb
+
+
+def test_warm_kernel_output_is_that_of_a_fresh_kernel(tmp_path):
+    run = ChapterRun("veteran", "cohorts")
+    source = tmp_path / "cohorts.ipynb"
+    nbformat.write(notebook_from_source(run.source), source)
+    # the same paths for both executions (papermill records them in the notebook); moved aside after each
+    results, out = tmp_path / "results", tmp_path / "cohorts.out.ipynb"
+    params = {"study_id": run.study_id, "results_dir": str(results)}
+    for kind in ("fresh", "warm"):
+        (results / run.study_id).mkdir(parents=True)
+        if kind == "warm":
+            with Zygote() as zygote:
+                _execute_notebook(str(source), str(out), params, zygote.socket)
+        else:
+            _execute_notebook(str(source), str(out), params, None)
+        (tmp_path / kind).mkdir()
+        out.rename(tmp_path / kind / out.name)
+        results.rename(tmp_path / kind / "results")
+    fresh = _without_timestamps(tmp_path / "fresh" / out.name)
+    warm = _without_timestamps(tmp_path / "warm" / out.name)
+    assert len(fresh["cells"]) == len(warm["cells"]) > 5
+    assert any(cell.get("outputs") for cell in fresh["cells"])
+    for i, (a, b) in enumerate(zip(fresh["cells"], warm["cells"])):
+        assert a == b, f"cell {i} differs"
+    assert fresh == warm
+    written = sorted((tmp_path / "fresh" / "results" / run.study_id).glob("*"))
+    assert written  # and the results tables the chapter wrote are the same files
+    for f in written:
+        assert f.read_bytes() == (tmp_path / "warm" / "results" / run.study_id / f.name).read_bytes(), f.name
