@@ -4,8 +4,22 @@
   Jupyter Book 1 registers sphinx-thebe's scripts twice, which the browser reports as a console error
   ("Identifier 'THEBE_JS_URL' has already been declared").
 * Each script is included once per page (sphinx-togglebutton's settings are also registered twice).
+* Each study page says what it is in its HTML ``<title>`` (browser tabs, bookmarks, search results):
+  "Survival, matched cohort — Seed 000 (HAIT vs HAIT-M-P)" instead of "Survival — <book title>" on every
+  study's survival page (:func:`page_title`).
 """
 from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import yaml
+
+
+def _templates(app, config) -> None:
+    """The page template that prints each page's own title (``templates/layout.html``)."""
+    config.templates_path = [str(Path(__file__).parent / "templates")] + list(config.templates_path or [])
 
 
 def _drop_thebe(app, config) -> None:
@@ -32,7 +46,68 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["css_files"] = [css for css in context.get("css_files", []) if "thebe" not in str(css).lower()]
 
 
+def toc_titles(toc_file: Path) -> dict[str, str]:
+    """``{"book/erhcc_hait_mp/survival_matched": "Survival, matched cohort", ...}``: the TOC's own titles."""
+    found: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node and node.get("title"):
+                found[str(node["file"])] = str(node["title"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(Path(toc_file).read_text(encoding="utf-8")) if Path(toc_file).exists() else {})
+    return found
+
+
+def study_label(spec_file: Path) -> str:
+    """The study as a title names it: "Seed 000 (HAIT vs HAIT-M-P)" for a seed's study (the seed number and
+    its two arms, reference first), else the spec's ``short_title``."""
+    spec = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")) or {}
+    seed = re.match(r"(\d+)_", str(spec.get("seed_file") or ""))
+    arm = spec.get("arm") or {}
+    levels = arm.get("levels") or {}
+    if seed and len(levels) == 2:
+        codes = list(levels)
+        reference = arm.get("reference", codes[0])
+        order = [reference] + [c for c in codes if c != reference]
+        return f"Seed {seed.group(1)} ({' vs '.join(str(levels[c]) for c in order)})"
+    return str(spec.get("short_title") or spec.get("title") or spec_file.parent.name)
+
+
+def page_title(pagename: str, heading: str, srcdir: Path, titles: dict[str, str]) -> tuple[str, str] | None:
+    """(title, suffix) of a study page ``book/<study>/<page>``: the TOC title without the study's name
+    ("Colon trial: survival" -> "Survival") or the page's heading, and " — <study label>"; None otherwise."""
+    parts = pagename.split("/")
+    spec_file = Path(srcdir) / "data" / "studies" / parts[1] / "study.yaml" if len(parts) == 3 else None
+    if parts[0] != "book" or spec_file is None or not spec_file.exists():
+        return None
+    title = titles.get(pagename, heading or parts[2].replace("_", " ").capitalize())
+    if ": " in title:
+        title = title.split(": ", 1)[1]
+        title = title[:1].upper() + title[1:]
+    return title, f" \u2014 {html.escape(study_label(spec_file))}"
+
+
+def _titles(app, pagename, templatename, context, doctree) -> None:
+    if pagename == app.config.root_doc:  # "HCC cohort studies, reproduced — HCC cohort studies, reproduced"
+        context["book_titlesuffix"] = ""
+        return
+    if not hasattr(app, "_book_toc_titles"):
+        app._book_toc_titles = toc_titles(Path(app.srcdir) / "_toc.yml")
+    found = page_title(pagename, re.sub(r"<[^>]+>", "", str(context.get("title") or "")), Path(app.srcdir),
+                       app._book_toc_titles)
+    if found:
+        context["title"], context["book_titlesuffix"] = found
+
+
 def setup(app):
     app.connect("config-inited", _drop_thebe)
+    app.connect("config-inited", _templates)
     app.connect("html-page-context", _dedupe_scripts)
+    app.connect("html-page-context", _titles)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
