@@ -7,10 +7,16 @@
 * Each study page says what it is in its HTML ``<title>`` (browser tabs, bookmarks, search results):
   "Survival, matched cohort — Seed 000 (HAIT vs HAIT-M-P)" instead of "Survival — <book title>" on every
   study's survival page (:func:`page_title`).
+* Figures are files, not data URIs inlined in the pages: every ``data:`` image, PDF or SVG in a page's body
+  (``helpers.report.display.show_figure`` writes them so into the notebooks) is written once to
+  ``_images/<hash of its content>.<ext>`` and the page links to the file (:func:`externalize`).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import os
 import re
 from pathlib import Path
 
@@ -105,9 +111,40 @@ def _titles(app, pagename, templatename, context, doctree) -> None:
         context["title"], context["book_titlesuffix"] = found
 
 
+#: The inlined files written out as files, by type.
+EXTERNAL_TYPES = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}
+DATA_URI = re.compile(r"""(?P<attr>src|href)=(?P<q>['"])data:(?P<mime>image/png|image/svg\+xml|application/pdf)"""
+                      r""";base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
+
+
+def externalize(body: str, images_dir: Path, prefix: str) -> str:
+    """``body`` with every base64 PNG, SVG and PDF data URI replaced by a link to a file of ``images_dir``
+    named by its content (``prefix`` leads from the page to that folder); identical files are written once."""
+    def swap(match):
+        data = base64.b64decode(match.group("data"))
+        name = f"{hashlib.sha256(data).hexdigest()[:20]}.{EXTERNAL_TYPES[match.group('mime')]}"
+        target = images_dir / name
+        if not target.exists():  # written whole, then renamed: pages are written in parallel
+            images_dir.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{name}.{os.getpid()}")
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        q = match.group("q")
+        return f"{match.group('attr')}={q}{prefix}{name}{q}"
+
+    return DATA_URI.sub(swap, body)
+
+
+def _externalize(app, pagename, templatename, context, doctree) -> None:
+    if "body" in context and "data:" in context["body"]:
+        prefix = "../" * pagename.count("/") + "_images/"
+        context["body"] = externalize(context["body"], Path(app.outdir) / "_images", prefix)
+
+
 def setup(app):
     app.connect("config-inited", _drop_thebe)
     app.connect("config-inited", _templates)
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("html-page-context", _titles)
+    app.connect("html-page-context", _externalize)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -150,33 +150,82 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
 
 _FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
 
+#: The mark inside every figure of a study whose data are a synthetic reconstruction, so that a figure pasted
+#: into slides or a paper still says so (set for the page by :func:`set_figure_mark` when a chapter opens).
+SYNTHETIC_MARK = "Synthetic data"
+_FIGURE_MARK = [""]
+
+
+def set_figure_mark(text: str) -> None:
+    """The small mark :func:`show_figure` writes into the top right corner of every figure ("" for none)."""
+    _FIGURE_MARK[0] = str(text or "")
+
+
+#: The files of every figure: the PNG shown on the page, and the downloads (vector PDF and SVG, 300 dpi PNG).
+FIGURE_FORMATS = {"png": ("image/png", 150), "pdf": ("application/pdf", None), "svg": ("image/svg+xml", None),
+                  "png300": ("image/png", 300)}
+
+
+def figure_files(fig) -> dict[str, bytes]:
+    """The figure in every format of :data:`FIGURE_FORMATS`, byte for byte the same for the same figure: no
+    software version or date in the metadata, SVG ids from a fixed salt (``svg.hashsalt``)."""
+    import io
+
+    import matplotlib as mpl
+
+    metadata = {"png": {"Software": None}, "png300": {"Software": None},
+                "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+                "svg": {"Creator": None, "Date": None}}
+    out = {}
+    with mpl.rc_context({"svg.hashsalt": "hcc-cohort-book", "svg.fonttype": "none", "pdf.fonttype": 42}):
+        for name, (_, dpi) in FIGURE_FORMATS.items():
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=name.removesuffix("300"), dpi=dpi or 72, bbox_inches="tight",
+                        metadata=metadata[name])
+            out[name] = buffer.getvalue()
+    return out
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
 
 def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: str | None = None) -> int:
     """Display a matplotlib figure with alt text and its numbered caption ("Figure 2. ...") below it.
 
-    The figure is one HTML ``<figure>``: an ``<img>`` (the PNG inlined, with ``alt`` for screen readers) and a
-    ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets ``page.html#figure-2`` link to it.
-    The PNG is written without matplotlib's software metadata, so identical figures give identical bytes.
+    The figure is one HTML ``<figure>``: an ``<img>`` (PNG, with ``alt`` for screen readers) that links to the
+    300 dpi PNG (click to enlarge), a ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets
+    ``page.html#figure-2`` link to it, and download links for the PDF, SVG and 300 dpi PNG
+    (:func:`figure_files`). The notebook holds them as data URIs; the site's build writes each to a file of
+    ``_images/`` named by its content (``book/_ext/book_site.py``), so pages do not inline images. A study with
+    synthetic data gets :data:`SYNTHETIC_MARK` inside the image (:func:`set_figure_mark`).
     ``label`` is the figure's number in the study ("Figure 4A"); without it figures are numbered per page.
     Returns the figure's number on the page.
     """
-    import io
-
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    if _FIGURE_MARK[0]:
+        fig.text(0.998, 0.998, _FIGURE_MARK[0], ha="right", va="top", fontsize=7, color="#8a8a8a",
+                 fontstyle="italic", gid="synthetic-mark")
+    files = figure_files(fig)
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
     if label is None:  # numbered per page
         label = f"Figure {number}"
     anchor = anchor or (anchor_of(label) if label else f"figure-{number}")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
     lead = f"<strong>{html.escape(label)}.</strong> " if label else ""  # label "": an unnumbered figure
+    stem = _slug(f"{label} {caption}" if label else caption)[:40].strip("-") or "figure"
+    links = " · ".join(
+        f"<a download='{stem}{'-300dpi' if name == 'png300' else ''}.{name.removesuffix('300')}' "
+        f"href='{_data_uri(FIGURE_FORMATS[name][0], files[name])}'>{text}</a>"
+        for name, text in (("pdf", "PDF"), ("svg", "SVG"), ("png300", "PNG, 300 dpi")))
     display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
-                 f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt, quote=True)}'/>"
-                 f"<figcaption>{lead}{html.escape(caption)}</figcaption></figure>"))
+                 f"<a class='figure-enlarge' href='{_data_uri('image/png', files['png300'])}' "
+                 "title='Open the figure at full size'>"
+                 f"<img src='{_data_uri('image/png', files['png'])}' alt='{html.escape(alt, quote=True)}'/></a>"
+                 f"<figcaption>{lead}{html.escape(caption)}"
+                 f"<span class='figure-download'>Download the figure: {links}</span></figcaption></figure>"))
     return number
 
 
@@ -192,6 +241,32 @@ def parameters_table(**params) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["Parameter", "Value"])
     out["Value"] = out["Value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
     return out.set_index("Parameter")
+
+
+#: Statistics of the reconstruction report in words.
+STAT_WORDS = {"p_value": "p", "pct": "%", "n": "n", "hr": "HR", "lower": "lower 95% limit", "upper": "upper 95% limit",
+              "estimate": "estimate", "median": "median", "mean": "mean", "sd": "SD", "q1": "first quartile",
+              "q3": "third quartile"}
+
+
+def target_label(spec: StudySpec, analysis, variable, level, group, stat) -> str:
+    """A reconstruction target in words: ("table1", "child_pugh", "", "comparison", "p_value") -> "Child-Pugh
+    class, p between the arms"; names the spec does not label are shown as they are."""
+    def given(x):
+        return isinstance(x, str) and bool(x) and x == x
+
+    var = spec.variables.get(variable) if given(variable) else None
+    parts = [] if not given(analysis) or analysis in ("table1", "psm") else [str(analysis)]
+    if var is not None:
+        parts.append(var.label + (f" {var.levels.get(level, level)}" if given(level) and var.levels else
+                                  (f" {level}" if given(level) else "")))
+    else:
+        parts += [str(x) for x in (variable, level) if given(x)]
+    words = STAT_WORDS.get(stat, stat) if given(stat) else ""
+    if given(group):
+        arm = spec.arm.labels.get(group)
+        words += (" between the arms" if group == "comparison" else f" ({arm})" if arm else f" ({group})")
+    return f"{' '.join(parts)}, {words.strip()}" if parts else words.strip()
 
 
 def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
@@ -230,8 +305,7 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     if 0 < len(missed) <= 12:
         items = []
         for r in missed.itertuples():
-            label = " ".join(str(x) for x in (getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
-                             if isinstance(x, str) and x and x not in ("table1",))
+            label = target_label(spec, getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
             reached = "NA" if pd.isna(r.achieved) else f"{r.achieved:.4g}"
             items.append(f"- {label}: published {shown(r.target, getattr(r, 'relation', ''))}, reconstructed {reached}")
         text += " It could not reach:\n\n" + "\n".join(items)
