@@ -145,3 +145,20 @@ def test_hazard_ratios_print_with_the_studys_decimals():
     finally:
         fmt.set_hr_decimals(2)
     assert fmt.format_hr(0.40412, 0.19709, 0.82871) == "0.40 (0.20–0.83)"
+
+
+def test_table_csv_gives_the_numbers_of_formatted_cells_in_columns_of_their_own():
+    df = pd.DataFrame({"Arm": ["HAIT", "HAIT-M-P"], "Median (95% CI)": ["4.5 (3.3–6.3)", "13.0 (8.4–NR)"],
+                       "n (%)": ["47 (92.2%)", "3 (6.0%)"], "P": ["<0.001", "0.121"]})
+    lines = report.table_csv(df, index=False).splitlines()
+    assert lines[0] == ("Arm,Median (95% CI),Median (95% CI): estimate,Median (95% CI): lower,Median (95% CI): upper,"
+                        "n (%),n (%): n,n (%): %,P,P: value,P: relation")
+    assert lines[1] == "HAIT,4.5 (3.3–6.3),4.5,3.3,6.3,47 (92.2%),47,92.2,<0.001,0.001,<"
+    assert lines[2] == "HAIT-M-P,13.0 (8.4–NR),13.0,8.4,,3 (6.0%),3,6.0,0.121,0.121,"  # NR: empty
+    # a column of mixed forms is left as text (the table as it was); split tables join their header rows
+    mixed = pd.DataFrame({("PFS", "HR (95% CI)"): ["0.36 (0.21–0.62)", "reference"]})
+    assert report.table_csv(mixed, index=False).splitlines()[:2] == ["PFS", "HR (95% CI)"]
+    two_rows = pd.DataFrame({("PFS", "HR (95% CI)"): ["0.36 (0.21–0.62)", "NE"]})
+    assert report.table_csv(two_rows, index=False).splitlines() == [
+        "PFS / HR (95% CI),PFS / HR (95% CI): estimate,PFS / HR (95% CI): lower,PFS / HR (95% CI): upper",
+        "0.36 (0.21–0.62),0.36,0.21,0.62", "NE,,,"]

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from helpers.build.downloads import publish_results
 from helpers.build.execute import default_jobs, execute, publish_executed
 from helpers.build.render import jupyter_book_html, render
 from helpers.build.toc import BuildError, chapter_runs
@@ -124,6 +125,7 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
         shutil.rmtree(output / "results", ignore_errors=True)
         shutil.copytree(staging / "results", output / "results")
         built = jupyter_book_html(project, strict=strict)
+        publish_results(built, output / "results")  # the unrounded results tables (aggregates), downloadable
         shutil.rmtree(output / "html", ignore_errors=True)
         shutil.move(str(built), str(output / "html"))
     except BuildError as exc:
@@ -216,6 +218,7 @@ def build(validate_only: bool = False, strict: bool = True, log=print,
         log("rendering the book (strict)")
         start = time.perf_counter()
         final = render(staging, strict=strict)
+        publish_results(final, BUILD_DIR / "results")  # the unrounded results tables (aggregates), downloadable
         rendered = time.perf_counter() - start
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -111,11 +111,63 @@ def show(item, label: str | None = None) -> None:
         one.show(label)
 
 
-def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False) -> str:
-    """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``)."""
+_NUMBER = r"[-−]?\d+(?:\.\d+)?"
+_LIMIT = rf"(?:{_NUMBER}|NR|NE|NA)"
+#: "0.36 (0.21–0.62)", "10.1 (9.2–NR)", "62 (55–70)": an estimate with its interval (or quartiles)
+_INTERVAL = re.compile(rf"^\s*({_LIMIT})\s*\(\s*({_LIMIT})\s*[–,;]\s*({_LIMIT})\s*\)\s*$")
+#: "47 (92.2%)": a count with its percentage
+_COUNT = re.compile(rf"^\s*(\d+)\s*\(\s*({_NUMBER})\s*%\s*\)\s*$")
+#: "<0.001", "0.121": a number, perhaps bounded
+_BOUNDED = re.compile(rf"^\s*([<>≤≥]?)\s*({_NUMBER})\s*$")
+_MISSING = {"", "NE", "NA", "NR", "nan", "—", "-"}
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-")) if text not in _MISSING else float("nan")
+
+
+def numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with the numbers of its formatted cells in columns of their own, after each text column:
+    "0.36 (0.21–0.62)" gives ``<column>: estimate``, ``: lower``, ``: upper``; "47 (92.2%)" gives ``: n`` and
+    ``: %``; "<0.001" gives ``: value`` and ``: relation``. A column is split only when every one of its
+    non-empty cells has the same form; NR/NE/NA become empty cells. The numbers are as the page prints them
+    (rounded); the unrounded values are in the study's analysis-results table. Column names of several
+    header rows are joined with " / "."""
+    out = {}
+    for position, name in enumerate(df.columns):
+        label = " / ".join(str(x) for x in name if str(x)) if isinstance(name, tuple) else str(name)
+        column = df.iloc[:, position]
+        out[label] = column
+        cells = [str(v).strip() for v in column if isinstance(v, str) and str(v).strip() not in _MISSING]
+        if not cells or not all(isinstance(v, str) or pd.isna(v) for v in column):
+            continue
+        text = column.map(lambda v: v.strip() if isinstance(v, str) else "")
+        if all(_INTERVAL.match(c) for c in cells):
+            parts = text.map(lambda v: _INTERVAL.match(v).groups() if _INTERVAL.match(v) else ("", "", ""))
+            for k, part in enumerate(("estimate", "lower", "upper")):
+                out[f"{label}: {part}"] = parts.map(lambda g: _number(g[k]))
+        elif all(_COUNT.match(c) for c in cells):
+            parts = text.map(lambda v: _COUNT.match(v).groups() if _COUNT.match(v) else ("", ""))
+            out[f"{label}: n"] = parts.map(lambda g: _number(g[0])).astype("Int64")
+            out[f"{label}: %"] = parts.map(lambda g: _number(g[1]))
+        elif all(_BOUNDED.match(c) for c in cells) and any(_BOUNDED.match(c).group(1) for c in cells):
+            parts = text.map(lambda v: _BOUNDED.match(v).groups() if _BOUNDED.match(v) else ("", ""))
+            out[f"{label}: value"] = parts.map(lambda g: _number(g[1]))
+            out[f"{label}: relation"] = parts.map(lambda g: g[0])
+    return pd.DataFrame(out, index=df.index)
+
+
+def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False, numbers: bool = True) -> str:
+    """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``), with
+    the numbers of its formatted cells in columns of their own (:func:`numeric_columns`) unless ``numbers``
+    is False."""
     out = df.copy()
     if html_cells:
         out = out.map(lambda v: html.unescape(re.sub(r"<[^>]+>", "", v)) if isinstance(v, str) else v)
+    if numbers:
+        split = numeric_columns(out)
+        if split.shape[1] > out.shape[1]:
+            out = split
     return out.to_csv(index=index)
 
 
@@ -166,6 +218,10 @@ FIGURE_FORMATS = {"png": ("image/png", 150), "pdf": ("application/pdf", None), "
                   "png300": ("image/png", 300)}
 
 
+#: Figures wider than this (inches: two panels side by side) keep a readable size on a phone and scroll.
+WIDE_FIGURE_INCHES = 8.0
+
+
 def figure_files(fig) -> dict[str, bytes]:
     """The figure in every format of :data:`FIGURE_FORMATS`, byte for byte the same for the same figure: no
     software version or date in the metadata, SVG ids from a fixed salt (``svg.hashsalt``)."""
@@ -208,6 +264,7 @@ def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: s
         fig.text(0.998, 0.998, _FIGURE_MARK[0], ha="right", va="top", fontsize=7, color="#8a8a8a",
                  fontstyle="italic", gid="synthetic-mark")
     files = figure_files(fig)
+    width_inches = float(fig.get_size_inches()[0])
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
@@ -220,7 +277,8 @@ def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: s
         f"<a download='{stem}{'-300dpi' if name == 'png300' else ''}.{name.removesuffix('300')}' "
         f"href='{_data_uri(FIGURE_FORMATS[name][0], files[name])}'>{text}</a>"
         for name, text in (("pdf", "PDF"), ("svg", "SVG"), ("png300", "PNG, 300 dpi")))
-    display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
+    wide = " wide-figure" if width_inches > WIDE_FIGURE_INCHES else ""  # multi-panel: scrolls on a phone
+    display(HTML(f"<figure class='book-figure{wide}' id='{html.escape(anchor)}'>"
                  f"<a class='figure-enlarge' href='{_data_uri('image/png', files['png300'])}' "
                  "title='Open the figure at full size'>"
                  f"<img src='{_data_uri('image/png', files['png'])}' alt='{html.escape(alt, quote=True)}'/></a>"
