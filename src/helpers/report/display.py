@@ -260,9 +260,11 @@ def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: s
     """
     import matplotlib.pyplot as plt
 
-    if _FIGURE_MARK[0]:
-        fig.text(0.998, 0.998, _FIGURE_MARK[0], ha="right", va="top", fontsize=7, color="#8a8a8a",
-                 fontstyle="italic", gid="synthetic-mark")
+    if _FIGURE_MARK[0]:  # just above the drawn content's top right corner: it covers nothing of the figure
+        width, height = fig.get_size_inches()
+        drawn = fig.get_tightbbox(fig.canvas.get_renderer())
+        fig.text(drawn.x1 / width, drawn.y1 / height + 0.02 / height, _FIGURE_MARK[0], ha="right", va="bottom",
+                 fontsize=7, color="#8a8a8a", fontstyle="italic", gid="synthetic-mark")
     files = figure_files(fig)
     width_inches = float(fig.get_size_inches()[0])
     plt.close(fig)  # not displayed a second time by the inline backend
