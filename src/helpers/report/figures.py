@@ -238,7 +238,7 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
 
     The legend gives each arm's N (of ``risk_kms`` when given: the patients, not the weights). The legend and
     the annotation are placed where they cover the fewest drawn curves and CI bands (:func:`place_boxes`;
-    none in the study figures). ``median_lines`` (default: the spec's ``survival.km_median_lines``) draws
+    none in the primary-cohort figures of every study, measured in ``tests/test_km_figure.py``). ``median_lines`` (default: the spec's ``survival.km_median_lines``) draws
     dotted lines from the 50% level to each arm's median and down to the time axis.
     """
     colours = arm_colours(spec)
