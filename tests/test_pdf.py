@@ -37,3 +37,18 @@ def test_make_pdf_prints_a_study_with_all_its_figures_and_tables(tmp_path):
     assert made.page_count > len(pages)
     index = (site / "book" / "index.html").read_text(encoding="utf-8")
     assert f"<a href='../downloads/veteran.pdf' download>veteran</a> ({made.page_count} pages)" in index
+
+
+def test_pdf_links_replace_the_placeholder_and_an_earlier_set(tmp_path):
+    index = tmp_path / "book" / "index.html"
+    index.parent.mkdir(parents=True)
+    index.write_text('<p>PDF: <span id="book-pdfs">not printed in this build\n(run make pdf)</span>.</p>')
+    made = [pdf.StudyPdf("s1", tmp_path / "downloads" / "s1.pdf", 3, {}, 12)]
+    pdf.link_pdfs(tmp_path, made)
+    expected = "<p>PDF: <span id=\"book-pdfs\"><a href='../downloads/s1.pdf' download>s1</a> (12 pages)</span>.</p>"
+    assert index.read_text() == expected
+    pdf.link_pdfs(tmp_path, made)  # again: the same page
+    assert index.read_text() == expected
+    index.write_text("<p>no placeholder</p>")
+    with pytest.raises(pdf.BuildError, match="no placeholder"):
+        pdf.link_pdfs(tmp_path, made)

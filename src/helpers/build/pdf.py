@@ -120,10 +120,12 @@ def link_pdfs(site: Path, made: list[StudyPdf]) -> None:
     text = index.read_text(encoding="utf-8")
     links = ", ".join(f"<a href='../downloads/{p.path.name}' download>{html.escape(p.study_id)}</a> "
                       f"({p.page_count} pages)" for p in made)
-    new, n = re.subn(r'<span id="book-pdfs">.*?</span>', f'<span id="book-pdfs">{links}</span>', text,
-                     count=1, flags=re.S)
-    if n:
-        index.write_text(new, encoding="utf-8")
+    # the placeholder holds plain text (book/index.md), or the links of an earlier make pdf
+    new, n = re.subn(r'<span id="book-pdfs">(?:[^<]|<a [^>]*>[^<]*</a>)*</span>',
+                     f'<span id="book-pdfs">{links}</span>', text, count=1)
+    if not n:
+        raise BuildError(f"{index} has no placeholder <span id=\"book-pdfs\"> for the links to the PDFs")
+    index.write_text(new, encoding="utf-8")
 
 
 def make_pdfs(site: Path = BUILD_DIR / "html", studies: list[str] | None = None, log=print) -> list[StudyPdf]:
