@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test data schema lint-data r-reference bench bench-build bench-registry clean lock venv publish
+.PHONY: book pdf test data schema lint-data r-reference bench bench-build bench-registry clean lock venv publish
 
 venv: $(STAMP)
 
@@ -20,6 +20,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(PY) -m helpers.build
+
+# One PDF per study of the built book (_build/html/downloads/<study>.pdf, linked from the landing page),
+# printed by Chromium (Debian's chromium; CHROMIUM=path for another).
+pdf: $(STAMP)
+	@test -f _build/html/book/index.html || $(PY) -m helpers.build
+	$(PY) -m helpers.build.pdf
 
 test: $(STAMP)
 	$(PY) -m pytest -q

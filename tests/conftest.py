@@ -42,3 +42,16 @@ def tiny_study(tmp_path: Path) -> Path:
     (folder / "study.yaml").write_text(SPEC, encoding="utf-8")
     (folder / "patients.csv").write_text(ROWS, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _page_settings_reset():
+    """A chapter opened by a test sets its page's hazard-ratio decimals and synthetic-data figure mark for the
+    process (a notebook's kernel); every test starts and ends with the defaults."""
+    from helpers.report import display, format as fmt
+
+    fmt.set_hr_decimals(2)
+    display.set_figure_mark("")
+    yield
+    fmt.set_hr_decimals(2)
+    display.set_figure_mark("")

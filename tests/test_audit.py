@@ -170,3 +170,14 @@ def test_audit_counts_every_occurrence_groups_by_part_and_links_pages():
     shown = audit_display(audit, {"cohorts": "Cohorts"})
     assert shown["Computed in"].iloc[0] == "<a href='cohorts.html'>Cohorts</a>"
     assert shown["Published"].iloc[1] == ">18"
+
+
+def test_verdict_sentence_agrees_in_number():
+    """"1 is close", "1 differs", "1 is not computed" (not "1 are close")."""
+    comparison = pd.DataFrame({"cohort": ["primary"] * 4,
+                               "status": ["reproduced", "close", "differs", "not reproducible"]})
+    assert verdict_sentence(comparison) == (
+        "**1 of 4** published numbers compared here are reproduced; 1 is close (within the tolerance of the "
+        "audit); 1 differs; 1 is not computed by this run (see the table) (primary: 1/4).")
+    two = pd.DataFrame({"cohort": ["primary"] * 4, "status": ["close", "close", "differs", "differs"]})
+    assert "; 2 are close" in verdict_sentence(two) and "; 2 differ " in verdict_sentence(two)

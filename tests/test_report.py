@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from helpers.report import display as report  # noqa: E402
 
@@ -48,11 +49,116 @@ def test_figures_are_numbered_with_alt_text_and_identical_bytes(monkeypatch):
     assert report.show_figure(figure(), "First <curve>", alt="A falling 'line'") == 1
     assert report.show_figure(figure(), "Second", alt="Another line", anchor="fig-km") == 2
     first, second = (x.data for x in shown)
-    assert first.startswith("<figure class='book-figure' id='figure-1'><img src='data:image/png;base64,")
+    assert first.startswith("<figure class='book-figure' id='figure-1'><a class='figure-enlarge' "
+                            "href='data:image/png;base64,")
+    assert "<img src='data:image/png;base64," in first
     assert "alt='A falling &#x27;line&#x27;'" in first
-    assert first.endswith("<figcaption><strong>Figure 1.</strong> First &lt;curve&gt;</figcaption></figure>")
+    assert "<figcaption><strong>Figure 1.</strong> First &lt;curve&gt;<span class='figure-download'>" in first
+    assert first.endswith("</span></figcaption></figure>")
     assert "id='fig-km'" in second and "Figure 2." in second
-    png = [base64.b64decode(re.search(r"base64,([^']+)'", x).group(1)) for x in (first, second)]
+    png = [base64.b64decode(re.search(r"<img src='data:image/png;base64,([^']+)'", x).group(1)) for x in (first, second)]
     assert png[0] == png[1] and png[0].startswith(b"\x89PNG")  # same figure, same bytes
     assert b"Software" not in png[0]  # no matplotlib version in the file
     assert plt.get_fignums() == []  # closed, so the inline backend does not show them again
+
+
+def test_reconstruction_targets_are_named_in_words():
+    """The missed targets of the reconstruction read as the paper's words, not as spec names."""
+    from helpers.study.spec import load_spec
+
+    spec = load_spec("haic_after_ab")
+    assert report.target_label(spec, "table1", "child_pugh", "", "comparison", "p_value") == \
+        "Child-Pugh class, p between the arms"
+    assert report.target_label(spec, "table1", "sex", "male", "post_ab", "pct") == "Sex male, % (Post-ate-beva HAIC)"
+    text = report.reconstruction_summary(spec, part="baseline")
+    assert "- Child-Pugh class, p between the arms: published 0.285" in text
+    assert "child_pugh" not in text and "p_value" not in text
+
+
+def test_figures_download_as_pdf_svg_and_300_dpi_png_with_identical_bytes():
+    """Every figure as vector PDF and SVG and as a 300 dpi PNG; the same figure gives the same bytes (no date,
+    no software version, fixed SVG ids)."""
+    import struct
+
+    one, two = report.figure_files(figure()), report.figure_files(figure())
+    plt.close("all")
+    assert one == two
+    assert one["pdf"].startswith(b"%PDF") and b"CreationDate" not in one["pdf"] and b"Matplotlib" not in one["pdf"]
+    assert one["svg"].lstrip().startswith(b"<?xml") and b"<dc:date>" not in one["svg"]
+    assert b"Months" in one["svg"]  # text kept as text (svg.fonttype none): searchable, editable
+    width = [struct.unpack(">I", one[k][16:20])[0] for k in ("png", "png300")]
+    assert width[1] == pytest.approx(2 * width[0], rel=0.01)  # 300 dpi against the page's 150 dpi
+
+
+def test_figure_links_and_synthetic_mark(monkeypatch):
+    shown = captured(monkeypatch)
+    monkeypatch.setattr(report, "_FIGURES_SHOWN", [0])
+    report.set_figure_mark(report.SYNTHETIC_MARK)
+    try:
+        fig = figure()
+        report.show_figure(fig, "Survival", alt="curves", label="Figure 2")
+    finally:
+        report.set_figure_mark("")
+    page = shown[0].data
+    assert [t.get_text() for t in fig.texts] == ["Synthetic data"]  # inside the image
+    for name, mime in (("figure-2-survival.pdf", "application/pdf"), ("figure-2-survival.svg", "image/svg+xml"),
+                       ("figure-2-survival-300dpi.png", "image/png")):
+        assert f"<a download='{name}' href='data:{mime};base64," in page
+    plain = figure()
+    report.show_figure(plain, "Plain", alt="curves")  # the mark is off again: a study of real data
+    assert plain.texts == []
+
+
+def test_site_writes_inlined_figures_to_files(tmp_path):
+    """book/_ext/book_site.py: data URIs of the page become files of _images named by their content."""
+    import importlib.util
+
+    from helpers.paths import ROOT
+
+    spec = importlib.util.spec_from_file_location("book_site", ROOT / "book" / "_ext" / "book_site.py")
+    site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site)
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    body = (f"<a href='data:image/png;base64,{png}'><img src='data:image/png;base64,{png}'/></a>"
+            f"<a download='x.pdf' href=\"data:application/pdf;base64,{base64.b64encode(b'%PDF').decode()}\">PDF</a>"
+            "<a href='data:text/csv;charset=utf-8;base64,YQ=='>CSV</a>")
+    out = site.externalize(body, tmp_path / "_images", "../../_images/")
+    assert "data:image" not in out and "data:application/pdf" not in out
+    assert "data:text/csv" in out  # table downloads stay in the page (the site publishes no data files)
+    files = sorted(p.name for p in (tmp_path / "_images").iterdir())
+    assert len(files) == 2 and {f.rsplit(".", 1)[1] for f in files} == {"png", "pdf"}
+    assert out.count("../../_images/") == 3
+
+
+def test_hazard_ratios_print_with_the_studys_decimals():
+    """Seed 004 prints HRs to 3 decimals ("HR 0.404, 95% CI: 0.197–0.829", Results 3.3); the others to 2."""
+    from helpers.report import format as fmt
+    from helpers.study.spec import load_spec
+
+    assert load_spec("haic_after_ab").survival.hr_decimals == 3
+    assert load_spec("erhcc_hait_mp").survival.hr_decimals == 2
+    try:
+        fmt.set_hr_decimals(3)
+        assert fmt.format_hr(0.40412, 0.19709, 0.82871) == "0.404 (0.197–0.829)"
+        assert fmt.hr_text({"hr": 2.0794, "lower": 1.2321, "upper": 3.4968}) == "2.079 (1.232–3.497)"
+        assert fmt.format_hr(0.40412, 0.19709, 0.82871, decimals=2) == "0.40 (0.20–0.83)"  # said explicitly
+    finally:
+        fmt.set_hr_decimals(2)
+    assert fmt.format_hr(0.40412, 0.19709, 0.82871) == "0.40 (0.20–0.83)"
+
+
+def test_table_csv_gives_the_numbers_of_formatted_cells_in_columns_of_their_own():
+    df = pd.DataFrame({"Arm": ["HAIT", "HAIT-M-P"], "Median (95% CI)": ["4.5 (3.3–6.3)", "13.0 (8.4–NR)"],
+                       "n (%)": ["47 (92.2%)", "3 (6.0%)"], "P": ["<0.001", "0.121"]})
+    lines = report.table_csv(df, index=False).splitlines()
+    assert lines[0] == ("Arm,Median (95% CI),Median (95% CI): estimate,Median (95% CI): lower,Median (95% CI): upper,"
+                        "n (%),n (%): n,n (%): %,P,P: value,P: relation")
+    assert lines[1] == "HAIT,4.5 (3.3–6.3),4.5,3.3,6.3,47 (92.2%),47,92.2,<0.001,0.001,<"
+    assert lines[2] == "HAIT-M-P,13.0 (8.4–NR),13.0,8.4,,3 (6.0%),3,6.0,0.121,0.121,"  # NR: empty
+    # a column of mixed forms is left as text (the table as it was); split tables join their header rows
+    mixed = pd.DataFrame({("PFS", "HR (95% CI)"): ["0.36 (0.21–0.62)", "reference"]})
+    assert report.table_csv(mixed, index=False).splitlines()[:2] == ["PFS", "HR (95% CI)"]
+    two_rows = pd.DataFrame({("PFS", "HR (95% CI)"): ["0.36 (0.21–0.62)", "NE"]})
+    assert report.table_csv(two_rows, index=False).splitlines() == [
+        "PFS / HR (95% CI),PFS / HR (95% CI): estimate,PFS / HR (95% CI): lower,PFS / HR (95% CI): upper",
+        "0.36 (0.21–0.62),0.36,0.21,0.62", "NE,,,"]

@@ -279,3 +279,6 @@ def test_discrepancy_note_names_the_test_behind_seed000_ast_p_value():
     note = discrepancy_note(differs, rows, spec, "fisher_if_expected_lt5", {ref: 51, exp: 50})
     assert "gives 0.081" in note
     assert "the printed value is what Fisher's exact test gives" in note
+    # the policy in words, not the spec's setting name
+    assert "fisher_if_expected_lt5" not in note
+    assert "(Fisher's exact test when an expected count is below 5, otherwise Pearson's χ² test" in note

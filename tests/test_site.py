@@ -1,8 +1,9 @@
 """The published website, tested as a reader sees it: headless Chromium (Playwright) on a local server.
 
 Every page opens without console errors, failed requests or broken images; each chapter shows its key
-figure (with alt text) and table; the search finds a term; every internal link resolves. Screenshots are
-saved to ``_build/test-artifacts/screenshots/``. Needs Debian's ``chromium`` (``.ci/run`` installs it and
+figure (with alt text) and table; the search finds a term; every internal link resolves; on a phone (390 px)
+no page scrolls sideways as a whole and every table's last column can be reached. Screenshots at 1280 and
+390 px are saved to ``_build/test-artifacts/screenshots/``. Needs Debian's ``chromium`` (``.ci/run`` installs it and
 sets ``REQUIRE_BROWSER=1``, so CI cannot skip these tests silently).
 """
 from __future__ import annotations
@@ -168,3 +169,48 @@ def test_root_page_redirects_to_the_book_and_requests_nothing(site):
     assert (site / "book" / "index.html").exists()
     assert '<link rel="icon" href="data:,">' in root
     assert not re.search(r'(src|href)="(?!data:|book/index.html)', root)
+
+
+#: In the page at phone width: what scrolls sideways that should not, and tables whose last column cannot be
+#: reached (scrolled to the end of its own frame, the last cell of its fullest row must end inside the screen).
+PHONE_PROBLEMS = """() => {
+  const problems = [];
+  const width = window.innerWidth;
+  const page = document.documentElement.scrollWidth;
+  if (page > width + 1) problems.push(`the page is ${page} px wide`);
+  document.querySelectorAll('article table').forEach((table, i) => {
+    if (table.closest('details:not([open])') || !table.rows.length || !table.offsetParent) return;
+    let frame = table.parentElement;
+    while (frame && frame !== document.body && !['auto', 'scroll'].includes(getComputedStyle(frame).overflowX))
+      frame = frame.parentElement;
+    if (frame && frame !== document.body) frame.scrollLeft = frame.scrollWidth;
+    const row = Array.from(table.rows).reduce((a, b) => (b.cells.length > a.cells.length ? b : a));
+    const last = row.cells[row.cells.length - 1].getBoundingClientRect();
+    if (last.right > width + 1 || last.right < 8)
+      problems.push(`table ${i + 1} (${row.cells[0].textContent.trim().slice(0, 30)}): last column at ${Math.round(last.left)}-${Math.round(last.right)} px`);
+  });
+  return problems;
+}"""
+
+
+def test_a_phone_reads_every_page(site, server, browser):
+    """At 390 px no page is wider than the screen, and each table's last column (the P column) is reached by
+    scrolling the table's own frame; the landing page's chapter links are on screen."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    failures = {}
+    for name in site_pages(site):
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{server}/{name}", wait_until="networkidle")
+        problems = page.evaluate(PHONE_PROBLEMS)
+        if name == "book/index.html":
+            links = page.eval_on_selector_all(
+                "article a[href*='erhcc_hait_mp/survival']",
+                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+            if not links or not all(0 <= left and right <= 391 for left, right in links):
+                problems.append(f"chapter links off screen: {links}")
+        if name.startswith("book/"):
+            page.screenshot(path=str(SHOTS / (name.removeprefix("book/").replace("/", "__") + "_390.png")))
+        page.close()
+        if problems:
+            failures[name] = problems
+    assert not failures, failures

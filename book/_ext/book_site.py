@@ -4,8 +4,28 @@
   Jupyter Book 1 registers sphinx-thebe's scripts twice, which the browser reports as a console error
   ("Identifier 'THEBE_JS_URL' has already been declared").
 * Each script is included once per page (sphinx-togglebutton's settings are also registered twice).
+* Each study page says what it is in its HTML ``<title>`` (browser tabs, bookmarks, search results):
+  "Survival, matched cohort — Seed 000 (HAIT vs HAIT-M-P)" instead of "Survival — <book title>" on every
+  study's survival page (:func:`page_title`).
+* Figures are files, not data URIs inlined in the pages: every ``data:`` image, PDF or SVG in a page's body
+  (``helpers.report.display.show_figure`` writes them so into the notebooks) is written once to
+  ``_images/<hash of its content>.<ext>`` and the page links to the file (:func:`externalize`).
 """
 from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+
+def _templates(app, config) -> None:
+    """The page template that prints each page's own title (``templates/layout.html``)."""
+    config.templates_path = [str(Path(__file__).parent / "templates")] + list(config.templates_path or [])
 
 
 def _drop_thebe(app, config) -> None:
@@ -32,7 +52,99 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["css_files"] = [css for css in context.get("css_files", []) if "thebe" not in str(css).lower()]
 
 
+def toc_titles(toc_file: Path) -> dict[str, str]:
+    """``{"book/erhcc_hait_mp/survival_matched": "Survival, matched cohort", ...}``: the TOC's own titles."""
+    found: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node and node.get("title"):
+                found[str(node["file"])] = str(node["title"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(Path(toc_file).read_text(encoding="utf-8")) if Path(toc_file).exists() else {})
+    return found
+
+
+def study_label(spec_file: Path) -> str:
+    """The study as a title names it: "Seed 000 (HAIT vs HAIT-M-P)" for a seed's study (the seed number and
+    its two arms, reference first), else the spec's ``short_title``."""
+    spec = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")) or {}
+    seed = re.match(r"(\d+)_", str(spec.get("seed_file") or ""))
+    arm = spec.get("arm") or {}
+    levels = arm.get("levels") or {}
+    if seed and len(levels) == 2:
+        codes = list(levels)
+        reference = arm.get("reference", codes[0])
+        order = [reference] + [c for c in codes if c != reference]
+        return f"Seed {seed.group(1)} ({' vs '.join(str(levels[c]) for c in order)})"
+    return str(spec.get("short_title") or spec.get("title") or spec_file.parent.name)
+
+
+def page_title(pagename: str, heading: str, srcdir: Path, titles: dict[str, str]) -> tuple[str, str] | None:
+    """(title, suffix) of a study page ``book/<study>/<page>``: the TOC title without the study's name
+    ("Colon trial: survival" -> "Survival") or the page's heading, and " — <study label>"; None otherwise."""
+    parts = pagename.split("/")
+    spec_file = Path(srcdir) / "data" / "studies" / parts[1] / "study.yaml" if len(parts) == 3 else None
+    if parts[0] != "book" or spec_file is None or not spec_file.exists():
+        return None
+    title = titles.get(pagename, heading or parts[2].replace("_", " ").capitalize())
+    if ": " in title:
+        title = title.split(": ", 1)[1]
+        title = title[:1].upper() + title[1:]
+    return title, f" \u2014 {html.escape(study_label(spec_file))}"
+
+
+def _titles(app, pagename, templatename, context, doctree) -> None:
+    if pagename == app.config.root_doc:  # "HCC cohort studies, reproduced — HCC cohort studies, reproduced"
+        context["book_titlesuffix"] = ""
+        return
+    if not hasattr(app, "_book_toc_titles"):
+        app._book_toc_titles = toc_titles(Path(app.srcdir) / "_toc.yml")
+    found = page_title(pagename, re.sub(r"<[^>]+>", "", str(context.get("title") or "")), Path(app.srcdir),
+                       app._book_toc_titles)
+    if found:
+        context["title"], context["book_titlesuffix"] = found
+
+
+#: The inlined files written out as files, by type.
+EXTERNAL_TYPES = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}
+DATA_URI = re.compile(r"""(?P<attr>src|href)=(?P<q>['"])data:(?P<mime>image/png|image/svg\+xml|application/pdf)"""
+                      r""";base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
+
+
+def externalize(body: str, images_dir: Path, prefix: str) -> str:
+    """``body`` with every base64 PNG, SVG and PDF data URI replaced by a link to a file of ``images_dir``
+    named by its content (``prefix`` leads from the page to that folder); identical files are written once."""
+    def swap(match):
+        data = base64.b64decode(match.group("data"))
+        name = f"{hashlib.sha256(data).hexdigest()[:20]}.{EXTERNAL_TYPES[match.group('mime')]}"
+        target = images_dir / name
+        if not target.exists():  # written whole, then renamed: pages are written in parallel
+            images_dir.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{name}.{os.getpid()}")
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        q = match.group("q")
+        return f"{match.group('attr')}={q}{prefix}{name}{q}"
+
+    return DATA_URI.sub(swap, body)
+
+
+def _externalize(app, pagename, templatename, context, doctree) -> None:
+    if "body" in context and "data:" in context["body"]:
+        prefix = "../" * pagename.count("/") + "_images/"
+        context["body"] = externalize(context["body"], Path(app.outdir) / "_images", prefix)
+
+
 def setup(app):
     app.connect("config-inited", _drop_thebe)
+    app.connect("config-inited", _templates)
     app.connect("html-page-context", _dedupe_scripts)
+    app.connect("html-page-context", _titles)
+    app.connect("html-page-context", _externalize)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

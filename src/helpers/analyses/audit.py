@@ -236,11 +236,12 @@ def verdict_sentence(comparison: pd.DataFrame, spec=None) -> str:
     n = len(comparison)
     parts = [f"**{c['reproduced']} of {n}** published numbers compared here are reproduced"]
     if c["close"]:
-        parts.append(f"{c['close']} are close (within the tolerance of the audit)")
+        parts.append(f"{c['close']} {'is' if c['close'] == 1 else 'are'} close (within the tolerance of the audit)")
     if c["differs"]:
-        parts.append(f"{c['differs']} differ")
+        parts.append(f"{c['differs']} {'differs' if c['differs'] == 1 else 'differ'}")
     if c["not reproducible"]:
-        parts.append(f"{c['not reproducible']} are not computed by this run (see the table)")
+        parts.append(f"{c['not reproducible']} {'is' if c['not reproducible'] == 1 else 'are'} not computed by "
+                     "this run (see the table)")
     by_cohort = comparison.groupby("cohort")["status"].apply(lambda s: f"{(s == 'reproduced').sum()}/{len(s)}")
     return "; ".join(parts) + " (" + ", ".join(f"{c}: {v}" for c, v in by_cohort.items()) + ")."
 
@@ -295,6 +296,7 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
     whose value prints as published (e.g. AST increased, any grade: printed 0.072 = Fisher; the stated rule,
     chi-square with Yates' correction because no expected count is below 5, gives 0.081).
     """
+    from helpers.report.format import test_name
     from helpers.stats.hypothesis_tests import categorical_p_value
 
     notes = []
@@ -324,7 +326,8 @@ def p_value_discrepancies(differs: pd.DataFrame, rows: pd.DataFrame, spec, polic
         found = (f"the printed value is what {' and '.join(names[m] for m in matches)} gives" if matches
                  else "no standard test gives the printed value from these counts")
         notes.append(f"- {label}, {level_label} ({k[ref]}/{arm_sizes[ref]} vs {k[exp]}/{arm_sizes[exp]}): the paper "
-                     f"prints p = {r.Published}; the stated policy ({policy}: {method}) gives {p_policy:.3f}; {found}.")
+                     f"prints p = {r.Published}; the stated policy ({test_name(policy)}) applies {method} here, "
+                     f"which gives {p_policy:.3f}; {found}.")
     if not notes:
         return ""
     return "**Why these p-values differ**\n\n" + "\n".join(notes)
@@ -801,7 +804,7 @@ def show_published_comparison(comparison: pd.DataFrame, what: str, caption_note:
                    max_rows=max_rows, notes="close: within the tolerance of its class (see the study's "
                    "reproduction audit page); not reproducible: not computed by this run.",
                    collapsed=f"Show the {len(off)} numbers not reproduced exactly" if len(off) > 25 else None)
-    show_table(shown, caption=f"Every published {what} next to the value computed from the patient table."
+    show_table(shown, caption=f"All published {what} next to the values computed from the patient table."
                + (f" {caption_note}" if caption_note else ""), index=False, max_rows=max_rows,
                collapsed=f"Show all {len(shown)} compared numbers")
     return shown

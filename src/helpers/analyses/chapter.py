@@ -21,8 +21,9 @@ from helpers.analyses.catalogue import study_numbering
 from helpers.analyses.parameters import ChapterError
 from helpers.analyses.validation import data_problems
 from helpers.report import figures
-from helpers.report.display import parameters_table, reconstruction_summary, show, show_table, synthetic_notice
-from helpers.report.format import plural
+from helpers.report.display import (SYNTHETIC_MARK, parameters_table, reconstruction_summary, set_figure_mark, show,
+                                    show_table, synthetic_notice)
+from helpers.report.format import plural, set_hr_decimals
 from helpers.study import published
 from helpers.study.patients import load_patients
 from helpers.study.results import ResultsTable
@@ -201,6 +202,9 @@ def open_chapter(section: str, study_id: str, patients_file: str | None = None, 
         check_injected(section, namespace)
     figures.use_book_style()
     spec = load_spec(study_id)
+    # the page prints hazard ratios as the study's paper does; its figures say when the data are synthetic
+    set_hr_decimals(spec.survival.hr_decimals if spec.survival else 2)
+    set_figure_mark(SYNTHETIC_MARK if spec.synthetic and not patients_file else "")
     need = NEEDS.get(section)
     if need and getattr(spec, need[0]) is None:
         raise ChapterError(f"study '{study_id}' {need[1]}; see the spec format page")

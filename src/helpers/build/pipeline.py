@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 
+from helpers.build.downloads import publish_results
 from helpers.build.execute import default_jobs, execute, publish_executed
 from helpers.build.render import jupyter_book_html, refresh_cross_document_glue, render
 from helpers.build.toc import BuildError, chapter_runs
@@ -129,6 +130,7 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
         shutil.rmtree(output / "results", ignore_errors=True)
         shutil.copytree(staging / "results", output / "results")
         built = jupyter_book_html(project, strict=strict)
+        publish_results(built, output / "results")  # the unrounded results tables (aggregates), downloadable
         shutil.rmtree(output / "html", ignore_errors=True)
         shutil.move(str(built), str(output / "html"))
     except BuildError as exc:
@@ -262,6 +264,7 @@ def _render_and_stamp(runs, inputs: dict, strict: bool, log, timings: dict, exec
     start = time.perf_counter()
     try:
         final = render(strict=strict, log=log)
+        publish_results(final, BUILD_DIR / "results")  # the unrounded results tables (aggregates), downloadable
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -111,11 +111,63 @@ def show(item, label: str | None = None) -> None:
         one.show(label)
 
 
-def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False) -> str:
-    """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``)."""
+_NUMBER = r"[-−]?\d+(?:\.\d+)?"
+_LIMIT = rf"(?:{_NUMBER}|NR|NE|NA)"
+#: "0.36 (0.21–0.62)", "10.1 (9.2–NR)", "62 (55–70)": an estimate with its interval (or quartiles)
+_INTERVAL = re.compile(rf"^\s*({_LIMIT})\s*\(\s*({_LIMIT})\s*[–,;]\s*({_LIMIT})\s*\)\s*$")
+#: "47 (92.2%)": a count with its percentage
+_COUNT = re.compile(rf"^\s*(\d+)\s*\(\s*({_NUMBER})\s*%\s*\)\s*$")
+#: "<0.001", "0.121": a number, perhaps bounded
+_BOUNDED = re.compile(rf"^\s*([<>≤≥]?)\s*({_NUMBER})\s*$")
+_MISSING = {"", "NE", "NA", "NR", "nan", "—", "-"}
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-")) if text not in _MISSING else float("nan")
+
+
+def numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with the numbers of its formatted cells in columns of their own, after each text column:
+    "0.36 (0.21–0.62)" gives ``<column>: estimate``, ``: lower``, ``: upper``; "47 (92.2%)" gives ``: n`` and
+    ``: %``; "<0.001" gives ``: value`` and ``: relation``. A column is split only when every one of its
+    non-empty cells has the same form; NR/NE/NA become empty cells. The numbers are as the page prints them
+    (rounded); the unrounded values are in the study's analysis-results table. Column names of several
+    header rows are joined with " / "."""
+    out = {}
+    for position, name in enumerate(df.columns):
+        label = " / ".join(str(x) for x in name if str(x)) if isinstance(name, tuple) else str(name)
+        column = df.iloc[:, position]
+        out[label] = column
+        cells = [str(v).strip() for v in column if isinstance(v, str) and str(v).strip() not in _MISSING]
+        if not cells or not all(isinstance(v, str) or pd.isna(v) for v in column):
+            continue
+        text = column.map(lambda v: v.strip() if isinstance(v, str) else "")
+        if all(_INTERVAL.match(c) for c in cells):
+            parts = text.map(lambda v: _INTERVAL.match(v).groups() if _INTERVAL.match(v) else ("", "", ""))
+            for k, part in enumerate(("estimate", "lower", "upper")):
+                out[f"{label}: {part}"] = parts.map(lambda g: _number(g[k]))
+        elif all(_COUNT.match(c) for c in cells):
+            parts = text.map(lambda v: _COUNT.match(v).groups() if _COUNT.match(v) else ("", ""))
+            out[f"{label}: n"] = parts.map(lambda g: _number(g[0])).astype("Int64")
+            out[f"{label}: %"] = parts.map(lambda g: _number(g[1]))
+        elif all(_BOUNDED.match(c) for c in cells) and any(_BOUNDED.match(c).group(1) for c in cells):
+            parts = text.map(lambda v: _BOUNDED.match(v).groups() if _BOUNDED.match(v) else ("", ""))
+            out[f"{label}: value"] = parts.map(lambda g: _number(g[1]))
+            out[f"{label}: relation"] = parts.map(lambda g: g[0])
+    return pd.DataFrame(out, index=df.index)
+
+
+def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False, numbers: bool = True) -> str:
+    """The table as CSV text for the download link (HTML tags and entities removed from ``html_cells``), with
+    the numbers of its formatted cells in columns of their own (:func:`numeric_columns`) unless ``numbers``
+    is False."""
     out = df.copy()
     if html_cells:
         out = out.map(lambda v: html.unescape(re.sub(r"<[^>]+>", "", v)) if isinstance(v, str) else v)
+    if numbers:
+        split = numeric_columns(out)
+        if split.shape[1] > out.shape[1]:
+            out = split
     return out.to_csv(index=index)
 
 
@@ -150,33 +202,90 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
 
 _FIGURES_SHOWN = [0]  # per page: every notebook runs in its own kernel
 
+#: The mark inside every figure of a study whose data are a synthetic reconstruction, so that a figure pasted
+#: into slides or a paper still says so (set for the page by :func:`set_figure_mark` when a chapter opens).
+SYNTHETIC_MARK = "Synthetic data"
+_FIGURE_MARK = [""]
+
+
+def set_figure_mark(text: str) -> None:
+    """The small mark :func:`show_figure` writes into the top right corner of every figure ("" for none)."""
+    _FIGURE_MARK[0] = str(text or "")
+
+
+#: The files of every figure: the PNG shown on the page, and the downloads (vector PDF and SVG, 300 dpi PNG).
+FIGURE_FORMATS = {"png": ("image/png", 150), "pdf": ("application/pdf", None), "svg": ("image/svg+xml", None),
+                  "png300": ("image/png", 300)}
+
+
+#: Figures wider than this (inches: two panels side by side) keep a readable size on a phone and scroll.
+WIDE_FIGURE_INCHES = 8.0
+
+
+def figure_files(fig) -> dict[str, bytes]:
+    """The figure in every format of :data:`FIGURE_FORMATS`, byte for byte the same for the same figure: no
+    software version or date in the metadata, SVG ids from a fixed salt (``svg.hashsalt``)."""
+    import io
+
+    import matplotlib as mpl
+
+    metadata = {"png": {"Software": None}, "png300": {"Software": None},
+                "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+                "svg": {"Creator": None, "Date": None}}
+    out = {}
+    with mpl.rc_context({"svg.hashsalt": "hcc-cohort-book", "svg.fonttype": "none", "pdf.fonttype": 42}):
+        for name, (_, dpi) in FIGURE_FORMATS.items():
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=name.removesuffix("300"), dpi=dpi or 72, bbox_inches="tight",
+                        metadata=metadata[name])
+            out[name] = buffer.getvalue()
+    return out
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
 
 def show_figure(fig, caption: str, alt: str, anchor: str | None = None, label: str | None = None) -> int:
     """Display a matplotlib figure with alt text and its numbered caption ("Figure 2. ...") below it.
 
-    The figure is one HTML ``<figure>``: an ``<img>`` (the PNG inlined, with ``alt`` for screen readers) and a
-    ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets ``page.html#figure-2`` link to it.
-    The PNG is written without matplotlib's software metadata, so identical figures give identical bytes.
+    The figure is one HTML ``<figure>``: an ``<img>`` (PNG, with ``alt`` for screen readers) that links to the
+    300 dpi PNG (click to enlarge), a ``<figcaption>`` whose id (``anchor``, default ``figure-<n>``) lets
+    ``page.html#figure-2`` link to it, and download links for the PDF, SVG and 300 dpi PNG
+    (:func:`figure_files`). The notebook holds them as data URIs; the site's build writes each to a file of
+    ``_images/`` named by its content (``book/_ext/book_site.py``), so pages do not inline images. A study with
+    synthetic data gets :data:`SYNTHETIC_MARK` inside the image (:func:`set_figure_mark`).
     ``label`` is the figure's number in the study ("Figure 4A"); without it figures are numbered per page.
     Returns the figure's number on the page.
     """
-    import io
-
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    if _FIGURE_MARK[0]:  # just above the drawn content's top right corner: it covers nothing of the figure
+        width, height = fig.get_size_inches()
+        drawn = fig.get_tightbbox(fig.canvas.get_renderer())
+        fig.text(drawn.x1 / width, drawn.y1 / height + 0.02 / height, _FIGURE_MARK[0], ha="right", va="bottom",
+                 fontsize=7, color="#8a8a8a", fontstyle="italic", gid="synthetic-mark")
+    files = figure_files(fig)
+    width_inches = float(fig.get_size_inches()[0])
     plt.close(fig)  # not displayed a second time by the inline backend
     _FIGURES_SHOWN[0] += 1
     number = _FIGURES_SHOWN[0]
     if label is None:  # numbered per page
         label = f"Figure {number}"
     anchor = anchor or (anchor_of(label) if label else f"figure-{number}")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
     lead = f"<strong>{html.escape(label)}.</strong> " if label else ""  # label "": an unnumbered figure
-    display(HTML(f"<figure class='book-figure' id='{html.escape(anchor)}'>"
-                 f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt, quote=True)}'/>"
-                 f"<figcaption>{lead}{html.escape(caption)}</figcaption></figure>"))
+    stem = _slug(f"{label} {caption}" if label else caption)[:40].strip("-") or "figure"
+    links = " · ".join(
+        f"<a download='{stem}{'-300dpi' if name == 'png300' else ''}.{name.removesuffix('300')}' "
+        f"href='{_data_uri(FIGURE_FORMATS[name][0], files[name])}'>{text}</a>"
+        for name, text in (("pdf", "PDF"), ("svg", "SVG"), ("png300", "PNG, 300 dpi")))
+    wide = " wide-figure" if width_inches > WIDE_FIGURE_INCHES else ""  # multi-panel: scrolls on a phone
+    display(HTML(f"<figure class='book-figure{wide}' id='{html.escape(anchor)}'>"
+                 f"<a class='figure-enlarge' href='{_data_uri('image/png', files['png300'])}' "
+                 "title='Open the figure at full size'>"
+                 f"<img src='{_data_uri('image/png', files['png'])}' alt='{html.escape(alt, quote=True)}'/></a>"
+                 f"<figcaption>{lead}{html.escape(caption)}"
+                 f"<span class='figure-download'>Download the figure: {links}</span></figcaption></figure>"))
     return number
 
 
@@ -192,6 +301,32 @@ def parameters_table(**params) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["Parameter", "Value"])
     out["Value"] = out["Value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
     return out.set_index("Parameter")
+
+
+#: Statistics of the reconstruction report in words.
+STAT_WORDS = {"p_value": "p", "pct": "%", "n": "n", "hr": "HR", "lower": "lower 95% limit", "upper": "upper 95% limit",
+              "estimate": "estimate", "median": "median", "mean": "mean", "sd": "SD", "q1": "first quartile",
+              "q3": "third quartile"}
+
+
+def target_label(spec: StudySpec, analysis, variable, level, group, stat) -> str:
+    """A reconstruction target in words: ("table1", "child_pugh", "", "comparison", "p_value") -> "Child-Pugh
+    class, p between the arms"; names the spec does not label are shown as they are."""
+    def given(x):
+        return isinstance(x, str) and bool(x) and x == x
+
+    var = spec.variables.get(variable) if given(variable) else None
+    parts = [] if not given(analysis) or analysis in ("table1", "psm") else [str(analysis)]
+    if var is not None:
+        parts.append(var.label + (f" {var.levels.get(level, level)}" if given(level) and var.levels else
+                                  (f" {level}" if given(level) else "")))
+    else:
+        parts += [str(x) for x in (variable, level) if given(x)]
+    words = STAT_WORDS.get(stat, stat) if given(stat) else ""
+    if given(group):
+        arm = spec.arm.labels.get(group)
+        words += (" between the arms" if group == "comparison" else f" ({arm})" if arm else f" ({group})")
+    return f"{' '.join(parts)}, {words.strip()}" if parts else words.strip()
 
 
 def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
@@ -230,8 +365,7 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     if 0 < len(missed) <= 12:
         items = []
         for r in missed.itertuples():
-            label = " ".join(str(x) for x in (getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
-                             if isinstance(x, str) and x and x not in ("table1",))
+            label = target_label(spec, getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
             reached = "NA" if pd.isna(r.achieved) else f"{r.achieved:.4g}"
             items.append(f"- {label}: published {shown(r.target, getattr(r, 'relation', ''))}, reconstructed {reached}")
         text += " It could not reach:\n\n" + "\n".join(items)

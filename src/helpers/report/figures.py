@@ -168,10 +168,18 @@ def at_risk_label(n) -> str:
     return f"{n / 1e6:.1f}M"
 
 
+def band_limits(km) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn CI band of a curve from (0, 1): where a limit is not defined (after the curve reaches 0, the
+    log-type limits are NaN, as in R) the band closes onto the curve instead of spiking to 0 or 100%."""
+    y = np.r_[1.0, km.surv]
+    lo, hi = np.r_[1.0, km.lower], np.r_[1.0, km.upper]
+    return np.where(np.isnan(lo), y, lo), np.where(np.isnan(hi), y, hi)
+
+
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
              ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
              xmax: float | None = None, risk_kms: dict | None = None,
-             risk_title: str = "Number at risk") -> None:
+             risk_title: str = "Number at risk", median_lines: bool | None = None) -> None:
     """Draw one Kaplan-Meier panel in the style of the papers' Figures 2 and 3.
 
     Step curves per arm with censoring marks (+; thinned to one per pixel column for large cohorts, see
@@ -180,6 +188,11 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     time >= t (R's convention; lifelines' ``add_at_risk_counts`` counts time > t). Curves of large cohorts
     are drawn through the points that make the picture (:func:`curve_points`). ``risk_kms`` (e.g. the
     unweighted curves under weighted ones) give the numbers at risk instead of ``kms``, titled ``risk_title``.
+
+    The legend gives each arm's N (of ``risk_kms`` when given: the patients, not the weights). The legend and
+    the annotation are placed where they cover the fewest drawn curves and CI bands (:func:`place_boxes`;
+    none in the primary-cohort figures of every study, measured in ``tests/test_km_figure.py``). ``median_lines`` (default: the spec's ``survival.km_median_lines``) draws
+    dotted lines from the 50% level to each arm's median and down to the time axis.
     """
     colours = arm_colours(spec)
     # the KaplanMeier arrays, not km.table: a table of a registry's curve is a copy of 10^6 rows
@@ -189,28 +202,47 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     for arm, km in kms.items():
         x = np.r_[0.0, km.time]  # as km_step: from (0, 1)
         y = np.r_[1.0, km.surv]
-        lo = np.nan_to_num(np.r_[1.0, km.lower], nan=0.0)
-        hi = np.nan_to_num(np.r_[1.0, km.upper], nan=1.0)
+        lo, hi = band_limits(km)
         keep = curve_points(x, [y, lo, hi] if show_ci else [y], right * 1.02)  # the x-axis ends at right * 1.02
         colour = colours.get(arm, "#444444")
-        ax.step(x[keep], y[keep], where="post", color=colour, lw=1.6, label=spec.arm.labels.get(arm, arm))
+        n = float((risk_kms or kms).get(arm, km).n)
+        n_text = f"{n:.0f}" if n.is_integer() else f"{n:.1f}"
+        ax.step(x[keep], y[keep], where="post", color=colour, lw=1.6,
+                label=f"{spec.arm.labels.get(arm, arm)} (n = {n_text})")
         if show_ci:
             ax.fill_between(x[keep], lo[keep], hi[keep], step="post", color=colour, alpha=0.15, lw=0)
     for arm, km in kms.items():
         ct, cs = _censor_marks(km.time, km.surv, km.n_censor, right)
         ax.plot(ct, cs, ls="none", marker="|", ms=7, mew=1.2, color=colours.get(arm, "#444444"))
     ax.set_xlim(0, right * 1.02)
-    ax.set_ylim(0, 1.02)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_ylabel(ylabel)
     if at_risk_times:
         ax.set_xticks(at_risk_times)
     ax.grid(axis="y", color="#e6e6e6", lw=0.6)
-    ax.legend(loc="upper right", fontsize=9)
-    if annotation:
-        ax.text(0.03, 0.04, annotation, transform=ax.transAxes, fontsize=9, va="bottom", ha="left",
-                bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", lw=0.6))
+    if median_lines is None:
+        median_lines = bool(spec.survival and spec.survival.km_median_lines)
+    drawn = []
+    if median_lines:
+        for arm, km in kms.items():
+            m = km.median().estimate
+            if np.isfinite(m):
+                ax.plot([0, m, m], [0.5, 0.5, 0], ls=":", lw=1.1, color=colours.get(arm, "#444444"),
+                        gid=f"median-{arm}")
+                drawn.append(([0, m, m], [0.5, 0.5, 0]))
+    # the legend and the annotation where they cover no curve; if there is no such place, head room above 100%
+    for top in HEAD_ROOM:
+        ax.set_ylim(0, top)
+        boxes = [ax.legend(loc="upper right", fontsize=9)]
+        if annotation:
+            boxes.append(ax.text(0.97, 0.04, annotation, transform=ax.transAxes, fontsize=9, va="bottom",
+                                 ha="right", bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", lw=0.6)))
+        if not any(place_boxes(ax, boxes, kms, right * 1.02, show_ci, lines=drawn)) or top == HEAD_ROOM[-1]:
+            break
+        for box in boxes:
+            box.remove()
+    ax.spines["left"].set_bounds(0, 1)  # the axis ends at 100%, also with head room
     # numbers at risk
     ax_risk.set_xlim(ax.get_xlim())
     ax_risk.set_ylim(-0.5, len(kms) - 0.5)
@@ -235,6 +267,129 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     ax.tick_params(axis="x", labelbottom=False)
 
 
+#: Resolution of the occupancy grid over a panel's axes (cells per axis side) used to place its boxes.
+PLACEMENT_GRID = 120
+
+
+def occupancy(kms: dict, xmax: float, show_ci: bool = True, ymax: float = 1.02, cells: int = PLACEMENT_GRID):
+    """A (rows, columns) boolean grid over the axes (row 0 at the bottom): True where a curve or its CI band
+    is drawn. Each column is a slice of [0, ``xmax``]; in it a curve occupies the cells from its lowest to its
+    highest value (its drops are drawn lines), its band from the band's lowest to its highest value, each
+    widened by one cell for the line width. Right of a curve's last time nothing of it is drawn."""
+    grid = np.zeros((cells, cells), dtype=bool)
+    edges = np.linspace(0.0, xmax, cells + 1)
+    for km in kms.values():
+        x = np.r_[0.0, km.time]
+        ys = [np.r_[1.0, km.surv]]
+        if show_ci:
+            ys += list(band_limits(km))
+        values = np.vstack(ys)
+        start = np.clip(np.searchsorted(x, edges[:-1], side="right") - 1, 0, len(x) - 1)  # value entering
+        stop = np.clip(np.searchsorted(x, edges[1:], side="right") - 1, 0, len(x) - 1)     # last value inside
+        for column in np.flatnonzero(edges[:-1] <= x[-1]):
+            inside = values[:, start[column]:stop[column] + 1]
+            low = int(np.floor(inside.min() / ymax * cells)) - 1
+            high = int(np.ceil(inside.max() / ymax * cells)) + 1
+            grid[max(low, 0):min(high, cells), column] = True
+    return grid
+
+
+def _box_extent(ax, artist, renderer):
+    """The artist's box in axes fractions: a legend's frame, or a text with its rounded box (its pad)."""
+    bbox = artist.get_window_extent(renderer)
+    patch = artist.get_bbox_patch() if hasattr(artist, "get_bbox_patch") else None
+    if patch is not None:  # the patch is sized at draw time: add its pad (in font sizes) to the text's extent
+        pad = patch.get_boxstyle().pad * artist.get_fontsize() * ax.figure.dpi / 72.0
+        bbox = bbox.expanded((bbox.width + 2 * pad) / bbox.width, (bbox.height + 2 * pad) / bbox.height)
+    return bbox.transformed(ax.transAxes.inverted())
+
+
+def _mark_lines(grid: np.ndarray, lines, xmax: float, ymax: float) -> None:
+    """Mark the cells of straight polylines ``[(xs, ys), ...]`` (data coordinates) in the grid."""
+    cells = grid.shape[0]
+    for xs, ys in lines:
+        for (x0, y0), (x1, y1) in zip(zip(xs[:-1], ys[:-1]), zip(xs[1:], ys[1:])):
+            t = np.linspace(0.0, 1.0, 4 * cells)
+            c = np.clip(((x0 + (x1 - x0) * t) / xmax * cells).astype(int), 0, cells - 1)
+            r = np.clip(((y0 + (y1 - y0) * t) / ymax * cells).astype(int), 0, cells - 1)
+            grid[r, c] = True
+
+
+#: The tops of a Kaplan-Meier panel's y-axis tried in turn (the ticks stay 0-100%): room for the legend and
+#: the annotation above the curves when they fit nowhere else.
+HEAD_ROOM = (1.02, 1.12, 1.22, 1.32)
+
+#: Font sizes a box may shrink to, in turn, when it fits nowhere on a panel at its own size.
+SMALLER_FONTS = (8.0, 7.0)
+
+
+def place_boxes(ax, boxes: list, kms: dict, xmax: float, show_ci: bool = True, lines=(),
+                cells: int = PLACEMENT_GRID) -> list:
+    """Move the legend and the annotation (``boxes``, in this order of priority) to where they cover the fewest
+    cells of the panel's curves and CI bands (:func:`occupancy`) and of ``lines`` (e.g. the median lines), and
+    none of each other.
+
+    Every position of each box inside the axes is scored at once from a summed-area table of the grid: the
+    covered cells first, then the distance from the box's preferred corner (the legend top right, the
+    annotation bottom right), so a free corner is kept when there is one. A box that fits nowhere free is set
+    in a smaller font (:data:`SMALLER_FONTS`) and placed again. Returns each box's number of covered cells.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    ymax = ax.get_ylim()[1]
+    occupied = occupancy(kms, xmax, show_ci, ymax, cells)
+    _mark_lines(occupied, lines, xmax, ymax)
+    grid = occupied.astype(np.int64)
+    table = np.zeros((cells + 1, cells + 1), dtype=np.int64)
+    covered_cells = []
+    for i, artist in enumerate(boxes):
+        texts = artist.get_texts() if hasattr(artist, "get_texts") else [artist]
+        best = None
+        own = texts[0].get_fontsize()
+        # the box as it is, then smaller; a text of several lines also as one line ("HR ...; log-rank p ...")
+        layouts = [(None, size) for size in (own,) + tuple(f for f in SMALLER_FONTS if f < own)]
+        if artist is texts[0] and "\n" in artist.get_text():
+            one_line = artist.get_text().replace("\n", "; ")
+            layouts = layouts[:1] + [(one_line, own)] + [x for f in layouts[1:] for x in ((None, f[1]), (one_line, f[1]))]
+        original = texts[0].get_text()
+        for text_value, size in layouts:
+            if artist is texts[0]:
+                artist.set_text(original if text_value is None else text_value)
+            for t in texts:
+                t.set_fontsize(size)
+            box = _box_extent(ax, artist, renderer)
+            w = min(int(np.ceil(box.width * cells)) + 2, cells)  # one free cell on each side
+            h = min(int(np.ceil(box.height * cells)) + 2, cells)
+            table[1:, 1:] = grid.cumsum(0).cumsum(1)
+            # covered cells of the box with its lower left corner at (column c, row r), for every c, r
+            covered = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
+            rows, columns = np.indices(covered.shape)
+            corner = (covered.shape[1] - 1, covered.shape[0] - 1) if i == 0 else (covered.shape[1] - 1, 0)
+            score = covered * 10.0 + np.hypot(columns - corner[0], rows - corner[1]) / cells
+            r, c = np.unravel_index(int(np.argmin(score)), score.shape)
+            if best is None or covered[r, c] < best[0]:
+                best = (int(covered[r, c]), int(r), int(c), w, h, box, size, texts[0].get_text())
+            if covered[r, c] == 0:
+                break
+        n_covered, r, c, w, h, box, size, shown = best
+        if artist is texts[0]:
+            artist.set_text(shown)
+        for t in texts:
+            t.set_fontsize(size)
+        covered_cells.append(n_covered)
+        grid[r:r + h, c:c + w] += 10_000  # the next box keeps off this one
+        x0, y0 = (c + 1) / cells, (r + 1) / cells  # inside the one-cell margin
+        if hasattr(artist, "set_bbox_to_anchor"):  # a legend: its lower left corner there
+            artist.set_loc("lower left")
+            artist.borderaxespad = 0.0
+            artist.set_bbox_to_anchor((x0, y0), transform=ax.transAxes)
+        else:  # a text: its box's lower left corner there (the text inside the pad)
+            text = artist.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            artist.set_ha("left")
+            artist.set_va("bottom")
+            artist.set_position((x0 + (text.x0 - box.x0), y0 + (text.y0 - box.y0)))
+    return covered_cells
+
+
 def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str = "months", ncols: int = 2):
     """A grid of Kaplan-Meier panels (e.g. PFS, IH-PFS, EH-PFS, OS), each with its at-risk table.
 
@@ -253,11 +408,11 @@ def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str
         inner = outer[i // ncols, i % ncols].subgridspec(2, 1, height_ratios=[4.2, 0.45 + 0.3 * n_arms], hspace=0.22)
         ax = fig.add_subplot(inner[0])
         ax_risk = fig.add_subplot(inner[1], sharex=ax)
+        letter = chr(ord("A") + i) if n > 1 else ""
+        ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")  # before the boxes
         km_panel(ax, ax_risk, panel["kms"], spec, at_risk_times, time_unit, panel.get("ylabel", "Survival probability"),
                  panel.get("annotation", ""), risk_kms=panel.get("risk_kms"),
                  risk_title=panel.get("risk_title", "Number at risk"))
-        letter = chr(ord("A") + i) if n > 1 else ""
-        ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")
     return fig
 
 

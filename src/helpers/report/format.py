@@ -50,11 +50,22 @@ def format_ci(estimate: float, lower: float, upper: float, decimals: int = 2, mi
             f"{format_number(upper, decimals, missing)})")
 
 
-def format_hr(hr: float, lower: float, upper: float, decimals: int = 2, estimable: bool = True) -> str:
-    """'0.36 (0.21–0.62)'; 'NE' when the model could not estimate the term (e.g. an arm without events)."""
+#: Decimals of hazard ratios when a call does not say: the study's ``survival.hr_decimals`` (as its paper prints
+#: them), set for the page by :func:`set_hr_decimals` when a chapter opens; 2 otherwise.
+HR_DECIMALS = [2]
+
+
+def set_hr_decimals(decimals: int) -> None:
+    """The decimals of every hazard ratio formatted without explicit ``decimals`` on this page (kernel)."""
+    HR_DECIMALS[0] = int(decimals)
+
+
+def format_hr(hr: float, lower: float, upper: float, decimals: int | None = None, estimable: bool = True) -> str:
+    """'0.36 (0.21–0.62)'; 'NE' when the model could not estimate the term (e.g. an arm without events).
+    ``decimals``: the study's (:data:`HR_DECIMALS`) when not given."""
     if not estimable or not _finite(hr):
         return "NE"
-    return format_ci(hr, lower, upper, decimals)
+    return format_ci(hr, lower, upper, HR_DECIMALS[0] if decimals is None else decimals)
 
 
 def estimable(row) -> bool:
@@ -63,7 +74,7 @@ def estimable(row) -> bool:
     return bool(value) if value is not None and value == value else True
 
 
-def hr_text(row, decimals: int = 2) -> str:
+def hr_text(row, decimals: int | None = None) -> str:
     """The HR (95% CI) of a result row with ``hr``, ``lower``, ``upper`` (and ``estimable``)."""
     return format_hr(row["hr"], row["lower"], row["upper"], decimals, estimable=estimable(row))
 

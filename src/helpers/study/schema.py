@@ -380,6 +380,10 @@ class SurvivalSection(_Strict):
     competing_risks: dict[str, CompetingRisksSection] = Field(
         default_factory=dict, description="Competing-risks analyses (optional): id -> the first-event time, the "
                                           "type column and the causes.")
+    hr_decimals: int = Field(2, ge=1, le=4, description="Decimals of hazard ratios and their CIs in the tables and "
+                                                        "text, as the paper prints them (seed 004: 3).")
+    km_median_lines: bool = Field(False, description="Draw dotted lines to each arm's median on the Kaplan-Meier "
+                                                     "figures (where the paper's figures have them).")
 
     @field_validator("at_risk_times", "landmarks")
     @classmethod

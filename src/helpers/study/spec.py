@@ -247,6 +247,8 @@ class SurvivalSpec:
     rmst_endpoints: tuple[str, ...] = ()
     rmst_tau: str | float = "floor_min_max"
     competing_risks: dict[str, CompetingRisks] = field(default_factory=dict)
+    hr_decimals: int = 2
+    km_median_lines: bool = False
 
 
 @dataclass(frozen=True)
@@ -889,7 +891,8 @@ def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem,
                         at_risk_times=tuple(float(x) for x in s.at_risk_times),
                         landmarks=tuple(float(x) for x in s.landmarks), followup_endpoint=s.followup_endpoint,
                         cox=cox, rmst_endpoints=endpoint_list(("survival", "rmst", "endpoints"), s.rmst.endpoints),
-                        rmst_tau=s.rmst.tau, competing_risks=competing)
+                        rmst_tau=s.rmst.tau, competing_risks=competing, hr_decimals=s.hr_decimals,
+                        km_median_lines=s.km_median_lines)
 
 
 def _parse_response(r, used_columns: set[str], problem) -> ResponseSpec | None:

@@ -1,0 +1,38 @@
+"""Each study page says what it is in its HTML <title> (book/_ext/book_site.py), so that browser tabs and
+search results of the four survival pages can be told apart."""
+from __future__ import annotations
+
+import importlib.util
+
+from helpers.paths import ROOT
+
+spec = importlib.util.spec_from_file_location("book_site", ROOT / "book" / "_ext" / "book_site.py")
+book_site = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(book_site)
+
+
+def test_study_pages_are_titled_by_page_and_study():
+    titles = book_site.toc_titles(ROOT / "_toc.yml")
+    cases = {
+        "book/erhcc_hait_mp/survival": ("Survival", " — Seed 000 (HAIT vs HAIT-M-P)"),
+        "book/erhcc_hait_mp/survival_matched": ("Survival, matched cohort", " — Seed 000 (HAIT vs HAIT-M-P)"),
+        "book/haic_after_ab/survival": ("Survival", " — Seed 004 (First-line HAIC vs Post-ate-beva HAIC)"),
+        # the TOC's "Colon trial: survival" without the study's name, which the suffix gives
+        "book/colon/survival": ("Survival", " — Colon cancer trial: levamisole + 5-FU vs observation"),
+    }
+    for page, expected in cases.items():
+        assert book_site.page_title(page, "Survival", ROOT, titles) == expected, page
+    shown = {book_site.page_title(p, "Survival", ROOT, titles) for p in cases}
+    assert len(shown) == len(cases)  # four survival pages, four titles
+
+
+def test_pages_outside_a_study_keep_the_book_title():
+    titles = book_site.toc_titles(ROOT / "_toc.yml")
+    assert book_site.page_title("book/methods", "Methods", ROOT, titles) is None
+    assert book_site.page_title("book/nostudy/page", "X", ROOT, titles) is None
+
+
+def test_a_title_is_escaped(tmp_path):
+    (tmp_path / "data" / "studies" / "s").mkdir(parents=True)
+    (tmp_path / "data" / "studies" / "s" / "study.yaml").write_text('short_title: "A <b> & B"\n')
+    assert book_site.page_title("book/s/cohorts", "Cohorts", tmp_path, {}) == ("Cohorts", " — A &lt;b&gt; &amp; B")
