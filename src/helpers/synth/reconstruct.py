@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import heapq
 import itertools
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -594,6 +596,28 @@ class Seed004Reconstruction:
 
 
 # ----------------------------------------------------------------------------------------------- writing
+#: Written next to the patient table: the SHA-256 of everything the generator reads (see :func:`input_digest`).
+DIGEST_FILE = "reconstruction_inputs.sha256"
+
+
+def input_files(study_id: str) -> list[Path]:
+    """What a study's synthetic table is generated from: its spec, published values and assumptions, and the
+    generator's own modules (``helpers.synth``)."""
+    spec = load_spec(study_id)
+    synth = Path(__file__).resolve().parent
+    return [spec.folder / "study.yaml", spec.published_file, spec.folder / "reconstruction.yaml",
+            *sorted(synth.glob("*.py"))]
+
+
+def input_digest(study_id: str) -> str:
+    """SHA-256 over the generator's inputs (:func:`input_files`: names and bytes, line endings as stored). The
+    test suite compares it with the committed digest instead of regenerating (which takes minutes)."""
+    h = hashlib.sha256()
+    for f in input_files(study_id):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 RECONSTRUCTORS = {"erhcc_hait_mp": Seed000Reconstruction, "haic_after_ab": Seed004Reconstruction}
 
 
@@ -657,6 +681,7 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
         report = pd.concat([report, response_report], ignore_index=True)
     report.insert(0, "study", study_id)
     report.to_csv(out_dir / "reconstruction_report.csv", index=False, lineterminator="\n")
+    (out_dir / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
     return path, report
 
 
@@ -665,13 +690,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("studies", nargs="*", default=list(RECONSTRUCTORS), help="study ids (default: all)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="write here instead of data/studies/<id>/ (a sub-folder per study)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="studies generated in parallel processes (default: one per study, at most the CPUs)")
     args = parser.parse_args(argv)
     for study in args.studies:
         if study not in RECONSTRUCTORS:
-            print(f"error: no reconstruction for study '{study}' (known: {', '.join(RECONSTRUCTORS)})", file=sys.stderr)
+            from helpers.study.schema import did_you_mean
+
+            print(f"error: no reconstruction for study '{study}'{did_you_mean(study, list(RECONSTRUCTORS))} "
+                  f"(known: {', '.join(RECONSTRUCTORS)})", file=sys.stderr)
             return 2
-        out = args.out_dir / study if args.out_dir else None
-        path, report = reconstruct(study, out)
+    outs = [args.out_dir / study if args.out_dir else None for study in args.studies]
+    jobs = args.jobs or min(len(args.studies), os.cpu_count() or 1)
+    if jobs > 1 and len(args.studies) > 1:
+        # each study is generated from its own seeds alone, so parallel runs write the same bytes as serial ones
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(reconstruct, args.studies, outs))
+    else:
+        results = [reconstruct(study, out) for study, out in zip(args.studies, outs)]
+    for study, (path, report) in zip(args.studies, results):
         hit = int(report["hit"].sum())
         print(f"{study}: wrote {path} ({hit} of {len(report)} targets hit exactly)")
         missed = report[~report["hit"]]
