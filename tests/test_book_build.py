@@ -216,5 +216,7 @@ def test_rebuild_reuses_unchanged_notebooks_and_reexecutes_changed_ones(repo_cop
     changed = run_build(repo_copy)
     assert changed.returncode == 0
     executed = sorted(line.split()[1] for line in changed.stdout.splitlines() if line.startswith("  executed "))
-    # The audit reads the spec itself (its published numbers and key claims), so a changed spec re-runs it too.
-    assert executed == ["veteran/audit", "veteran/cohorts", "veteran/subgroups", "veteran/survival"]
+    # The audit and the checklist read the spec themselves (published numbers and key claims; design, time zero),
+    # so a changed spec re-runs them too; no other study's page runs.
+    assert executed == ["veteran/audit", "veteran/checklist", "veteran/cohorts", "veteran/subgroups",
+                        "veteran/survival"]
