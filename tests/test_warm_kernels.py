@@ -107,3 +107,26 @@ def test_warm_kernel_output_is_that_of_a_fresh_kernel(tmp_path):
     assert written  # and the results tables the chapter wrote are the same files
     for f in written:
         assert f.read_bytes() == (tmp_path / "warm" / "results" / run.study_id / f.name).read_bytes(), f.name
+
+
+def test_parsed_yaml_is_shared_by_text_and_handed_out_as_copies(tmp_path):
+    """published.yaml is parsed once per process (and once in the zygote): a caller's changes do not reach the
+    next caller, and an edited file is parsed afresh."""
+    import yaml
+
+    from helpers.study.published import load_published, preparse_studies, safe_load_yaml
+
+    text = "study: s1\nvalues:\n  - {cohort: primary, analysis: km, stat: median, value: 12.5}\n"
+    first = safe_load_yaml(text)
+    first["values"][0]["value"] = 99.0
+    first["extra"] = True
+    second = safe_load_yaml(text)
+    assert second == yaml.safe_load(text) and second["values"][0]["value"] == 12.5 and "extra" not in second
+    study = tmp_path / "s1"
+    study.mkdir()
+    published = study / "published.yaml"
+    published.write_text(text, encoding="utf-8")
+    preparse_studies(tmp_path)
+    assert load_published(published)["value"].tolist() == [12.5]
+    published.write_text(text.replace("12.5", "13.0"), encoding="utf-8")
+    assert load_published(published)["value"].tolist() == [13.0]

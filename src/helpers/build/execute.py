@@ -89,6 +89,9 @@ def _execute_notebook(source_nb: str, out_nb: str, params: dict, zygote_socket: 
     try:
         papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
                                    progress_bar=False, log_output=False,
+                                   # written once at the end (and on an error), not before and after every
+                                   # cell: a chapter's notebook holds its figures (up to 4 MB), ~40 ms a write
+                                   request_save_on_cell_execute=False,
                                    kernel_manager_class=kernel_manager_class(zygote_socket))
     except papermill.PapermillExecutionError as exc:
         raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None

@@ -36,9 +36,12 @@ from pathlib import Path
 from jupyter_client.manager import KernelManager
 
 #: Imported by the zygote before it forks: what the chapters' set-up cells import (the helper package pulls in
-#: pandas, numpy, scipy, matplotlib) and the kernel itself.
+#: pandas, numpy, scipy, matplotlib), the kernel itself, and the packages the helpers import inside functions
+#: (on first use, so a chapter would otherwise pay for them: seaborn ~1 s, statsmodels.api ~0.6 s for RMST
+#: regression, jupytext ~0.3 s for every chapter's parameter check).
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "numpy", "pandas", "scipy", "matplotlib",
-           "matplotlib.pyplot", "helpers.analyses", "helpers.report", "helpers.stats", "helpers.study")
+           "matplotlib.pyplot", "helpers.analyses", "helpers.report", "helpers.stats", "helpers.study",
+           "seaborn", "statsmodels.api", "jupytext")
 
 #: The backend ipykernel selects when MPLBACKEND is not set (ipykernel.kernelapp.init_gui_pylab).
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -63,6 +66,13 @@ def _preload() -> None:
                     importlib.import_module(info.name)
                 except Exception:  # noqa: BLE001
                     pass
+    try:  # published.yaml files parsed once here rather than three times in every chapter (a cache by text)
+        from helpers.paths import STUDIES_DIR
+        from helpers.study.published import preparse_studies
+
+        preparse_studies(STUDIES_DIR)
+    except Exception:  # noqa: BLE001 - the chapters parse them themselves
+        pass
     # a fresh kernel has not resolved matplotlib's backend yet; neither may the zygote
     assert "matplotlib_inline.backend_inline" not in sys.modules, "the zygote must not load the inline backend"
 

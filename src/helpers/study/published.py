@@ -6,6 +6,7 @@ exact text) and ``source`` (table/row/column or section of the paper).  See ``bo
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +20,28 @@ from helpers.study.spec import StudySpec
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Parsed documents by their text: a chapter reads its study's published.yaml three times (values, key claims,
+#: notes), and the warm-kernel zygote parses every study's before it forks (:func:`preparse_studies`).
+_PARSED: dict[str, object] = {}
+
+
 def safe_load_yaml(text: str):
-    """``yaml.safe_load(text)``, with libyaml's parser where available."""
-    return yaml.load(text, Loader=_SAFE_LOADER)
+    """``yaml.safe_load(text)``, with libyaml's parser where available. A text parsed before in this process is
+    not parsed again: the caller gets a deep copy of the earlier result (the same values; changing it changes
+    nothing else)."""
+    if text not in _PARSED:
+        _PARSED[text] = yaml.load(text, Loader=_SAFE_LOADER)
+    return copy.deepcopy(_PARSED[text])
+
+
+def preparse_studies(studies_dir: Path) -> None:
+    """Parse every ``published.yaml`` under ``studies_dir`` into the cache (the zygote does, before forking).
+    The cache is keyed by the text, so a file edited afterwards is parsed afresh."""
+    for path in sorted(Path(studies_dir).glob("*/published.yaml")):
+        try:
+            safe_load_yaml(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            pass  # the chapter that reads it reports the problem
 
 PUBLISHED_COLUMNS = [*KEY_COLUMNS, "value", "relation", "printed", "source", "note"]
 
