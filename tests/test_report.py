@@ -90,6 +90,66 @@ def test_figures_download_as_pdf_svg_and_300_dpi_png_with_identical_bytes():
     assert width[1] == pytest.approx(2 * width[0], rel=0.01)  # 300 dpi against the page's 150 dpi
 
 
+def test_page_png_is_matplotlibs_own_crop_to_the_tight_box():
+    """The page PNG comes from the drawing that measures the tight box, cropped: the same size as
+    savefig(dpi=150, bbox_inches=box) and the same picture to within anti-aliasing (content placed within half
+    a pixel of where savefig puts it)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3))
+    for ax in axes:
+        ax.step([0, 3, 7, 12], [1, 0.8, 0.55, 0.4], where="post")
+        ax.set_xlabel("Months")
+        ax.set_title("Overall survival", loc="left")
+    fig.text(0.99, 1.02, "Synthetic data", ha="right")  # beyond the figure's top: the box grows
+    png, box = report._page_png_and_tight_bbox(fig, 150, {"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches=box, metadata={"Software": None})
+    plt.close(fig)
+    ours = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    theirs = np.asarray(Image.open(buffer).convert("L"), dtype=float)
+    assert ours.shape == theirs.shape
+    assert box.y1 > 3  # the mark lies above the figure: the crop reaches beyond the drawn canvas
+    assert np.abs(ours - theirs).mean() < 3  # of 255: anti-aliased edges, not a shifted or missing element
+    assert (np.abs(ours - theirs) > 128).mean() < 0.01
+    assert b"Software" not in png and png.startswith(b"\x89PNG")
+
+
+def test_pdf_figures_embed_truetype_subsets_without_layout_tables():
+    """The PDF's fonts are embedded TrueType subsets (text stays text) holding the glyphs drawn, without the
+    OpenType layout tables a PDF never reads (report.PDF_FONT_TABLES_DROPPED); fontTools' defaults are left
+    as they were."""
+    import io
+    import zlib
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    before = list(subset.Options._drop_tables_default)
+    pdf = report.figure_files(figure())["pdf"]
+    plt.close("all")
+    assert subset.Options._drop_tables_default == before
+    assert b"/FontFile2" in pdf and b"/ToUnicode" in pdf
+    fonts = []
+    for match in re.finditer(rb"<<(.*?)>>\s*stream\r?\n", pdf, re.S):
+        start = match.end()
+        data = pdf[start:pdf.index(b"endstream", start)]
+        try:
+            raw = zlib.decompress(data)
+        except zlib.error:
+            continue
+        if raw[:4] in (b"\x00\x01\x00\x00", b"true"):  # an sfnt: an embedded TrueType font
+            fonts.append(TTFont(io.BytesIO(raw)))
+    assert fonts
+    for font in fonts:
+        assert "glyf" in font and "hmtx" in font and "loca" in font
+        assert not set(report.PDF_FONT_TABLES_DROPPED) & set(font.keys())
+        assert 1 < len(font.getGlyphOrder()) < 200  # a subset: the glyphs drawn, not DejaVu Sans's 6000
+
+
 def test_figure_links_and_synthetic_mark(monkeypatch):
     shown = captured(monkeypatch)
     monkeypatch.setattr(report, "_FIGURES_SHOWN", [0])

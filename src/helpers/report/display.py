@@ -8,6 +8,7 @@ A display has a ``key`` (``"table1"``, ``"km.primary"``, ``"cox.pfs"``): the stu
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import re
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -233,9 +234,12 @@ def figure_files(fig) -> dict[str, bytes]:
                 "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
                 "svg": {"Creator": None, "Date": None}}
     out = {}
-    with mpl.rc_context({"svg.hashsalt": "hcc-cohort-book", "svg.fonttype": "none", "pdf.fonttype": 42}):
-        bbox = _tight_bbox(fig, FIGURE_FORMATS["png"][1])
+    with mpl.rc_context({"svg.hashsalt": "hcc-cohort-book", "svg.fonttype": "none", "pdf.fonttype": 42}), \
+            _pdf_fonts_without_layout_tables():
+        out["png"], bbox = _page_png_and_tight_bbox(fig, FIGURE_FORMATS["png"][1], metadata["png"])
         for name, (_, dpi) in FIGURE_FORMATS.items():
+            if name == "png":
+                continue
             buffer = io.BytesIO()
             fig.savefig(buffer, format=name.removesuffix("300"), dpi=dpi or 72, bbox_inches=bbox,
                         metadata=metadata[name])
@@ -243,21 +247,62 @@ def figure_files(fig) -> dict[str, bytes]:
     return out
 
 
-def _tight_bbox(fig, dpi: float):
-    """The box ``savefig(bbox_inches="tight")`` crops to (drawn content plus ``savefig.pad_inches``), found once
-    with the page PNG's renderer (Agg at ``dpi``) and used for every format: "tight" would draw the figure an
-    extra time per format, which was half of a chapter's figure time. The vector files and the 300 dpi PNG get
+#: OpenType layout tables (ligatures, kerning pairs, positioning, maths layout) that a PDF's embedded font never uses: the
+#: PDF places every glyph itself, and copy and search go through the ToUnicode map, not these tables.
+PDF_FONT_TABLES_DROPPED = ("GSUB", "GPOS", "GDEF", "MATH")
+
+
+@contextlib.contextmanager
+def _pdf_fonts_without_layout_tables():
+    """Embed the PDF's TrueType fonts (``pdf.fonttype`` 42: text stays text, as journals ask) without
+    :data:`PDF_FONT_TABLES_DROPPED`. Matplotlib subsets each font with fontTools, which parses DejaVu Sans's
+    large layout tables to follow substitutions from the glyphs used: 0.1 s per font, about half of a
+    four-panel figure's PDF time. The glyphs, their outlines and metrics, and the text map are unchanged."""
+    from fontTools import subset
+
+    default = subset.Options._drop_tables_default
+    subset.Options._drop_tables_default = default + [t for t in PDF_FONT_TABLES_DROPPED if t not in default]
+    try:
+        yield
+    finally:
+        subset.Options._drop_tables_default = default
+
+
+def _page_png_and_tight_bbox(fig, dpi: float, metadata: dict):
+    """The page PNG and the box ``savefig(bbox_inches="tight")`` crops to (drawn content plus
+    ``savefig.pad_inches``), from one Agg drawing at ``dpi``: the PNG is that drawing cropped to the box, as
+    ``savefig(dpi=dpi, bbox_inches=box)`` would draw it (to within half a pixel of placement), and the box is
+    used for the other formats too. "tight" would draw the figure an extra time per format, and a separate
+    cropped PNG once more: drawing was most of a chapter's figure time. The vector files and the 300 dpi PNG get
     the page PNG's box instead of one measured with their own font metrics (a difference below a pixel)."""
+    import io
+
     import matplotlib as mpl
+    import numpy as np
+    from matplotlib import image
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     original = fig.dpi
     try:
         fig.dpi = dpi
-        renderer = FigureCanvasAgg(fig).get_renderer() if not hasattr(fig.canvas, "get_renderer") \
-            else fig.canvas.get_renderer()
+        canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+        renderer = canvas.get_renderer()
         fig.draw(renderer)
-        return fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+        box = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+        pixels = np.asarray(renderer.buffer_rgba())
+        # savefig sizes the cropped canvas as int(size * dpi) and puts the box's top edge on its first row
+        width, height = int(box.width * dpi), int(box.height * dpi)
+        left = int(round(box.x0 * dpi))
+        top = int(round(pixels.shape[0] - box.y0 * dpi - height))
+        face = np.round(np.asarray(mpl.colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+        crop = np.empty((height, width, 4), dtype=np.uint8)
+        crop[:] = face  # where the box reaches beyond the figure, savefig paints the figure's face colour too
+        rows = slice(max(top, 0), min(top + height, pixels.shape[0]))
+        cols = slice(max(left, 0), min(left + width, pixels.shape[1]))
+        crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
+        buffer = io.BytesIO()
+        image.imsave(buffer, crop, format="png", origin="upper", dpi=dpi, metadata=metadata)
+        return buffer.getvalue(), box
     finally:
         fig.dpi = original
 
