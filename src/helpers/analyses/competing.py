@@ -18,7 +18,7 @@ import pandas as pd
 
 from helpers.analyses.survival import cox_screen
 from helpers.analyses.terms import cox_terms
-from helpers.report.format import format_hr, format_p
+from helpers.report.format import format_hr, format_p, p_text
 from helpers.stats import competing as cr_stats
 from helpers.stats import cox as coxmod
 
@@ -147,7 +147,7 @@ class CompetingChapter:
                 ax.legend(loc="upper left", fontsize=8)
                 gray = a["gray"]
                 if gray is not None:
-                    ax.text(0.97, 0.04, f"Gray's test p = {format_p(gray['p_value'])}", transform=ax.transAxes,
+                    ax.text(0.97, 0.04, f"Gray's test {p_text(gray['p_value'])}", transform=ax.transAxes,
                             ha="right", va="bottom", fontsize=9,
                             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", lw=0.6))
                 risk = a["cif"].at_risk(times)
@@ -233,6 +233,6 @@ class CompetingChapter:
                          f"({self.spec.arm.labels[str(worst['group'])]}, {worst['time']:g} "
                          f"{self.spec.survival.time_unit}: {100 * worst['one_minus_km']:.1f}% against "
                          f"{100 * worst['cif']:.1f}%)." + ("" if a["gray"] is None else
-                                                          f" Gray's test p = {format_p(a['gray']['p_value'])}."))
+                                                          f" Gray's test {p_text(a['gray']['p_value'])}."))
         return "\n".join(lines)
 

@@ -741,7 +741,7 @@ class SurvivalChapter:
                 ax.set_ylabel("Beta(t)", fontsize=8.5)
                 variable = s.multivariate.set_index("term")["variable"].get(term, term)
                 p = pvals.get(variable, np.nan)
-                ax.set_title(f"{labels[term]}\ncox.zph p = {format_p(p)}", fontsize=9, loc="left")
+                ax.set_title(f"{labels[term]}\ncox.zph {p_text(p)}", fontsize=9, loc="left")
             for ax in list(axes.flat)[len(terms):]:
                 ax.axis("off")
             fig.tight_layout()
@@ -752,7 +752,7 @@ class SurvivalChapter:
                               "coefficient. A flat smooth is what proportional hazards predict. P: the cox.zph score "
                               "test of the term.",
                               alt=f"Scaled Schoenfeld residual plots for {len(terms)} terms of the multivariable "
-                                  f"{s.endpoint.short} model; cox.zph global p = {format_p(pvals.get('GLOBAL'))}."))
+                                  f"{s.endpoint.short} model; cox.zph global {p_text(pvals.get('GLOBAL'))}."))
         return out
 
     def piecewise_table(self):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from helpers.analyses import adjustment as adj
 from helpers.analyses.survival import compare_arms, cox_screen
-from helpers.report.format import format_p
+from helpers.report.format import format_p, p_text
 from helpers.stats.survival import weighted_kaplan_meier_by_group
 
 ESTIMAND_WORDS = {"ATE": "ATE (inverse probability weights)", "ATT": "ATT (weights for the treated patients' "
@@ -224,7 +224,7 @@ class WeightingChapter:
                 h = next(x for x in self.comparison[name] if x.key == e)
                 panels.append(dict(title=ep.label, kms=kms, ylabel=f"{ep.short} probability", risk_kms=risk,
                                    risk_title="Number at risk (unweighted)",
-                                   annotation=f"HR {h.text()}\nrobust p = {format_p(h.p_value)}"))
+                                   annotation=f"HR {h.text()}\nrobust {p_text(h.p_value)}"))
             fig = figures.km_figure(panels, spec, spec.survival.at_risk_times, spec.survival.time_unit)
             out.append(Figure(f"km_weighted.{e}", fig, f"Weighted Kaplan-Meier estimates by arm, {ESTIMAND_WORDS[e]}, "
                               "with pointwise 95% bands from the robust (infinitesimal-jackknife) SE, as R "
