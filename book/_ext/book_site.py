@@ -141,7 +141,18 @@ def _externalize(app, pagename, templatename, context, doctree) -> None:
         context["body"] = externalize(context["body"], Path(app.outdir) / "_images", prefix)
 
 
+def _declare_multitoc_numbering_parallel_safe(app) -> None:
+    """sphinx-external-toc always loads sphinx-multitoc-numbering, which does not say whether Sphinx may read
+    and write pages in parallel, so Sphinx would read serially (with a warning, an error under -W). It only
+    replaces ``TocTreeCollector.assign_section_numbers``, which Sphinx runs in the main process on the merged
+    environment, so it is safe both ways (and this book numbers no toctree: ``use_multitoc_numbering`` is off)."""
+    extension = app.extensions.get("sphinx_multitoc_numbering")
+    if extension is not None:
+        extension.parallel_read_safe = extension.parallel_write_safe = True
+
+
 def setup(app):
+    app.connect("builder-inited", _declare_multitoc_numbering_parallel_safe)
     app.connect("config-inited", _drop_thebe)
     app.connect("config-inited", _templates)
     app.connect("html-page-context", _dedupe_scripts)

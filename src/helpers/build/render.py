@@ -20,8 +20,8 @@ DATA_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls", ".sav", ".dta", ".sas7bdat", "
 def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bool = True) -> Path:
     """Run ``jupyter-book build`` on ``project`` (strict: warnings are errors) and return the HTML folder,
     refusing a site that contains a data file; raise :class:`BuildError` with the log's tail on failure."""
-    jb = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(project)]
+    jobs = int(os.environ.get("HCC_SPHINX_JOBS", "0")) or os.cpu_count() or 1
+    cmd = [sys.executable, "-m", "helpers.build._jupyter_book", str(jobs), "build", str(project)]
     if path_output is not None:
         cmd += ["--path-output", str(path_output)]
     if strict:
