@@ -130,3 +130,16 @@ def test_parsed_yaml_is_shared_by_text_and_handed_out_as_copies(tmp_path):
     assert load_published(published)["value"].tolist() == [12.5]
     published.write_text(text.replace("12.5", "13.0"), encoding="utf-8")
     assert load_published(published)["value"].tolist() == [13.0]
+
+
+def test_warm_kernels_do_not_wait_on_fixed_timers():
+    """The warm manager's client drains IOPub after kernel_info with a short quiet period, and the manager polls
+    a kernel that is shutting down often (jupyter_client: 0.2 s and 0.1 s, idle in every notebook)."""
+    from helpers.build import warm
+
+    manager = warm.kernel_manager_class("/nonexistent.sock")(kernel_name="python3")
+    client = manager.client()
+    assert type(client).__name__ == "WarmKernelClient"
+    assert type(client).wait_for_ready is not type(client).__mro__[1].wait_for_ready
+    assert warm.IOPUB_QUIET_SECONDS < 0.2 and warm.SHUTDOWN_POLL_SECONDS < 0.1
+    assert warm.kernel_manager_class(None)().client().__class__.__name__ == "BlockingKernelClient"
