@@ -8,6 +8,7 @@ module only maps a study's columns and conventions onto them.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -725,7 +726,7 @@ class SurvivalChapter:
             labels = {t: _term_label(self.spec, s, t) for t in terms}
             ncols = min(3, len(terms))
             nrows = -(-len(terms) // ncols)
-            fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.3 * nrows), squeeze=False)
+            fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
             pvals = s.ph_test["p_value"]
             for ax, term in zip(axes.flat, terms):
                 sm = smooth[smooth["term"] == term]
@@ -741,7 +742,9 @@ class SurvivalChapter:
                 ax.set_ylabel("Beta(t)", fontsize=8.5)
                 variable = s.multivariate.set_index("term")["variable"].get(term, term)
                 p = pvals.get(variable, np.nan)
-                ax.set_title(f"{labels[term]}\ncox.zph {p_text(p)}", fontsize=9, loc="left")
+                # wrapped to the panel's width: a long term label ran into the next panel's title
+                title = textwrap.fill(labels[term], 40)
+                ax.set_title(f"{title}\ncox.zph {p_text(p)}", fontsize=9, loc="left")
             for ax in list(axes.flat)[len(terms):]:
                 ax.axis("off")
             fig.tight_layout()

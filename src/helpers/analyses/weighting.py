@@ -106,7 +106,7 @@ class WeightingChapter:
 
         spec = self.spec
         colours = arm_colours(spec)
-        fig, axes = plt.subplots(1, len(self.estimands), figsize=(4.2 * len(self.estimands), 3.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(self.estimands), figsize=(3.6 * len(self.estimands), 2.9), squeeze=False)
         for ax, (e, wt) in zip(axes[0], self.weights.items()):
             frame = pd.DataFrame({"weight": wt.weights, "arm": np.where(self.arm == 1, spec.arm.experimental,
                                                                         spec.arm.reference)})
@@ -135,7 +135,7 @@ class WeightingChapter:
 
         spec, colours = self.spec, arm_colours(self.spec)
         panels = [("unweighted", None)] + list(self.weights.items())
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False, sharey=False)
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.7 * len(panels), 2.7), squeeze=False, sharey=False)
         for ax, (label, wt) in zip(axes[0], panels):
             for code, k in ((spec.arm.reference, 0), (spec.arm.experimental, 1)):
                 sel = self.arm == k
