@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book pdf test data schema lint-data r-reference bench bench-build bench-registry clean lock venv publish
+.PHONY: book pdf test data schema lint-data r-reference bench bench-build bench-registry bench-additions clean lock venv publish
 
 venv: $(STAMP)
 
@@ -66,6 +66,11 @@ bench-registry: $(STAMP)
 # BENCH_ARGS="--runs 1" for one cold run of each kind.
 bench-build: $(STAMP)
 	$(PY) benchmarks/bench_build.py $(BENCH_ARGS)
+
+# What the weighting chapter and the competing-risks, PH-plot and imputation additions cost the default book's
+# cold build: the book next to copies without them, median of 3 interleaved runs (benchmarks/README.md). Not a test.
+bench-additions: $(STAMP)
+	$(PY) benchmarks/bench_additions.py $(BENCH_ARGS)
 
 # Re-pin requirements.txt from requirements.in (top-level packages) in a scratch environment.
 lock:
