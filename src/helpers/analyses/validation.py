@@ -65,13 +65,34 @@ def declared_parameters(study_id: str) -> dict[str, set[str]]:
     return out
 
 
+#: Parameter names by notebook text: a chapter's kernel, forked from the warm kernels' zygote, finds its
+#: notebook read already (:func:`preparse_notebooks`); a text edited since is a new key.
+_PARAMETERS_BY_TEXT: dict[str, frozenset[str]] = {}
+
+
 def notebook_parameters(source: Path) -> set[str]:
     """The names assigned in the cell tagged ``parameters`` of a jupytext (MyST) notebook."""
+    text = Path(source).read_text(encoding="utf-8")
+    if text not in _PARAMETERS_BY_TEXT:
+        _PARAMETERS_BY_TEXT[text] = frozenset(_parameter_names(text, Path(source).suffix))
+    return set(_PARAMETERS_BY_TEXT[text])
+
+
+def preparse_notebooks(notebooks_dir: Path) -> None:
+    """Read every notebook source under ``notebooks_dir`` for :func:`notebook_parameters` (the zygote does)."""
+    for source in sorted(Path(notebooks_dir).glob("*.md")):
+        try:
+            notebook_parameters(source)
+        except Exception:  # noqa: BLE001 - the chapter that reads it reports the problem
+            pass
+
+
+def _parameter_names(text: str, suffix: str) -> set[str]:
     import ast
 
     import jupytext
 
-    nb = jupytext.read(source)
+    nb = jupytext.reads(text, fmt=suffix.lstrip(".") or "md")
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             tree = ast.parse(cell.source)

@@ -67,12 +67,16 @@ def _preload() -> None:
                     importlib.import_module(info.name)
                 except Exception:  # noqa: BLE001
                     pass
-    try:  # published.yaml files parsed once here rather than three times in every chapter (a cache by text)
-        from helpers.paths import STUDIES_DIR
+    try:  # published.yaml and study.yaml files and notebook sources parsed once here, not in every chapter
+        from helpers.analyses.validation import preparse_notebooks
+        from helpers.paths import NOTEBOOKS_DIR, STUDIES_DIR
         from helpers.study.published import preparse_studies
+        from helpers.study.spec import preparse_specs
 
         preparse_studies(STUDIES_DIR)
-    except Exception:  # noqa: BLE001 - the chapters parse them themselves
+        preparse_specs(STUDIES_DIR)
+        preparse_notebooks(NOTEBOOKS_DIR)
+    except Exception:  # noqa: BLE001 - the chapters parse them themselves (caches by text)
         pass
     # a fresh kernel has not resolved matplotlib's backend yet; neither may the zygote
     assert "matplotlib_inline.backend_inline" not in sys.modules, "the zygote must not load the inline backend"

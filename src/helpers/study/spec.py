@@ -6,6 +6,7 @@ Every problem found is reported at once, with the file and the key path, as a :c
 """
 from __future__ import annotations
 
+import copy
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -543,14 +544,40 @@ _LineLoader.add_constructor("tag:yaml.org,2002:int", _number_as_written(int))
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _number_as_written(float))
 
 
+#: Parsed texts (text -> (data, lines)): a chapter's kernel, forked from the warm kernels' zygote, finds its
+#: study's spec parsed already (:func:`preparse_specs`); a text edited since is a new key.
+_PARSED_WITH_LINES: dict[str, tuple[Any, dict[tuple, int]]] = {}
+
+
 def read_yaml_with_lines(text: str, path: Path | str) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML ``text``; return the data and the line (1-based) of every key path.
 
-    A syntax error becomes a :class:`SpecError` naming the line of the mistake in plain words.
+    A syntax error becomes a :class:`SpecError` naming the line of the mistake in plain words. A text parsed
+    before in this process is not parsed again: the caller gets a deep copy of the earlier result.
     """
+    if text not in _PARSED_WITH_LINES:
+        _PARSED_WITH_LINES[text] = _parse_yaml_with_lines(text, path)
+    return copy.deepcopy(_PARSED_WITH_LINES[text])
+
+
+def preparse_specs(studies_dir: Path | str) -> None:
+    """Parse every ``study.yaml`` under ``studies_dir`` into :data:`_PARSED_WITH_LINES` (the zygote does, before
+    forking); a file that does not parse is left to the chapter that reads it, which reports it."""
+    for path in sorted(Path(studies_dir).glob("*/study.yaml")):
+        try:
+            read_yaml_with_lines(path.read_text(encoding="utf-8"), path)
+        except (OSError, UnicodeDecodeError, SpecError):
+            pass
+
+
+def _parse_yaml_with_lines(text: str, path: Path | str) -> tuple[Any, dict[tuple, int]]:
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)  # one parse: the node tree gives the lines, and the data are built from it
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = str(exc.problem or exc.context or exc)
