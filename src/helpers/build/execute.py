@@ -124,13 +124,14 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
             warm: bool | None = None, zygote=None) -> dict:
     """Execute every chapter into ``staging`` (notebooks in ``staging/book``, results in ``staging/results``).
 
-    Independent chapters run in parallel (``jobs`` processes); the audit pages run after the chapters whose
-    results they read. With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
+    Chapters run in parallel (``jobs`` processes), each as soon as the pages of its study whose results it reads
+    are done: a study's pages after its cohorts page (the matched cohort), its audit page after all the others.
+    With ``cache_dir``, a chapter whose :func:`content_key` equals that of its last
     successful execution is not executed again: its notebook and results are reused (with ``reuse=False``
     everything is executed and the cache refreshed). Each notebook runs in its own kernel process, forked
     from a pre-imported zygote (:mod:`helpers.build.warm`) unless ``warm`` is False (default: on where
     supported and ``BOOK_WARM_KERNELS`` is not 0; a running :class:`~helpers.build.warm.Zygote` may be
-    passed in as ``zygote``); one pool of worker processes serves every stage. Raises
+    passed in as ``zygote``); one pool of worker processes serves them all. Raises
     :class:`BuildError` naming the first chapter that fails. Returns the timings of every chapter.
     """
     import contextlib
@@ -140,85 +141,156 @@ def execute(runs: list[ChapterRun], staging: Path, parameters: dict | None = Non
     jobs = jobs or default_jobs()
     warm = warm_kernels_enabled() if warm is None else warm
     with contextlib.ExitStack() as stack:  # the worker pool and the zygote, when started, end with it
-        return _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote)
+        return _execute_all(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote)
 
 
-def _execute_stages(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote) -> dict:
+def _kind(run: ChapterRun) -> str:
+    notebook = run.notebook or run.chapter
+    return "makers" if notebook in MAKES_COHORTS else "aggregates" if notebook in READS_OTHER_RESULTS else "regular"
+
+
+#: What each kind of page reads from the others of its study: the cohorts pages make the matched cohort, which
+#: the other pages read; the audit pages read the results of all the others.
+_READS_FROM = {"makers": (), "regular": ("makers",), "aggregates": ("makers", "regular")}
+
+
+#: A chapter's expected seconds when the last build left no timings (``_build/timings.json``), by notebook: what
+#: orders the pages ready to run, longest first, so that a long one does not start last and run alone.
+_EXPECTED_SECONDS = {"survival": 6.0, "weighting": 7.0, "subgroups": 4.0, "cohorts": 3.0, "audit": 3.0,
+                     "sensitivity": 3.0, "competing": 2.0, "response": 2.0, "safety": 2.0, "checklist": 0.5}
+
+
+def _waits_for(runs: list[ChapterRun]) -> dict[str, set[str]]:
+    """For each chapter ("study/chapter"), the chapters of the same study whose results it reads."""
+    return {f"{r.study_id}/{r.chapter}": {f"{o.study_id}/{o.chapter}" for o in runs
+                                          if o.study_id == r.study_id and _kind(o) in _READS_FROM[_kind(r)]}
+            for r in runs}
+
+
+def _priorities(runs: list[ChapterRun], waits_for: dict[str, set[str]], last: dict) -> dict[str, float]:
+    """Each chapter's expected seconds plus the longest chain of chapters waiting for it (its critical path)."""
+    cost = {}
+    for r in runs:
+        seen = last.get(f"{r.study_id}/{r.chapter}", {})
+        cost[f"{r.study_id}/{r.chapter}"] = float(seen.get("wall") or _EXPECTED_SECONDS.get(r.notebook or r.chapter, 2.0))
+    out: dict[str, float] = {}
+
+    def path(n: str) -> float:
+        if n not in out:
+            out[n] = cost[n] + max((path(m) for m, deps in waits_for.items() if n in deps), default=0.0)
+        return out[n]
+
+    for n in cost:
+        path(n)
+    return out
+
+
+def _last_timings() -> dict:
+    try:
+        return json.loads((BUILD_DIR / "timings.json").read_text(encoding="utf-8")).get("notebooks", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _execute_all(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, stack, zygote) -> dict:
+    """Run every chapter as soon as the pages of its study whose results it reads are done (a page of one study
+    does not wait for another study's cohorts page). At most ``jobs`` run at once; of the chapters ready, the
+    one with the longest expected chain of work ahead of it (:func:`_priorities`) starts first."""
     import nbformat
 
     from helpers.build.warm import Zygote
 
+    def name(run: ChapterRun) -> str:
+        return f"{run.study_id}/{run.chapter}"
+
+    waits_for = _waits_for(runs)
+    priority = _priorities(runs, waits_for, _last_timings())
     pool = None
     timings: dict[str, dict] = {}
-    # the cohorts pages make each study's matched cohort, which the other pages read; the audit pages read the
-    # results of all the others
-    makers = [r for r in runs if (r.notebook or r.chapter) in MAKES_COHORTS]
-    regular = [r for r in runs if (r.notebook or r.chapter) not in READS_OTHER_RESULTS + MAKES_COHORTS]
-    aggregates = [r for r in runs if (r.notebook or r.chapter) in READS_OTHER_RESULTS]
-    for stage in (makers, regular, aggregates):
-        tasks = []
-        for run in stage:
-            own = staging / "run_results" / f"{run.study_id}__{run.chapter}"
-            shutil.rmtree(own, ignore_errors=True)
-            (own / run.study_id).mkdir(parents=True)
-            extra: list[Path] = [ROOT / "_toc.yml"]  # the study's pages number its tables and figures
-            if stage is not makers:  # it reads what earlier stages made: give it a copy, and hash it
-                pattern = "*.csv" if stage is aggregates else COHORT_FILES
-                for f in sorted((staging / "results" / run.study_id).glob(pattern)):
-                    shutil.copy2(f, own / run.study_id / f.name)
-                extra += sorted((own / run.study_id).glob(pattern))
-            rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
-            declared = declared_parameters(run.source)
-            params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
-                      **{k: v for k, v in (parameters or {}).items() if k in declared}}
-            tasks.append(_Task(run, params, own, content_key(run, params, extra)))
-        todo = []
-        for task in tasks:
-            name = f"{task.run.study_id}/{task.run.chapter}"
-            if cache_dir is not None and reuse and _restore_from_cache(task, staging, cache_dir):
-                timings[name] = {"reused": True}
-                log(f"  {name}: unchanged since its last execution, reused")
-            else:
-                todo.append(task)
-        if todo and pool is None:  # started once, for every stage, when something is to be executed
-            if warm and zygote is None:
-                zygote = stack.enter_context(Zygote())
-            # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
-            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
-                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")))
-        if todo:
-            futures = {}
-            for task in todo:
-                source_nb = staging / "sources" / task.run.study_id / f"{task.run.chapter}.ipynb"
-                out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
-                source_nb.parent.mkdir(parents=True, exist_ok=True)
-                out_nb.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(notebook_from_source(task.run.source), source_nb)
-                futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params,
-                                    zygote.socket if warm and zygote else None)] = task
-            failure = None
-            for future in concurrent.futures.as_completed(futures):
-                task = futures[future]
-                name = f"{task.run.study_id}/{task.run.chapter}"
-                try:
-                    timings[name] = future.result()
-                except BuildError as exc:
-                    out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
-                    failure = failure or BuildError(
-                        f"notebook {task.run.source.name} failed for study '{task.run.study_id}' ({exc})\n"
-                        f"  the executed notebook with the traceback is at {out_nb}")
+    done: set[str] = set()
+    started: set[str] = set()
+    futures: dict = {}
+    failure = None
+
+    def prepare(run: ChapterRun) -> _Task:
+        own = staging / "run_results" / f"{run.study_id}__{run.chapter}"
+        shutil.rmtree(own, ignore_errors=True)
+        (own / run.study_id).mkdir(parents=True)
+        extra: list[Path] = [ROOT / "_toc.yml"]  # the study's pages number its tables and figures
+        if _kind(run) != "makers":  # it reads what the pages it waited for made: give it a copy, and hash it
+            pattern = "*.csv" if _kind(run) == "aggregates" else COHORT_FILES
+            for f in sorted((staging / "results" / run.study_id).glob(pattern)):
+                shutil.copy2(f, own / run.study_id / f.name)
+            extra += sorted((own / run.study_id).glob(pattern))
+        rel = own.relative_to(ROOT) if own.is_relative_to(ROOT) else own
+        declared = declared_parameters(run.source)
+        params = {"study_id": run.study_id, "results_dir": str(rel), **dict(run.parameters),
+                  **{k: v for k, v in (parameters or {}).items() if k in declared}}
+        return _Task(run, params, own, content_key(run, params, extra))
+
+    def publish_results(task: _Task) -> None:  # in one place, for the pages that read them and for publishing
+        dest = staging / "results" / task.run.study_id
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in sorted((task.results_dir / task.run.study_id).glob("*")):
+            if f.suffix in (".csv", ".json") and (_kind(task.run) != "aggregates" or not (dest / f.name).exists()):
+                shutil.copy2(f, dest / f.name)
+
+    prepared: dict[str, _Task] = {}  # a ready chapter's inputs are final: its task is made once
+    while True:
+        ready = [r for r in runs if name(r) not in started and waits_for[name(r)] <= done] if failure is None else []
+        ready.sort(key=lambda r: -priority[name(r)])  # stable: table-of-contents order among equals
+        restored = False
+        for run in ready:
+            if name(run) not in prepared:
+                prepared[name(run)] = prepare(run)
+                task = prepared[name(run)]
+                if cache_dir is not None and reuse and _restore_from_cache(task, staging, cache_dir):
+                    started.add(name(run))
+                    timings[name(run)] = {"reused": True}
+                    log(f"  {name(run)}: unchanged since its last execution, reused")
+                    publish_results(task)
+                    done.add(name(run))
+                    restored = True
                     continue
-                log(f"  executed {name} in {timings[name]['wall']:.1f} s")
-                if cache_dir is not None:
-                    _store_in_cache(task, staging, cache_dir)
-            if failure is not None:
-                raise failure
-        for task in tasks:  # every chapter's results, in one place for the next stage and for publishing
-            dest = staging / "results" / task.run.study_id
-            dest.mkdir(parents=True, exist_ok=True)
-            for f in sorted((task.results_dir / task.run.study_id).glob("*")):
-                if f.suffix in (".csv", ".json") and (stage is not aggregates or not (dest / f.name).exists()):
-                    shutil.copy2(f, dest / f.name)
+            if len(futures) >= jobs:
+                continue  # no free worker: a chapter that becomes ready meanwhile may be longer and go first
+            task = prepared[name(run)]
+            started.add(name(run))
+            if pool is None:  # started once, when something is to be executed
+                if warm and zygote is None:
+                    zygote = stack.enter_context(Zygote())
+                # spawn, not fork: the caller may have threads (a test server), and a forked lock would hang
+                pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                    max_workers=jobs, mp_context=multiprocessing.get_context("spawn")))
+            source_nb = staging / "sources" / run.study_id / f"{run.chapter}.ipynb"
+            out_nb = staging / "book" / run.study_id / f"{run.chapter}.ipynb"
+            source_nb.parent.mkdir(parents=True, exist_ok=True)
+            out_nb.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook_from_source(run.source), source_nb)
+            futures[pool.submit(_execute_notebook, str(source_nb), str(out_nb), task.params,
+                                zygote.socket if warm and zygote else None)] = task
+        if restored:
+            continue  # a reused page may let others start
+        if not futures:
+            break
+        finished, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in sorted(finished, key=lambda f: runs.index(futures[f].run)):
+            task = futures.pop(future)
+            try:
+                timings[name(task.run)] = future.result()
+            except BuildError as exc:
+                out_nb = staging / "book" / task.run.study_id / f"{task.run.chapter}.ipynb"
+                failure = failure or BuildError(
+                    f"notebook {task.run.source.name} failed for study '{task.run.study_id}' ({exc})\n"
+                    f"  the executed notebook with the traceback is at {out_nb}")
+                continue
+            log(f"  executed {name(task.run)} in {timings[name(task.run)]['wall']:.1f} s")
+            if cache_dir is not None:
+                _store_in_cache(task, staging, cache_dir)
+            publish_results(task)
+            done.add(name(task.run))
+    if failure is not None:  # the pages that were running finished first; those waiting for it never started
+        raise failure
     return timings
 
 
