@@ -58,3 +58,4 @@ def test_book_site_marks_multitoc_numbering_parallel_safe():
     assert extension.parallel_read_safe is True and extension.parallel_write_safe is True
     site._declare_multitoc_numbering_parallel_safe(SimpleNamespace(extensions={}))  # absent: nothing to do
     assert Path(spec.origin).exists()
+

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from helpers.build.toc import BuildError
 from helpers.paths import BOOK_DIR, BUILD_DIR, ROOT
@@ -34,6 +35,7 @@ def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bo
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); the previous book is kept.\n{tail}")
     built = (path_output or project) / "_build" / "html"
+    prune_unreferenced_images(built)
     refuse_data_files(built)
     write_root_redirect(built)
     return built
@@ -134,6 +136,23 @@ def render(staging: Path | None = None, strict: bool = True, log=print) -> Path:
     shutil.rmtree(old, ignore_errors=True)
     key_file.write_text(key, encoding="utf-8")
     return final
+
+
+def prune_unreferenced_images(site: Path) -> list[Path]:
+    """Delete the files of ``site/_images`` that no page links to, and return them. Sphinx's output folder is
+    kept between builds, and the figures' files are named by their content (``book/_ext/book_site.py``), so a
+    figure that changed would otherwise leave its old files in the published site."""
+    images = Path(site) / "_images"
+    if not images.is_dir():
+        return []
+    linked: set[str] = set()
+    for page in Path(site).rglob("*.html"):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        linked.update(unquote(name) for name in re.findall(r"_images/([^\"'?#)\s]+)", text))
+    stale = [f for f in images.iterdir() if f.is_file() and f.name not in linked]
+    for f in stale:
+        f.unlink()
+    return stale
 
 
 def data_files_in_site(site: Path) -> list[Path]:
