@@ -17,7 +17,6 @@ MODULE = {"pyyaml": "yaml", "ghp-import": "ghp_import", "check-jsonschema": "che
 
 # packages that are run rather than imported: (why, a file that runs it, the text in that file that does)
 TOOLS = {
-    "jupyter-book": ("renders the book (jupyter-book build)", "src/helpers/build/render.py", '"jupyter-book"'),
     "openpyxl": ("pandas' engine for reading Excel patient tables", "src/helpers/study/patients.py",
                  "pd.read_excel("),
     "pytest": ("runs the test suite (make test)", "Makefile", "-m pytest"),
