@@ -158,13 +158,7 @@ def serve(path: str) -> None:
     while True:
         if sys.stdin.closed or _stdin_closed():
             break
-        for pid in list(children):
-            try:
-                done, _status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                children.discard(pid)
+        _reap(children, seconds=0.0)
         try:
             conn, _ = listener.accept()
         except TimeoutError:
@@ -201,7 +195,7 @@ def _reap(children: set[int], seconds: float) -> None:
     import time
 
     deadline = time.monotonic() + seconds
-    while children and time.monotonic() < deadline:
+    while True:  # one pass at least (seconds = 0: the kernels that have ended, without waiting)
         for pid in list(children):
             try:
                 done, _status = os.waitpid(pid, os.WNOHANG)
@@ -209,8 +203,9 @@ def _reap(children: set[int], seconds: float) -> None:
                 done = pid
             if done:
                 children.discard(pid)
-        if children:
-            time.sleep(0.01)
+        if not children or time.monotonic() >= deadline:
+            return
+        time.sleep(0.01)
 
 
 def _stdin_closed() -> bool:
