@@ -169,7 +169,8 @@ def main() -> None:
                    "(`make bench-additions`; results in `results/additions.json`)\n\n" \
                    "`bench_additions.py` times the cold build of the book next to copies without the weighting " \
                    "issue's additions\nand without the competing-risks issue's (its docstring lists what each " \
-                   "copy drops). Both issues ask that the\ndefault book's build grow by less than 20%.\n\n" + block + "\n"
+                   "copy drops). Both issues ask that the\ndefault book's build grow by less than 20%.\n\n" \
+                   + block + "\n"
         readme.write_text(body, encoding="utf-8")
 
 

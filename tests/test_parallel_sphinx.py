@@ -59,3 +59,19 @@ def test_book_site_marks_multitoc_numbering_parallel_safe():
     site._declare_multitoc_numbering_parallel_safe(SimpleNamespace(extensions={}))  # absent: nothing to do
     assert Path(spec.origin).exists()
 
+
+
+def test_sphinx_jobs_refuses_a_bad_number(monkeypatch):
+    import pytest
+
+    from helpers.build.render import sphinx_jobs
+    from helpers.build.toc import BuildError
+
+    monkeypatch.setenv("HCC_SPHINX_JOBS", "3")
+    assert sphinx_jobs() == 3
+    monkeypatch.delenv("HCC_SPHINX_JOBS")
+    assert sphinx_jobs() >= 1
+    for bad in ("two", "0", "-1", "1.5"):
+        monkeypatch.setenv("HCC_SPHINX_JOBS", bad)
+        with pytest.raises(BuildError, match=r"HCC_SPHINX_JOBS=.*expected a whole number"):
+            sphinx_jobs()

@@ -160,19 +160,21 @@ _EXPECTED_SECONDS = {"survival": 6.0, "weighting": 7.0, "subgroups": 4.0, "cohor
                      "sensitivity": 3.0, "competing": 2.0, "response": 2.0, "safety": 2.0, "checklist": 0.5}
 
 
+def _name(run: ChapterRun) -> str:
+    """"study/chapter", as the build's log and timings name a chapter."""
+    return f"{run.study_id}/{run.chapter}"
+
+
 def _waits_for(runs: list[ChapterRun]) -> dict[str, set[str]]:
-    """For each chapter ("study/chapter"), the chapters of the same study whose results it reads."""
-    return {f"{r.study_id}/{r.chapter}": {f"{o.study_id}/{o.chapter}" for o in runs
-                                          if o.study_id == r.study_id and _kind(o) in _READS_FROM[_kind(r)]}
+    """For each chapter (:func:`_name`), the chapters of the same study whose results it reads."""
+    return {_name(r): {_name(o) for o in runs if o.study_id == r.study_id and _kind(o) in _READS_FROM[_kind(r)]}
             for r in runs}
 
 
 def _priorities(runs: list[ChapterRun], waits_for: dict[str, set[str]], last: dict) -> dict[str, float]:
     """Each chapter's expected seconds plus the longest chain of chapters waiting for it (its critical path)."""
-    cost = {}
-    for r in runs:
-        seen = last.get(f"{r.study_id}/{r.chapter}", {})
-        cost[f"{r.study_id}/{r.chapter}"] = float(seen.get("wall") or _EXPECTED_SECONDS.get(r.notebook or r.chapter, 2.0))
+    cost = {_name(r): float(last.get(_name(r), {}).get("wall") or _EXPECTED_SECONDS.get(r.notebook or r.chapter, 2.0))
+            for r in runs}
     out: dict[str, float] = {}
 
     def path(n: str) -> float:
@@ -200,9 +202,7 @@ def _execute_all(runs, staging, parameters, log, cache_dir, jobs, reuse, warm, s
 
     from helpers.build.warm import Zygote
 
-    def name(run: ChapterRun) -> str:
-        return f"{run.study_id}/{run.chapter}"
-
+    name = _name
     waits_for = _waits_for(runs)
     priority = _priorities(runs, waits_for, _last_timings())
     pool = None

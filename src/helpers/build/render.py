@@ -18,10 +18,21 @@ DATA_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls", ".sav", ".dta", ".sas7bdat", "
                  ".rdata", ".json.gz")
 
 
+def sphinx_jobs() -> int:
+    """Sphinx's processes: ``HCC_SPHINX_JOBS`` (a whole number >= 1) if set, else the number of cores."""
+    value = os.environ.get("HCC_SPHINX_JOBS", "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise BuildError(f"environment variable HCC_SPHINX_JOBS={value!r}: expected a whole number of processes, "
+                         "1 or more (unset it for one per core); nothing was rendered and the previous book is kept")
+    return int(value)
+
+
 def jupyter_book_html(project: Path, path_output: Path | None = None, strict: bool = True) -> Path:
     """Run ``jupyter-book build`` on ``project`` (strict: warnings are errors) and return the HTML folder,
     refusing a site that contains a data file; raise :class:`BuildError` with the log's tail on failure."""
-    jobs = int(os.environ.get("HCC_SPHINX_JOBS", "0")) or os.cpu_count() or 1
+    jobs = sphinx_jobs()
     cmd = [sys.executable, "-m", "helpers.build._jupyter_book", str(jobs), "build", str(project)]
     if path_output is not None:
         cmd += ["--path-output", str(path_output)]

@@ -247,8 +247,8 @@ def figure_files(fig) -> dict[str, bytes]:
     return out
 
 
-#: OpenType layout tables (ligatures, kerning pairs, positioning, maths layout) that a PDF's embedded font never uses: the
-#: PDF places every glyph itself, and copy and search go through the ToUnicode map, not these tables.
+#: OpenType layout tables (ligatures, kerning pairs, positioning, maths layout) that a PDF's embedded font never
+#: uses: the PDF places every glyph itself, and copy and search go through the ToUnicode map, not these tables.
 PDF_FONT_TABLES_DROPPED = ("GSUB", "GPOS", "GDEF", "MATH")
 
 
