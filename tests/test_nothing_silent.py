@@ -276,3 +276,8 @@ def test_missing_mice_from_the_spec_pools_every_cox_model(tmp_path, monkeypatch)
     prior = rows[(rows.analysis == "cox_mi_univariate.os") & (rows.variable == "prior")].set_index("stat")["value"]
     cc = cox_screen(data, spec, "os").univariate.set_index("variable").loc["prior"]
     assert prior["hr"] == pytest.approx(cc["hr"], rel=1e-9)
+    # ImputedCox fits such a variable once: the result is exactly what fitting it in every completed table gives
+    from helpers.analyses.imputation import _fit
+    from helpers.stats.imputation import pool_cox
+    every = pool_cox([_fit(t, spec, "os", ["prior"])[0] for t in imputed.tables]).table
+    pd.testing.assert_frame_equal(imputed.univariate["prior"][0].table, every, check_exact=True)

@@ -75,7 +75,10 @@ class ImputedCox:
         self.tables = tables if tables is not None else completed_tables(spec, data, endpoint, candidates)
         self.univariate = {}
         for v in ["arm", *candidates]:
-            fits = [_fit(t, spec, endpoint, [v]) for t in self.tables]
+            if v in self.missing_counts:
+                fits = [_fit(t, spec, endpoint, [v]) for t in self.tables]
+            else:  # observed in every patient, so the same in every completed table: one fit stands for all m
+                fits = [_fit(self.tables[0], spec, endpoint, [v])] * len(self.tables)
             self.univariate[v] = (pool_cox([f for f, _ in fits]), fits[0][1])
         self.selected = [v for v, (pooled, _) in self.univariate.items()
                          if (pooled.table["p_value"] < entry_p).any()]
