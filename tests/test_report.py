@@ -90,10 +90,11 @@ def test_figures_download_as_pdf_svg_and_300_dpi_png_with_identical_bytes():
     assert width[1] == pytest.approx(2 * width[0], rel=0.01)  # 300 dpi against the page's 150 dpi
 
 
-def test_page_png_is_matplotlibs_own_crop_to_the_tight_box():
-    """The page PNG comes from the drawing that measures the tight box, cropped: the same size as
-    savefig(dpi=150, bbox_inches=box) and the same picture to within anti-aliasing (content placed within half
-    a pixel of where savefig puts it)."""
+def test_page_png_is_the_300_dpi_drawing_at_half_size_in_matplotlibs_crop():
+    """Both PNGs come from the one drawing that measures the tight box: the 300 dpi PNG is that drawing cropped,
+    the same size as savefig(dpi=300, bbox_inches=box) and the same picture to within anti-aliasing; the page PNG
+    is the same size as savefig(dpi=150, bbox_inches=box) and the same picture to within anti-aliasing (each of
+    its pixels the mean of four)."""
     import io
 
     import numpy as np
@@ -105,17 +106,37 @@ def test_page_png_is_matplotlibs_own_crop_to_the_tight_box():
         ax.set_xlabel("Months")
         ax.set_title("Overall survival", loc="left")
     fig.text(0.99, 1.02, "Synthetic data", ha="right")  # beyond the figure's top: the box grows
-    png, box = report._page_png_and_tight_bbox(fig, 150, {"Software": None})
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches=box, metadata={"Software": None})
-    plt.close(fig)
-    ours = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
-    theirs = np.asarray(Image.open(buffer).convert("L"), dtype=float)
-    assert ours.shape == theirs.shape
+    page, full, box = report._pngs_and_tight_bbox(fig)
     assert box.y1 > 3  # the mark lies above the figure: the crop reaches beyond the drawn canvas
-    assert np.abs(ours - theirs).mean() < 3  # of 255: anti-aliased edges, not a shifted or missing element
-    assert (np.abs(ours - theirs) > 128).mean() < 0.01
-    assert b"Software" not in png and png.startswith(b"\x89PNG")
+    # (dpi, mean difference of 255, share of pixels that differ by half the range): anti-aliased edges, and at
+    # 150 dpi glyphs that matplotlib's own drawing hints onto whole pixels; not a shifted or missing element
+    for png, dpi, mean, far in ((page, 150, 5, 0.02), (full, 300, 3, 0.01)):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=box, metadata={"Software": None})
+        ours = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+        theirs = np.asarray(Image.open(buffer).convert("L"), dtype=float)
+        assert ours.shape == theirs.shape
+        assert np.abs(ours - theirs).mean() < mean
+        assert (np.abs(ours - theirs) > 128).mean() < far
+        assert b"Software" not in png and png.startswith(b"\x89PNG")
+        assert Image.open(io.BytesIO(png)).info["dpi"] == pytest.approx((dpi, dpi), abs=0.05)  # stored per metre
+    plt.close(fig)
+
+
+def test_page_png_pixels_are_means_of_the_300_dpi_blocks():
+    """The page PNG is the 300 dpi PNG reduced by averaging each 2 x 2 block, rounded to the nearest level."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page, full, _ = report._pngs_and_tight_bbox(figure())
+    plt.close("all")
+    small = np.asarray(Image.open(io.BytesIO(page)).convert("RGBA"), dtype=int)
+    big = np.asarray(Image.open(io.BytesIO(full)).convert("RGBA"), dtype=int)
+    h, w = small.shape[:2]
+    blocks = big[:2 * h, :2 * w].reshape(h, 2, w, 2, 4)
+    assert np.array_equal(small, (blocks.sum(axis=(1, 3)) + 2) // 4)
 
 
 def test_pdf_figures_embed_truetype_subsets_without_layout_tables():
@@ -128,26 +149,42 @@ def test_pdf_figures_embed_truetype_subsets_without_layout_tables():
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    before = list(subset.Options._drop_tables_default)
+    from matplotlib.backends import _backend_pdf_ps
+
+    def embedded_fonts(pdf: bytes) -> list:
+        fonts = []
+        for match in re.finditer(rb"<<(.*?)>>\s*stream\r?\n", pdf, re.S):
+            start = match.end()
+            data = pdf[start:pdf.index(b"endstream", start)]
+            try:
+                raw = zlib.decompress(data)
+            except zlib.error:
+                continue
+            if raw[:4] in (b"\x00\x01\x00\x00", b"true"):  # an sfnt: an embedded TrueType font
+                fonts.append(TTFont(io.BytesIO(raw)))
+        return fonts
+
+    before, subsetter = list(subset.Options._drop_tables_default), _backend_pdf_ps.get_glyphs_subset
     pdf = report.figure_files(figure())["pdf"]
     plt.close("all")
-    assert subset.Options._drop_tables_default == before
+    assert subset.Options._drop_tables_default == before and _backend_pdf_ps.get_glyphs_subset is subsetter
     assert b"/FontFile2" in pdf and b"/ToUnicode" in pdf
-    fonts = []
-    for match in re.finditer(rb"<<(.*?)>>\s*stream\r?\n", pdf, re.S):
-        start = match.end()
-        data = pdf[start:pdf.index(b"endstream", start)]
-        try:
-            raw = zlib.decompress(data)
-        except zlib.error:
-            continue
-        if raw[:4] in (b"\x00\x01\x00\x00", b"true"):  # an sfnt: an embedded TrueType font
-            fonts.append(TTFont(io.BytesIO(raw)))
+    fonts = embedded_fonts(pdf)
     assert fonts
     for font in fonts:
         assert "glyf" in font and "hmtx" in font and "loca" in font
         assert not set(report.PDF_FONT_TABLES_DROPPED) & set(font.keys())
-        assert 1 < len(font.getGlyphOrder()) < 200  # a subset: the glyphs drawn, not DejaVu Sans's 6000
+        # the fixed subset of report.PDF_FONT_SUBSET_CHARACTERS, not DejaVu Sans's 6000 glyphs
+        assert 100 < len(font.getGlyphOrder()) < 200
+        cmap = font.getBestCmap()
+        assert all(ord(c) in cmap for c in "Months0123456789%–−≥")
+
+    # a character outside the fixed subset: that figure's font is subset to exactly its glyphs, as matplotlib does
+    fig = figure()
+    fig.axes[0].set_title("Ω ∑ ∞")
+    odd = embedded_fonts(report.figure_files(fig)["pdf"])
+    plt.close("all")
+    assert any(ord("Ω") in f.getBestCmap() and len(f.getGlyphOrder()) < 60 for f in odd)
 
 
 def test_figure_links_and_synthetic_mark(monkeypatch):

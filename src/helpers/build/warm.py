@@ -78,6 +78,12 @@ def _preload() -> None:
         preparse_notebooks(NOTEBOOKS_DIR)
     except Exception:  # noqa: BLE001 - the chapters parse them themselves (caches by text)
         pass
+    try:  # the PDF fonts' fixed subsets, made once here, not in every chapter
+        from helpers.report.display import warm_pdf_font_subsets
+
+        warm_pdf_font_subsets()
+    except Exception:  # noqa: BLE001 - the first PDF of a chapter makes them
+        pass
     # a fresh kernel has not resolved matplotlib's backend yet; neither may the zygote
     assert "matplotlib_inline.backend_inline" not in sys.modules, "the zygote must not load the inline backend"
 

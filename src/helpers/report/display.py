@@ -225,56 +225,124 @@ WIDE_FIGURE_INCHES = 8.0
 
 def figure_files(fig) -> dict[str, bytes]:
     """The figure in every format of :data:`FIGURE_FORMATS`, byte for byte the same for the same figure: no
-    software version or date in the metadata, SVG ids from a fixed salt (``svg.hashsalt``)."""
+    software version or date in the metadata, SVG ids from a fixed salt (``svg.hashsalt``).
+
+    Both PNGs come from one Agg drawing at 300 dpi (:func:`_pngs_and_tight_bbox`); the PDF and SVG are drawn
+    once each, cropped to the box that drawing measured."""
     import io
 
     import matplotlib as mpl
 
-    metadata = {"png": {"Software": None}, "png300": {"Software": None},
-                "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+    metadata = {"pdf": {"Creator": None, "Producer": None, "CreationDate": None},
                 "svg": {"Creator": None, "Date": None}}
     out = {}
     with mpl.rc_context({"svg.hashsalt": "hcc-cohort-book", "svg.fonttype": "none", "pdf.fonttype": 42}), \
-            _pdf_fonts_without_layout_tables():
-        out["png"], bbox = _page_png_and_tight_bbox(fig, FIGURE_FORMATS["png"][1], metadata["png"])
-        for name, (_, dpi) in FIGURE_FORMATS.items():
-            if name == "png":
-                continue
+            _pdf_font_subsets():
+        out["png"], out["png300"], bbox = _pngs_and_tight_bbox(fig)
+        for name in ("pdf", "svg"):
             buffer = io.BytesIO()
-            fig.savefig(buffer, format=name.removesuffix("300"), dpi=dpi or 72, bbox_inches=bbox,
-                        metadata=metadata[name])
+            fig.savefig(buffer, format=name, dpi=72, bbox_inches=bbox, metadata=metadata[name])
             out[name] = buffer.getvalue()
-    return out
+    return {name: out[name] for name in FIGURE_FORMATS}
 
 
 #: OpenType layout tables (ligatures, kerning pairs, positioning, maths layout) that a PDF's embedded font never
 #: uses: the PDF places every glyph itself, and copy and search go through the ToUnicode map, not these tables.
 PDF_FONT_TABLES_DROPPED = ("GSUB", "GPOS", "GDEF", "MATH")
 
+#: The characters of every PDF font's embedded subset: printable ASCII, the Latin ligatures matplotlib's text
+#: shaping draws ("ﬀ" in "Effective") and the few others the book's figures draw (dashes, minus, multiplication
+#: and comparison signs, quotes, Greek letters of the methods). A figure that draws a glyph outside it gets a
+#: subset of exactly its own glyphs, as matplotlib makes it.
+PDF_FONT_SUBSET_CHARACTERS = ("".join(chr(c) for c in range(0x20, 0x7F)) + "ﬀﬁﬂﬃﬄ"
+                              + "–—−×±≤≥·…‘’“”²³½τχ≈→•°µαβλ")
+
+_PDF_FONT_SUBSETS: dict = {}  # (font file, face index) -> (glyph ids, subset font file bytes, glyph index map)
+
+
+class _SubsetFontBytes:
+    """Stands for fontTools' subset font where matplotlib only saves it (``font_as_file``)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def save(self, file, reorderTables=None):  # noqa: N803 (fontTools' keyword)
+        file.write(self.data)
+
 
 @contextlib.contextmanager
-def _pdf_fonts_without_layout_tables():
-    """Embed the PDF's TrueType fonts (``pdf.fonttype`` 42: text stays text, as journals ask) without
-    :data:`PDF_FONT_TABLES_DROPPED`. Matplotlib subsets each font with fontTools, which parses DejaVu Sans's
-    large layout tables to follow substitutions from the glyphs used: 0.1 s per font, about half of a
-    four-panel figure's PDF time. The glyphs, their outlines and metrics, and the text map are unchanged."""
+def _pdf_font_subsets():
+    """Embed each PDF font (TrueType, ``pdf.fonttype`` 42: text stays text, as journals ask) as one fixed subset
+    per font file, :data:`PDF_FONT_SUBSET_CHARACTERS`, made once per process, without
+    :data:`PDF_FONT_TABLES_DROPPED`.
+
+    Matplotlib subsets every font of every PDF with fontTools to exactly the glyphs drawn, which parses all of
+    DejaVu Sans (6,000 glyphs, and its large layout tables to follow substitutions) each time: 0.05-0.1 s per
+    font, three fonts a figure, about half of a figure's PDF time. The fixed subset holds every glyph a figure
+    draws, so the PDF shows and searches the same; each embedded font is about 12 kB larger (compressed)."""
     from fontTools import subset
+    from matplotlib.backends import _backend_pdf_ps
+
+    exact = _backend_pdf_ps.get_glyphs_subset
+
+    def fixed_subset(fontfile, glyphs):
+        glyphs = set(glyphs)
+        key = (str(fontfile), getattr(fontfile, "face_index", 0))
+        if key not in _PDF_FONT_SUBSETS:
+            _PDF_FONT_SUBSETS[key] = _fixed_font_subset(fontfile, exact)
+        wanted, data, index_map = _PDF_FONT_SUBSETS[key]
+        if not glyphs <= wanted:
+            return exact(fontfile, glyphs)
+        return contextlib.nullcontext(_backend_pdf_ps.SubsetResults(_SubsetFontBytes(data), dict(index_map)))
 
     default = subset.Options._drop_tables_default
     subset.Options._drop_tables_default = default + [t for t in PDF_FONT_TABLES_DROPPED if t not in default]
+    _backend_pdf_ps.get_glyphs_subset = fixed_subset
     try:
         yield
     finally:
         subset.Options._drop_tables_default = default
+        _backend_pdf_ps.get_glyphs_subset = exact
 
 
-def _page_png_and_tight_bbox(fig, dpi: float, metadata: dict):
-    """The page PNG and the box ``savefig(bbox_inches="tight")`` crops to (drawn content plus
-    ``savefig.pad_inches``), from one Agg drawing at ``dpi``: the PNG is that drawing cropped to the box, as
-    ``savefig(dpi=dpi, bbox_inches=box)`` would draw it (to within half a pixel of placement), and the box is
-    used for the other formats too. "tight" would draw the figure an extra time per format, and a separate
-    cropped PNG once more: drawing was most of a chapter's figure time. The vector files and the 300 dpi PNG get
-    the page PNG's box instead of one measured with their own font metrics (a difference below a pixel)."""
+def _fixed_font_subset(fontfile, exact) -> tuple[set, bytes, dict]:
+    from matplotlib.backends import _backend_pdf_ps
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(str(fontfile))
+    glyphs = {font.get_char_index(ord(c)) for c in PDF_FONT_SUBSET_CHARACTERS} - {0}
+    with exact(fontfile, glyphs) as result:
+        return glyphs, _backend_pdf_ps.font_as_file(result.font).getvalue(), dict(result.glyph_index_map)
+
+
+def warm_pdf_font_subsets() -> None:
+    """Make the fixed subsets of the default font's regular, bold and italic faces now (the build's zygote does,
+    before it forks). Uses no pyplot, so matplotlib's backend stays unresolved."""
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    for y, style in ((0.2, {}), (0.5, {"fontweight": "bold"}), (0.8, {"fontstyle": "italic"})):
+        fig.text(0.1, y, "Aa", **style)
+    with mpl.rc_context({"pdf.fonttype": 42}), _pdf_font_subsets():
+        fig.savefig(io.BytesIO(), format="pdf")
+
+
+#: The page PNG is the 300 dpi drawing reduced by this factor (each page pixel the mean of 2 x 2).
+_PAGE_PNG_REDUCTION = FIGURE_FORMATS["png300"][1] // FIGURE_FORMATS["png"][1]
+
+
+def _pngs_and_tight_bbox(fig):
+    """The page PNG (150 dpi), the 300 dpi PNG and the box ``savefig(bbox_inches="tight")`` crops to (drawn
+    content plus ``savefig.pad_inches``), from one Agg drawing at 300 dpi.
+
+    The 300 dpi PNG is that drawing cropped to the box, as ``savefig(dpi=300, bbox_inches=box)`` would draw it
+    (to within half a pixel of placement). The page PNG is the same crop with every 2 x 2 block of pixels
+    averaged: the picture at 150 dpi, anti-aliased from four samples per pixel. Drawing is most of a figure's
+    time, and "tight" draws a figure once more per format to measure it; the vector files get this box instead of
+    one measured with their own font metrics (a difference below a pixel)."""
     import io
 
     import matplotlib as mpl
@@ -282,6 +350,8 @@ def _page_png_and_tight_bbox(fig, dpi: float, metadata: dict):
     from matplotlib import image
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    dpi = FIGURE_FORMATS["png300"][1]
+    k = _PAGE_PNG_REDUCTION
     original = fig.dpi
     try:
         fig.dpi = dpi
@@ -290,21 +360,31 @@ def _page_png_and_tight_bbox(fig, dpi: float, metadata: dict):
         fig.draw(renderer)
         box = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
         pixels = np.asarray(renderer.buffer_rgba())
-        # savefig sizes the cropped canvas as int(size * dpi) and puts the box's top edge on its first row
-        width, height = int(box.width * dpi), int(box.height * dpi)
-        left = int(round(box.x0 * dpi))
-        top = int(round(pixels.shape[0] - box.y0 * dpi - height))
-        face = np.round(np.asarray(mpl.colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
-        crop = np.empty((height, width, 4), dtype=np.uint8)
-        crop[:] = face  # where the box reaches beyond the figure, savefig paints the figure's face colour too
-        rows = slice(max(top, 0), min(top + height, pixels.shape[0]))
-        cols = slice(max(left, 0), min(left + width, pixels.shape[1]))
-        crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
-        buffer = io.BytesIO()
-        image.imsave(buffer, crop, format="png", origin="upper", dpi=dpi, metadata=metadata)
-        return buffer.getvalue(), box
     finally:
         fig.dpi = original
+    # savefig sizes the cropped canvas as int(size * dpi) and puts the box's top edge on its first row
+    width, height = int(box.width * dpi), int(box.height * dpi)
+    left = int(round(box.x0 * dpi))
+    top = int(round(pixels.shape[0] - box.y0 * dpi - height))
+    face = np.round(np.asarray(mpl.colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+    crop = np.empty((height, width, 4), dtype=np.uint8)
+    crop[:] = face  # where the box reaches beyond the figure, savefig paints the figure's face colour too
+    rows = slice(max(top, 0), min(top + height, pixels.shape[0]))
+    cols = slice(max(left, 0), min(left + width, pixels.shape[1]))
+    crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
+    # the page picture: int(size * 150) pixels a side, as savefig at 150 dpi makes it
+    small_h, small_w = int(box.height * dpi / k), int(box.width * dpi / k)
+    total = np.full((small_h, small_w, 4), k * k // 2, dtype=np.uint16)  # k * k // 2: rounds to nearest
+    for i in range(k):  # k * k strided adds: numpy's sum over the block axes is ten times slower
+        for j in range(k):
+            total += crop[i:small_h * k:k, j:small_w * k:k]
+    page = (total // (k * k)).astype(np.uint8)
+    out = []
+    for picture, resolution in ((page, dpi / k), (crop, dpi)):
+        buffer = io.BytesIO()
+        image.imsave(buffer, picture, format="png", origin="upper", dpi=resolution, metadata={"Software": None})
+        out.append(buffer.getvalue())
+    return out[0], out[1], box
 
 
 def _data_uri(mime: str, data: bytes) -> str:
