@@ -726,25 +726,34 @@ class SurvivalChapter:
             labels = {t: _term_label(self.spec, s, t) for t in terms}
             ncols = min(3, len(terms))
             nrows = -(-len(terms) // ncols)
-            fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+            # every term's residuals sit at the same event times: one shared time axis, labelled under the lowest
+            # panel of each column (far fewer texts to lay out and draw, and room for smaller panels)
+            fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.2 * nrows + 0.3), squeeze=False,
+                                     sharex=True)
             pvals = s.ph_test["p_value"]
-            for ax, term in zip(axes.flat, terms):
+            grid = smooth[smooth["term"] == terms[0]]  # the smooth's time grid, the same for every term
+            ticks = np.quantile(grid["x"], [0, 0.25, 0.5, 0.75, 1])
+            for k, (ax, term) in enumerate(zip(axes.flat, terms)):
                 sm = smooth[smooth["term"] == term]
                 ax.scatter(zph.x, zph.y[term], s=9, color="#777777", alpha=0.6, lw=0)
                 ax.plot(sm["x"], sm["beta"], color="#0072B2", lw=1.6)
                 ax.plot(sm["x"], sm["lower"], color="#0072B2", lw=0.9, ls="--")
                 ax.plot(sm["x"], sm["upper"], color="#0072B2", lw=0.9, ls="--")
                 ax.axhline(float(s.fit.coef[term]), color="#D55E00", lw=0.8, ls=":")
-                ticks = np.quantile(sm["x"], [0, 0.25, 0.5, 0.75, 1])
-                ax.set_xticks(ticks)
-                ax.set_xticklabels([f"{t:.1f}" for t in np.interp(ticks, sm["x"], sm["time"])], fontsize=8)
-                ax.set_xlabel(f"Time ({self.unit}, Kaplan-Meier scale)", fontsize=8.5)
-                ax.set_ylabel("Beta(t)", fontsize=8.5)
+                ax.tick_params(labelsize=8)
+                if k % ncols == 0:
+                    ax.set_ylabel("Beta(t)", fontsize=8.5)
+                if k + ncols >= len(terms):  # the lowest panel of its column
+                    ax.xaxis.set_tick_params(labelbottom=True)
+                    ax.set_xlabel(f"Time ({self.unit}, Kaplan-Meier scale)", fontsize=8.5)
                 variable = s.multivariate.set_index("term")["variable"].get(term, term)
                 p = pvals.get(variable, np.nan)
                 # wrapped to the panel's width: a long term label ran into the next panel's title
-                title = textwrap.fill(labels[term], 40)
+                title = textwrap.fill(labels[term], 34)
                 ax.set_title(f"{title}\ncox.zph {p_text(p)}", fontsize=9, loc="left")
+            ax = axes.flat[0]
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([f"{t:.1f}" for t in np.interp(ticks, grid["x"], grid["time"])])
             for ax in list(axes.flat)[len(terms):]:
                 ax.axis("off")
             fig.tight_layout()
