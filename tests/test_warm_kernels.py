@@ -143,3 +143,25 @@ def test_warm_kernels_do_not_wait_on_fixed_timers():
     assert type(client).wait_for_ready is not type(client).__mro__[1].wait_for_ready
     assert warm.IOPUB_QUIET_SECONDS < 0.2 and warm.SHUTDOWN_POLL_SECONDS < 0.1
     assert warm.kernel_manager_class(None)().client().__class__.__name__ == "BlockingKernelClient"
+
+
+
+def test_warm_kernels_do_not_print_the_tcp_encryption_warning_but_keep_the_rest(tmp_path, capfd):
+    """ipykernel 7 warns once per kernel that it talks over TCP without encryption, which filled the build's log
+    (one per notebook; the build's kernels listen on the loopback interface only, with signed messages). A
+    fresh kernel still prints it (the control); a warm kernel does not; other warnings pass the filter."""
+    import logging
+
+    from helpers.build.warm import _LoopbackTransportWarning
+
+    path = _notebook(tmp_path / "quiet.ipynb", "1 + 1")
+    _execute_notebook(path, str(tmp_path / "fresh.out.ipynb"), {})
+    assert "without encryption" in capfd.readouterr().err
+    with Zygote() as zygote:
+        _execute_notebook(path, str(tmp_path / "warm.out.ipynb"), {}, zygote.socket)
+    assert "without encryption" not in capfd.readouterr().err
+    keep = _LoopbackTransportWarning()
+    record = logging.LogRecord("IPKernelApp", logging.WARNING, __file__, 1, "some other warning", None, None)
+    assert keep.filter(record)
+    record.msg = "Kernel is running over TCP without encryption. All communication ..."
+    assert not keep.filter(record)

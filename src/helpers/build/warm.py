@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import pkgutil
 import signal
@@ -100,6 +101,15 @@ def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
     return json.loads(body), fds
 
 
+class _LoopbackTransportWarning(logging.Filter):
+    """Drops ipykernel 7's warning that the kernel talks over TCP without encryption, which the build's log
+    showed once per notebook: these kernels listen on the loopback interface only, for a client in the same
+    build, and every message is signed with the connection file's key (a file only this user can read)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "running over TCP without encryption" not in record.getMessage()
+
+
 def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int],
                    base_path: list[str]) -> None:
     """In the forked child: take the launcher's streams, directory and environment, and run ipykernel."""
@@ -131,6 +141,7 @@ def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, 
             os._exit(1)
 
         threading.Thread(target=watch, daemon=True, name="warm-kernel-watch").start()
+        logging.getLogger("IPKernelApp").addFilter(_LoopbackTransportWarning())
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
