@@ -36,3 +36,12 @@ def test_a_title_is_escaped(tmp_path):
     (tmp_path / "data" / "studies" / "s").mkdir(parents=True)
     (tmp_path / "data" / "studies" / "s" / "study.yaml").write_text('short_title: "A <b> & B"\n')
     assert book_site.page_title("book/s/cohorts", "Cohorts", tmp_path, {}) == ("Cohorts", " — A &lt;b&gt; &amp; B")
+
+
+def test_a_study_label_is_parsed_once_per_text_and_an_edit_is_read_afresh(tmp_path):
+    spec_file = tmp_path / "study.yaml"
+    spec_file.write_text('short_title: "First"\n')
+    assert book_site.study_label(spec_file) == "First"
+    assert book_site._STUDY_LABELS['short_title: "First"\n'] == "First"  # every page of the study reuses it
+    spec_file.write_text('short_title: "Second"\n')
+    assert book_site.study_label(spec_file) == "Second"

@@ -70,10 +70,20 @@ def toc_titles(toc_file: Path) -> dict[str, str]:
     return found
 
 
+#: study.yaml text -> its label: every page of a study needs it, and PyYAML takes about 50 ms for a spec
+_STUDY_LABELS: dict[str, str] = {}
+
+
 def study_label(spec_file: Path) -> str:
     """The study as a title names it: "Seed 000 (HAIT vs HAIT-M-P)" for a seed's study (the seed number and
     its two arms, reference first), else the spec's ``short_title``."""
-    spec = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8")) or {}
+    text = Path(spec_file).read_text(encoding="utf-8")
+    if text not in _STUDY_LABELS:
+        _STUDY_LABELS[text] = _label_of(yaml.safe_load(text) or {}, spec_file)
+    return _STUDY_LABELS[text]
+
+
+def _label_of(spec: dict, spec_file: Path) -> str:
     seed = re.match(r"(\d+)_", str(spec.get("seed_file") or ""))
     arm = spec.get("arm") or {}
     levels = arm.get("levels") or {}
