@@ -439,10 +439,11 @@ def _printed_value(r, value) -> str:
     return f"{value:.{d}f}"
 
 
-def estimate_text(rows: pd.DataFrame, column: str) -> str:
+def estimate_text(rows, column: str) -> str:
     """The numbers of one estimate as a paper prints them: "0.30 (0.10–0.91), p = 0.033", "47 (92.2%)",
-    "56.0 [50.5, 63.5]"; ``column`` is ``value`` (published) or ``reproduced``."""
-    by = {r.stat: r for r in rows.itertuples()}
+    "56.0 [50.5, 63.5]"; ``column`` is ``value`` (published) or ``reproduced``. ``rows``: the audit rows of the
+    estimate, a DataFrame or its ``itertuples()`` records."""
+    by = {r.stat: r for r in (rows.itertuples() if isinstance(rows, pd.DataFrame) else rows)}
     val = {stat: getattr(r, column) for stat, r in by.items()}
 
     def f(stat):
@@ -564,8 +565,12 @@ def estimate_rows(audit: pd.DataFrame, spec, numbering: dict[str, str], page_tit
 
     key = JOIN[:-1]
     rows = []
+    audit = audit.reset_index(drop=True)
+    # the rows as records once: itertuples() makes a namedtuple type per call, about 1 ms, twice per estimate
+    records = list(audit.itertuples())
     for (k, source), grp in audit.groupby([audit[key].apply(tuple, axis=1), "source"], sort=False):
         grp = grp.drop_duplicates("stat")
+        grp_records = [records[i] for i in grp.index]
         main = next((st for st in MAIN_STATS if st in set(grp["stat"])), grp["stat"].iloc[0])
         head = grp[grp["stat"] == main].iloc[0]
         status = max(grp["status"], key=lambda x: _STATUS_RANK.get(x, 0))
@@ -583,7 +588,8 @@ def estimate_rows(audit: pd.DataFrame, spec, numbering: dict[str, str], page_tit
             for x, st in zip(focus["reason"], focus["stat"]) if isinstance(x, str) and x))
         changed = "; ".join(dict.fromkeys(x for x in grp.get("conclusion", pd.Series([], dtype=str)) if x))
         rows.append({"part": head["part"], "source": source, "label": estimate_label(spec, k), "key": k,
-                     "published": estimate_text(grp, "value"), "reproduced": estimate_text(grp, "reproduced"),
+                     "published": estimate_text(grp_records, "value"),
+                     "reproduced": estimate_text(grp_records, "reproduced"),
                      "role": head["role"] if "role" in grp else "", "status": status,
                      "conclusion": ("changed: " + changed) if changed else "", "reason": reasons,
                      "href": href, "where": where, "n_numbers": len(grp)})
