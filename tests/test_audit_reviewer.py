@@ -3,17 +3,14 @@ estimate, the paper's own numbering, key claims, checked on hand-made cases and 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from helpers.analyses import audit
 from helpers.analyses.catalogue import study_numbering
 from helpers.analyses.claims import Claim, claim_rows
-from helpers.paths import ROOT
 from helpers.study.spec import load_spec
 from helpers.study.toc import study_pages
 
@@ -175,46 +172,3 @@ def test_seed_papers_numbers_as_printed():
     assert (l000["forest.pfs"], l000["forest.os"], l000["cox"]) == ("Figure 4A", "Figure 4B", "Table 2")
     assert l000["rmst.primary"] == "Table S3" and l000["medians.primary"].startswith("Table S")
     assert int(l000["medians.primary"].removeprefix("Table S")) > 4  # after the paper's own S1-S4
-
-
-# ---------------------------------------------------------------------------------------------- the site
-SITE = ROOT / "_build" / "html"
-
-
-def captions(page: str) -> list[str]:
-    text = (SITE / page).read_text(encoding="utf-8")
-    found = re.findall(r"<strong>((?:Table|Figure) S?\d+[A-Z]?)\. ", text)
-    return found
-
-
-@pytest.mark.book
-@pytest.mark.parametrize("study", ["erhcc_hait_mp", "haic_after_ab", "veteran"])
-def test_built_site_numbers_each_display_once_as_the_paper_does(study):
-    if not (SITE / "book" / "index.html").exists():
-        pytest.skip("the book is not built")
-    seen = []
-    for page in study_pages(study):
-        seen += captions(f"book/{study}/{page}.html")
-    counts = Counter(seen)
-    assert seen and [label for label, n in counts.items() if n > 1] == []
-    spec = load_spec(study)
-    for label in spec.paper_numbers.values():
-        assert label in seen, label
-
-
-@pytest.mark.book
-def test_built_audit_pages_count_by_role_and_landing_page_leads_with_claims():
-    if not (SITE / "book" / "index.html").exists():
-        pytest.skip("the book is not built")
-    index = (SITE / "book" / "index.html").read_text(encoding="utf-8")
-    assert index.index("Key claims of the papers") < index.index("The studies") < index.index("Reproduction verdicts")
-    for study in ("erhcc_hait_mp", "haic_after_ab"):
-        page = (SITE / "book" / study / "audit.html").read_text(encoding="utf-8")
-        assert page.index("Key claims") < page.index("Every published estimate")
-        assert "untargeted, the genuine tests of the synthetic cohort:" in page
-        results = pd.read_csv(ROOT / "_build" / "results" / study / "audit.csv", keep_default_na=False)
-        by_role = results[results["group"] == "role"]
-        assert set(by_role["variable"]) <= set(audit.ROLES) and len(by_role)
-        total = results[(results["variable"] == "all") & (results["group"] == "all")]["value"].astype(int).sum()
-        assert by_role["value"].astype(int).sum() == total  # every number has a role
-        assert "p = 0.000" not in page and "p &lt; 0.000" not in page  # p-values as the paper prints them
