@@ -4,7 +4,8 @@ The weighting issue and the competing-risks/missing-data issue each promise that
 grows by less than 20%. This times the cold parallel build (``python -m helpers.build --no-cache --no-strict
 --jobs <cores>`` with no ``_build``, what ``make book`` does on a fresh clone, with Sphinx warnings allowed in all
 three because the landing page links to the pages a copy drops) of three scratch copies of the repository, interleaved
-so that a change in the machine's load affects them alike, and reports the median of ``--runs`` (3) runs:
+so that a change in the machine's load affects them alike (the order turns each run, so that none is always first),
+and reports the median of ``--runs`` (3) runs:
 
 * **book**: the repository as it is;
 * **without confounding additions**: without the weighting pages (``book/<study>/weighting`` dropped from
@@ -114,7 +115,7 @@ def cold_build(repo: Path, jobs: int) -> tuple[float, float]:
 def table(r: dict) -> str:
     book, cpu = r["book"], r["CPU (s)"]["book"]
     out = [f"Measured {r['date']} on {r['machine']}; cold parallel build ({r['jobs']} workers, `--no-cache`, no "
-           f"`_build`), median of {r['runs']} runs, the three copies interleaved, in one `make bench-additions` "
+           f"`_build`), median of {r['runs']} runs, the three copies interleaved (their order turning each run), in one `make bench-additions` "
            "run. Wall time is what a user waits for; CPU time (user + system of every process of the build) is "
            "the work, less sensitive to other load on a shared machine.", "",
            "| build | wall (s) | the additions cost (wall) | CPU (s) | the additions cost (CPU) |",
@@ -135,9 +136,12 @@ def main() -> None:
     copies = prepare()
     times: dict[str, list[float]] = {name: [] for name in copies}
     cpu: dict[str, list[float]] = {name: [] for name in copies}
-    for _ in range(args.runs):
-        for name, repo in copies.items():
-            wall, work = cold_build(repo, jobs)
+    names = list(copies)
+    for run in range(args.runs):
+        # the order turns each run (a Latin square over three runs): the machine's speed drifts during a run of
+        # several minutes, and a copy always built first would always meet the same part of the drift
+        for name in names[run % len(names):] + names[:run % len(names)]:
+            wall, work = cold_build(copies[name], jobs)
             times[name].append(wall)
             cpu[name].append(work)
             print(f"{name}: {wall:.1f} s wall, {work:.1f} s CPU", flush=True)
