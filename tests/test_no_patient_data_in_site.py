@@ -2,10 +2,15 @@
 refuses to publish data files."""
 from __future__ import annotations
 
+import base64
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -37,10 +42,43 @@ def test_private_data_folder_is_ignored_by_git():
     assert proc.returncode == 0
 
 
+DATA_URI = re.compile(rb"data:[^,'\"\s]*;base64,([A-Za-z0-9+/=]+)")  # with parameters: ;charset=utf-8
+
+
+def readable_contents(path: Path) -> list[tuple[str, bytes]]:
+    """The file's bytes, and what they hide from a plain search: the decoded payload of every base64 data URI
+    (a page's CSV downloads) and every member of a zip (a Word table)."""
+    data = path.read_bytes()
+    out = [("", data)]
+    out += [(f" (data URI {k})", base64.b64decode(m.group(1))) for k, m in enumerate(DATA_URI.finditer(data))]
+    for where, blob in list(out):
+        if blob[:2] == b"PK":
+            with zipfile.ZipFile(io.BytesIO(blob)) as package:
+                out += [(f"{where} [{name}]", package.read(name)) for name in package.namelist()]
+    return out
+
+
+def test_the_leak_search_reads_data_uris_and_word_tables(tmp_path):
+    from helpers.report.docx import MIME, table_docx
+
+    word = table_docx(pd.DataFrame({"id": [f"{CANARY_ID}7"]}), index=False)
+    csv = base64.b64encode(f"id\n{CANARY_DATE}01\n".encode()).decode()
+    page = tmp_path / "page.html"
+    page.write_text(f"<a href='data:text/csv;charset=utf-8;base64,{csv}'>CSV</a>", encoding="utf-8")
+    (tmp_path / "t.docx").write_bytes(word)
+    assert CANARY_DATE.encode() not in page.read_bytes() and CANARY_ID.encode() not in word  # hidden from grep
+    assert any(CANARY_DATE.encode() in data for _, data in readable_contents(page))
+    assert any(CANARY_ID.encode() in data for _, data in readable_contents(tmp_path / "t.docx"))
+    uri = page.with_name("word.html")
+    uri.write_text(f"<a href='data:{MIME};base64,{base64.b64encode(word).decode()}'>Word</a>", encoding="utf-8")
+    assert any(CANARY_ID.encode() in data for _, data in readable_contents(uri))
+
+
 @pytest.mark.book
 def test_canary_identifiers_and_dates_never_reach_the_site(tmp_path):
     """Build the whole book on patient tables whose ids and an extra date column are canaries, then search
-    every file of the built site (HTML, downloadable notebooks, search index, images) for them."""
+    every file of the built site (HTML, downloadable notebooks, search index, images, Word tables, and the
+    decoded data URIs of the pages' CSV downloads) for them."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "*.ipynb",
                                                                "__pycache__", ".pytest_cache"))
@@ -61,8 +99,8 @@ def test_canary_identifiers_and_dates_never_reach_the_site(tmp_path):
     leaks = []
     for path in site.rglob("*"):
         if path.is_file():
-            data = path.read_bytes()
-            leaks += [f"{path.relative_to(site)}: {token}" for token in (CANARY_ID, CANARY_DATE)
-                      if token.encode() in data]
+            for where, data in readable_contents(path):
+                leaks += [f"{path.relative_to(site)}{where}: {token}" for token in (CANARY_ID, CANARY_DATE)
+                          if token.encode() in data]
     assert (site / "searchindex.js").exists() and any(site.rglob("*.ipynb"))  # the places a leak would hide
     assert leaks == []

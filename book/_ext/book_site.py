@@ -122,13 +122,15 @@ def _titles(app, pagename, templatename, context, doctree) -> None:
 
 
 #: The inlined files written out as files, by type.
-EXTERNAL_TYPES = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}
-DATA_URI = re.compile(r"""(?P<attr>src|href)=(?P<q>['"])data:(?P<mime>image/png|image/svg\+xml|application/pdf)"""
-                      r""";base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
+EXTERNAL_TYPES = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf",
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx"}
+DATA_URI = re.compile(r"""(?P<attr>src|href)=(?P<q>['"])data:(?P<mime>"""
+                      + "|".join(re.escape(m) for m in EXTERNAL_TYPES)
+                      + r""");base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
 
 
 def externalize(body: str, images_dir: Path, prefix: str) -> str:
-    """``body`` with every base64 PNG, SVG and PDF data URI replaced by a link to a file of ``images_dir``
+    """``body`` with every base64 PNG, SVG, PDF and Word data URI replaced by a link to a file of ``images_dir``
     named by its content (``prefix`` leads from the page to that folder); identical files are written once."""
     def swap(match):
         data = base64.b64decode(match.group("data"))

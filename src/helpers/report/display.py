@@ -175,7 +175,9 @@ def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False, nu
 def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
                collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False,
                download: bool = True, anchor: str | None = None) -> None:
-    """Display a table with a caption above it, notes below it and a link to download it as CSV.
+    """Display a table with a caption above it, notes below it and links to download it as CSV (its numbers in
+    columns of their own, :func:`table_csv`) and as a Word table (the cells as printed, caption and notes;
+    :func:`helpers.report.docx.table_docx`; the site's build writes it to a file, as it does figures).
 
     ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
     ``index=False`` hides the row labels; ``escape=False`` keeps HTML in cells (links), which the caller
@@ -191,9 +193,14 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
             if len(df) > max_rows else "")
     link = ""
     if download and len(df):
+        from helpers.report.docx import MIME as DOCX_MIME, table_docx
+
         data = base64.b64encode(table_csv(df, index, html_cells=not escape).encode("utf-8")).decode("ascii")
-        link = (f"<p class='table-download'><small><a download='{_slug(caption or 'table')}.csv' "
-                f"href='data:text/csv;charset=utf-8;base64,{data}'>Download this table (CSV)</a></small></p>")
+        word = _data_uri(DOCX_MIME, table_docx(df, caption, notes, index=index, html_cells=not escape))
+        stem = _slug(caption or "table")
+        link = (f"<p class='table-download'><small>Download this table: <a download='{stem}.csv' "
+                f"href='data:text/csv;charset=utf-8;base64,{data}'>CSV</a> (numbers) · "
+                f"<a download='{stem}.docx' href='{word}'>Word</a> (as printed)</small></p>")
     inner = f"{cap}{body}{foot}{more}{link}"
     if collapsed:
         inner = f"<details><summary>{html.escape(collapsed)}</summary>{inner}</details>"
