@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from IPython.display import HTML, display
 
+from helpers.report.format import html_cell_text
 from helpers.study.spec import StudySpec
 
 
@@ -164,7 +165,7 @@ def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False, nu
     is False."""
     out = df.copy()
     if html_cells:
-        out = out.map(lambda v: html.unescape(re.sub(r"<[^>]+>", "", v)) if isinstance(v, str) else v)
+        out = out.map(lambda v: html_cell_text(v) if isinstance(v, str) else v)
     if numbers:
         split = numeric_columns(out)
         if split.shape[1] > out.shape[1]:

@@ -8,13 +8,13 @@ needs and nothing else); the same table gives the same bytes (fixed timestamps i
 """
 from __future__ import annotations
 
-import html
 import io
-import re
 import zipfile
 from xml.sax.saxutils import escape
 
 import pandas as pd
+
+from helpers.report.format import html_cell_text
 
 MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -64,13 +64,11 @@ def _plain(value, html_cells: bool) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     text = str(value)
-    if html_cells:  # cells that hold HTML (links, bold): the words only, as the CSV has them
-        text = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return text
+    return html_cell_text(text) if html_cells else text  # cells that hold HTML: the words, as the CSV has them
 
 
-def _run(text: str, bold: bool = False, italic: bool = False, size: int | None = None) -> str:
-    props = ("<w:b/>" if bold else "") + ("<w:i/>" if italic else "") + (
+def _run(text: str, bold: bool = False, size: int | None = None) -> str:
+    props = ("<w:b/>" if bold else "") + (
         f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>' if size else "")
     runs = []
     for k, line in enumerate(text.split("\n")):  # a line break inside a cell stays one
@@ -78,10 +76,6 @@ def _run(text: str, bold: bool = False, italic: bool = False, size: int | None =
             runs.append("<w:br/>")
         runs.append(f'<w:t xml:space="preserve">{escape(line)}</w:t>')
     return f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}{''.join(runs)}</w:r>"
-
-
-def _paragraph(text: str, **run) -> str:
-    return f"<w:p>{_run(text, **run)}</w:p>"
 
 
 def _cell(text: str, width: int, rules: dict[str, int], bold: bool = False, left: bool = True, span: int = 1) -> str:

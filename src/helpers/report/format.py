@@ -10,6 +10,7 @@ Conventions (as the papers print them):
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -18,6 +19,16 @@ import numpy as np
 from helpers.stats.survival import format_median  # the median's own printer: one definition
 
 DASH = "\u2013"
+
+
+def html_cell_text(cell: str) -> str:
+    """The words of a table cell that holds HTML (a link, bold): tags removed, entities decoded, as the CSV and
+    Word downloads give it.
+
+    >>> html_cell_text("<a href='survival.html'>Survival &amp; Cox</a>")
+    'Survival & Cox'
+    """
+    return html.unescape(re.sub(r"<[^>]+>", "", cell))
 
 
 def _finite(x) -> bool:
