@@ -1,4 +1,4 @@
-"""Two builds from the same commit give identical analysis-results tables, figures and Word tables."""
+"""Two builds from the same commit give identical analysis-results tables, figures, Word tables and table CSVs."""
 from __future__ import annotations
 
 import hashlib
@@ -39,6 +39,13 @@ def word_tables(site: Path) -> list[str]:
     return sorted(out)
 
 
+def table_downloads(site: Path) -> list[str]:
+    """The SHA-256 of every table's CSV download (``_tables/``), except those of the run's own parameters,
+    which name the run's results folder (as their Word tables do)."""
+    return sorted(hashlib.sha256(table.read_bytes()).hexdigest() for table in sorted((site / "_tables").glob("*.csv"))
+                  if not table.read_text(encoding="utf-8").startswith("Parameter,"))
+
+
 def test_second_build_is_identical(tmp_path):
     from helpers.build.pipeline import build, build_run
 
@@ -57,3 +64,5 @@ def test_second_build_is_identical(tmp_path):
     assert second_figures == first_figures
     first_tables = word_tables(first_site)
     assert len(first_tables) >= 100 and word_tables(tmp_path / "again" / "html") == first_tables
+    first_csv = table_downloads(first_site)
+    assert len(first_csv) >= 100 and table_downloads(tmp_path / "again" / "html") == first_csv

@@ -100,6 +100,6 @@ def test_the_site_writes_word_tables_to_files_as_it_does_figures(tmp_path):
     spec.loader.exec_module(book_site)
     data = table_docx(pd.DataFrame({"a": [1]}), index=False)
     body = f"<a download='t.docx' href='data:{MIME};base64,{base64.b64encode(data).decode()}'>Word</a>"
-    out = book_site.externalize(body, tmp_path / "_images", "../_images/")
+    out = book_site.externalize(body, tmp_path, "../")
     name = re.search(r"href='\.\./_images/([0-9a-f]+\.docx)'", out).group(1)
     assert (tmp_path / "_images" / name).read_bytes() == data and "base64" not in out

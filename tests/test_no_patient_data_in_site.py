@@ -35,6 +35,27 @@ def test_refuses_a_site_with_a_data_file(tmp_path):
         refuse_data_files(tmp_path)
 
 
+def test_a_table_download_is_allowed_only_under_the_hash_of_its_content(tmp_path):
+    """The pages' CSV downloads are files of _tables/ named by the SHA-256 of their content (the site's build
+    writes them so); a file placed there under any other name, or elsewhere, is still refused."""
+    import hashlib
+
+    tables = tmp_path / "_tables"
+    tables.mkdir()
+    text = b"Arm,n\nA,51\n"
+    named = tables / f"{hashlib.sha256(text).hexdigest()[:20]}.csv"
+    named.write_bytes(text)
+    refuse_data_files(tmp_path)  # a table download: allowed
+    (tables / f"{'0' * 20}.csv").write_bytes(text)  # right form of name, wrong hash
+    (tables / "patients.csv").write_bytes(text)
+    (tmp_path / "_images").mkdir()
+    (tmp_path / "_images" / named.name).write_bytes(text)  # right name, wrong folder
+    assert [p.relative_to(tmp_path).as_posix() for p in data_files_in_site(tmp_path)] == [
+        f"_images/{named.name}", f"_tables/{'0' * 20}.csv", "_tables/patients.csv"]
+    named.write_bytes(text + b"B,50\n")  # edited after it was named
+    assert named in data_files_in_site(tmp_path)
+
+
 def test_private_data_folder_is_ignored_by_git():
     proc = subprocess.run(["git", "check-ignore", "-q", "data/private/patients.csv"], cwd=ROOT)
     if proc.returncode == 128:
@@ -77,8 +98,8 @@ def test_the_leak_search_reads_data_uris_and_word_tables(tmp_path):
 @pytest.mark.book
 def test_canary_identifiers_and_dates_never_reach_the_site(tmp_path):
     """Build the whole book on patient tables whose ids and an extra date column are canaries, then search
-    every file of the built site (HTML, downloadable notebooks, search index, images, Word tables, and the
-    decoded data URIs of the pages' CSV downloads) for them."""
+    every file of the built site (HTML, downloadable notebooks, search index, images, Word tables, the pages'
+    CSV downloads, and any data URI left in a page or notebook) for them."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "*.ipynb",
                                                                "__pycache__", ".pytest_cache"))
@@ -103,4 +124,5 @@ def test_canary_identifiers_and_dates_never_reach_the_site(tmp_path):
                 leaks += [f"{path.relative_to(site)}{where}: {token}" for token in (CANARY_ID, CANARY_DATE)
                           if token.encode() in data]
     assert (site / "searchindex.js").exists() and any(site.rglob("*.ipynb"))  # the places a leak would hide
+    assert len(list((site / "_tables").glob("*.csv"))) >= 100  # every table's CSV download is searched
     assert leaks == []

@@ -19,3 +19,18 @@ def test_images_no_page_links_to_leave_the_site(tmp_path):
     assert [p.name for p in stale] == ["old.png"]
     assert sorted(p.name for p in images.iterdir()) == ["a1.png", "b2.pdf", "c3.svg", "my figure.png"]
     assert prune_unreferenced_images(tmp_path / "no-site") == []
+
+
+def test_stale_table_downloads_leave_the_site_too(tmp_path):
+    import hashlib
+
+    from helpers.build.render import prune_unreferenced_images
+
+    tables = tmp_path / "_tables"
+    tables.mkdir()
+    names = [hashlib.sha256(text).hexdigest()[:20] + ".csv" for text in (b"a\n1\n", b"a\n2\n")]
+    for name, text in zip(names, (b"a\n1\n", b"a\n2\n")):
+        (tables / name).write_bytes(text)
+    (tmp_path / "p.html").write_text(f"<a download='t.csv' href='_tables/{names[1]}'>CSV</a>", "utf-8")
+    assert [p.name for p in prune_unreferenced_images(tmp_path)] == [names[0]]
+    assert [p.name for p in tables.iterdir()] == [names[1]]

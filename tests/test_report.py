@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from unittest import mock
 
 import matplotlib
 
@@ -219,12 +221,36 @@ def test_site_writes_inlined_figures_to_files(tmp_path):
     body = (f"<a href='data:image/png;base64,{png}'><img src='data:image/png;base64,{png}'/></a>"
             f"<a download='x.pdf' href=\"data:application/pdf;base64,{base64.b64encode(b'%PDF').decode()}\">PDF</a>"
             "<a href='data:text/csv;charset=utf-8;base64,YQ=='>CSV</a>")
-    out = site.externalize(body, tmp_path / "_images", "../../_images/")
-    assert "data:image" not in out and "data:application/pdf" not in out
-    assert "data:text/csv" in out  # table downloads stay in the page (the site publishes no data files)
+    out = site.externalize(body, tmp_path, "../../")
+    assert "data:" not in out
     files = sorted(p.name for p in (tmp_path / "_images").iterdir())
     assert len(files) == 2 and {f.rsplit(".", 1)[1] for f in files} == {"png", "pdf"}
     assert out.count("../../_images/") == 3
+    # the table's CSV download goes to _tables/, named by the hash of its content (so the build allows it)
+    (table,) = (tmp_path / "_tables").iterdir()
+    assert table.read_bytes() == b"a" and table.name == hashlib.sha256(b"a").hexdigest()[:20] + ".csv"
+    assert f"href='../../_tables/{table.name}'" in out
+
+
+def test_table_html_is_compact_and_a_long_list_can_stay_off_the_page():
+    """pandas' indentation between tags goes (a quarter of a long table's bytes); cells keep their spaces; a
+    table shown with max_rows=0 prints its caption, a sentence and its downloads, not its rows."""
+    from helpers.report.display import compact_table_html
+
+    html = pd.DataFrame({"a": ["x y", "z"]}).to_html(index=False)
+    compact = compact_table_html(html)
+    assert "\n" not in compact and "<td>x y</td></tr><tr><td>z</td>" in compact
+    assert len(compact) < 0.8 * len(html)
+    shown = []
+    with mock.patch("helpers.report.display.display", shown.append):
+        report.show_table(pd.DataFrame({"a": range(5)}), caption="Long list", max_rows=0, index=False)
+        report.show_table(pd.DataFrame({"a": range(5)}), caption="Cut", max_rows=2, index=False)
+    off, cut = (item.data for item in shown)
+    assert "<table" not in off and "Long list" in off and "The 5 rows of this table are not printed" in off
+    assert "download='long-list.csv'" in off and "download='long-list.docx'" in off
+    assert cut.count("<tr>") == 2 and "Showing 2 of 5 rows; all 5 are in the downloads below." in cut
+    csv = base64.b64decode(re.search(r"data:text/csv;charset=utf-8;base64,([^']+)'", off).group(1)).decode()
+    assert csv.splitlines() == ["a", "0", "1", "2", "3", "4"]
 
 
 def test_hazard_ratios_print_with_the_studys_decimals():

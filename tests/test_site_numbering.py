@@ -57,3 +57,22 @@ def test_built_audit_pages_count_by_role_and_landing_page_leads_with_claims():
         total = results[(results["variable"] == "all") & (results["group"] == "all")]["value"].astype(int).sum()
         assert by_role["value"].astype(int).sum() == total  # every number has a role
         assert "p = 0.000" not in page and "p &lt; 0.000" not in page  # p-values as the paper prints them
+
+
+@pytest.mark.book
+def test_no_page_weighs_over_300_kb_and_every_download_is_a_file():
+    """Figures, Word tables and CSV downloads are files of the site, not data URIs in the pages; table HTML is
+    compact and the audit's long lists are downloads; so no page is over 300 KB of HTML (the audit of seed 000
+    was 1.08 MB, 388 KB of it CSV data URIs)."""
+    if not (SITE / "book" / "index.html").exists():
+        pytest.skip("the book is not built")
+    sizes = {str(p.relative_to(SITE)): p.stat().st_size for p in SITE.rglob("*.html")}
+    assert len(sizes) >= 35 and {page: size for page, size in sizes.items() if size > 300_000} == {}
+    downloads = 0
+    for page in SITE.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "data:text/csv" not in text and "data:image/png" not in text, page
+        for link in re.findall(r"download='[^']+\.(?:csv|docx)' href='([^']+)'", text):
+            assert (page.parent / link).resolve().is_file(), (page, link)
+            downloads += 1
+    assert downloads >= 200

@@ -7,9 +7,10 @@
 * Each study page says what it is in its HTML ``<title>`` (browser tabs, bookmarks, search results):
   "Survival, matched cohort — Seed 000 (HAIT vs HAIT-M-P)" instead of "Survival — <book title>" on every
   study's survival page (:func:`page_title`).
-* Figures are files, not data URIs inlined in the pages: every ``data:`` image, PDF or SVG in a page's body
-  (``helpers.report.display.show_figure`` writes them so into the notebooks) is written once to
-  ``_images/<hash of its content>.<ext>`` and the page links to the file (:func:`externalize`).
+* Figures and downloads are files, not data URIs inlined in the pages: every ``data:`` image, PDF, SVG or Word
+  table in a page's body (``helpers.report.display`` writes them so into the notebooks) is written once to
+  ``_images/<hash of its content>.<ext>``, every table's CSV to ``_tables/<hash>.csv``, and the page links to
+  the file (:func:`externalize`).
 """
 from __future__ import annotations
 
@@ -121,36 +122,41 @@ def _titles(app, pagename, templatename, context, doctree) -> None:
         context["title"], context["book_titlesuffix"] = found
 
 
-#: The inlined files written out as files, by type.
-EXTERNAL_TYPES = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf",
-                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx"}
+#: The inlined files written out as files, by type: (suffix, folder of the site).
+EXTERNAL_TYPES = {"image/png": ("png", "_images"), "image/svg+xml": ("svg", "_images"),
+                  "application/pdf": ("pdf", "_images"),
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("docx", "_images"),
+                  # a table's CSV download: the only data files of the site besides downloads/, allowed there by
+                  # helpers.build.render.refuse_data_files because each is named by its content's hash
+                  "text/csv": ("csv", "_tables")}
 DATA_URI = re.compile(r"""(?P<attr>src|href)=(?P<q>['"])data:(?P<mime>"""
                       + "|".join(re.escape(m) for m in EXTERNAL_TYPES)
-                      + r""");base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
+                      + r""")(?:;charset=utf-8)?;base64,(?P<data>[A-Za-z0-9+/=]+)(?P=q)""")
 
 
-def externalize(body: str, images_dir: Path, prefix: str) -> str:
-    """``body`` with every base64 PNG, SVG, PDF and Word data URI replaced by a link to a file of ``images_dir``
-    named by its content (``prefix`` leads from the page to that folder); identical files are written once."""
+def externalize(body: str, site: Path, prefix: str) -> str:
+    """``body`` with every base64 PNG, SVG, PDF, Word and CSV data URI replaced by a link to a file of the site's
+    ``_images`` (``_tables`` for CSV) named by its content (``prefix`` leads from the page to the site's
+    root); identical files are written once."""
     def swap(match):
         data = base64.b64decode(match.group("data"))
-        name = f"{hashlib.sha256(data).hexdigest()[:20]}.{EXTERNAL_TYPES[match.group('mime')]}"
-        target = images_dir / name
+        suffix, folder = EXTERNAL_TYPES[match.group("mime")]
+        name = f"{hashlib.sha256(data).hexdigest()[:20]}.{suffix}"
+        target = Path(site) / folder / name
         if not target.exists():  # written whole, then renamed: pages are written in parallel
-            images_dir.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{name}.{os.getpid()}")
             partial.write_bytes(data)
             os.replace(partial, target)
         q = match.group("q")
-        return f"{match.group('attr')}={q}{prefix}{name}{q}"
+        return f"{match.group('attr')}={q}{prefix}{folder}/{name}{q}"
 
     return DATA_URI.sub(swap, body)
 
 
 def _externalize(app, pagename, templatename, context, doctree) -> None:
     if "body" in context and "data:" in context["body"]:
-        prefix = "../" * pagename.count("/") + "_images/"
-        context["body"] = externalize(context["body"], Path(app.outdir) / "_images", prefix)
+        context["body"] = externalize(context["body"], Path(app.outdir), "../" * pagename.count("/"))
 
 
 def _declare_multitoc_numbering_parallel_safe(app) -> None:

@@ -964,12 +964,13 @@ class AuditChapter:
                                collapsed=f"Show the {len(rows)} estimates of {part}" if len(rows) > 30 else None))
 
     def number_table(self):
-        """Every printed number, for download (one row per number, with its role)."""
+        """Every printed number, for download (one row per number, with its role, difference and tolerance
+        class). The page does not print its rows: the tables by part of the paper above show every estimate,
+        and the long list would weigh more than the rest of the page."""
         from helpers.report.display import Table
 
         return Table("audit.numbers", audit_display(self.table, self.titles), "Every published number with its role "
-                     "and status (the long list).", index=False, escape=False, wrap=True, max_rows=3000,
-                     collapsed=f"Show all {len(self.table)} published numbers")
+                     "and status (the long list).", index=False, escape=False, wrap=True, max_rows=0)
 
     def show_consistency(self) -> None:
         from helpers.analyses import consistency
@@ -984,9 +985,9 @@ class AuditChapter:
         noted = consistency.inconsistencies_markdown(spec, pub, None)
         self.ch.note(noted if noted else "No inconsistency found.")
         if len(checks):
+            # the findings are listed above; the rows of every check are in the downloads
             self.ch.show(Table("consistency_checks", checks.drop(columns=["section"], errors="ignore"),
-                               "Every automatic check with its evidence.", index=False, max_rows=2000, wrap=True,
-                               collapsed=f"Show all {len(checks)} checks"))
+                               "Every automatic check with its evidence.", index=False, max_rows=0, wrap=True))
 
     def close(self) -> None:
         from IPython.display import Markdown, display

@@ -1,7 +1,7 @@
 """The site's downloads of aggregates: each study's analysis-results table, unrounded, beside the pages.
 
-The build refuses to publish data files in the pages (:func:`helpers.build.render.refuse_data_files`); this
-module then adds, on purpose and nothing else, ``downloads/<study_id>_results.csv``: the concatenation of the
+The build refuses to publish data files in the pages (:func:`helpers.build.render.refuse_data_files`), but
+for the tables' own CSV downloads (``_tables/<hash of the content>.csv``); this module then adds, on purpose and nothing else, ``downloads/<study_id>_results.csv``: the concatenation of the
 study's ``_build/results/<study_id>/*.csv`` (every number a chapter shows, one row per number, in the columns
 of :data:`RESULTS_COLUMNS`, described on the analysis-results page). A file with other columns is refused,
 so a patient-level table can never be published this way; the canary test

@@ -1,6 +1,7 @@
 """Rendering the book with Jupyter Book (strict), refusing data files, and swapping the site into place."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -149,26 +150,47 @@ def render(staging: Path | None = None, strict: bool = True, log=print) -> Path:
     return final
 
 
+#: The site's folders of files named by their content, which the pages link to (``book/_ext/book_site.py``):
+#: figures and Word tables, and the tables' CSV downloads.
+CONTENT_FOLDERS = ("_images", "_tables")
+
+
 def prune_unreferenced_images(site: Path) -> list[Path]:
-    """Delete the files of ``site/_images`` that no page links to, and return them. Sphinx's output folder is
-    kept between builds, and the figures' files are named by their content (``book/_ext/book_site.py``), so a
-    figure that changed would otherwise leave its old files in the published site."""
-    images = Path(site) / "_images"
-    if not images.is_dir():
+    """Delete the files of ``site/_images`` and ``site/_tables`` that no page links to, and return them.
+    Sphinx's output folder is kept between builds, and these files are named by their content
+    (``book/_ext/book_site.py``), so a figure or table that changed would otherwise leave its old file in the
+    published site."""
+    folders = [Path(site) / name for name in CONTENT_FOLDERS if (Path(site) / name).is_dir()]
+    if not folders:
         return []
     linked: set[str] = set()
     for page in Path(site).rglob("*.html"):
         text = page.read_text(encoding="utf-8", errors="replace")
-        linked.update(unquote(name) for name in re.findall(r"_images/([^\"'?#)\s]+)", text))
-    stale = [f for f in images.iterdir() if f.is_file() and f.name not in linked]
+        linked.update(unquote(name) for name in re.findall(r"_(?:images|tables)/([^\"'?#)\s]+)", text))
+    stale = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file() and f.name not in linked]
     for f in stale:
         f.unlink()
     return stale
 
 
+#: ``_tables/<the first 20 hex digits of the SHA-256 of the file>.csv``: a table's CSV download as a page
+#: shows it (aggregates), written by the site's build; the one kind of CSV file the pages may hold.
+_TABLE_DOWNLOAD = re.compile(r"[0-9a-f]{20}\.csv")
+
+
+def is_table_download(site: Path, path: Path) -> bool:
+    """Whether ``path`` is a table's CSV download of the pages: in ``site/_tables/`` and named by the hash of
+    its own content (a file copied there under any other name, e.g. a patient table, is not)."""
+    path = Path(path)
+    return (path.parent == Path(site) / "_tables" and bool(_TABLE_DOWNLOAD.fullmatch(path.name))
+            and hashlib.sha256(path.read_bytes()).hexdigest()[:20] == path.stem)
+
+
 def data_files_in_site(site: Path) -> list[Path]:
-    """Files under ``site`` whose type holds tables (:data:`DATA_SUFFIXES`); the site must have none."""
-    return sorted(p for p in Path(site).rglob("*") if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES))
+    """Files under ``site`` whose type holds tables (:data:`DATA_SUFFIXES`), other than the pages' table
+    downloads (:func:`is_table_download`); the site must have none."""
+    return sorted(p for p in Path(site).rglob("*") if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+                  and not is_table_download(site, p))
 
 
 def refuse_data_files(site: Path) -> None:

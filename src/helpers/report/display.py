@@ -173,6 +173,19 @@ def table_csv(df: pd.DataFrame, index: bool = True, html_cells: bool = False, nu
     return out.to_csv(index=index)
 
 
+_BETWEEN_TAGS = re.compile(r">\n\s*<")
+
+
+def compact_table_html(text: str) -> str:
+    """pandas' ``to_html`` without the line breaks and indentation between its tags (a quarter of a long
+    table's bytes); a cell's own text is untouched.
+
+    >>> compact_table_html("<table>\\n  <tr>\\n    <td>a b</td>\\n  </tr>\\n</table>")
+    '<table><tr><td>a b</td></tr></table>'
+    """
+    return _BETWEEN_TAGS.sub("><", text)
+
+
 def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: int = 200,
                collapsed: str | None = None, index: bool = True, escape: bool = True, wrap: bool = False,
                download: bool = True, anchor: str | None = None) -> None:
@@ -182,16 +195,22 @@ def show_table(df: pd.DataFrame, caption: str = "", notes: str = "", max_rows: i
 
     ``collapsed`` folds the table into a ``<details>`` element with that summary line (for long audit tables);
     ``index=False`` hides the row labels; ``escape=False`` keeps HTML in cells (links), which the caller
-    must then have escaped itself; ``wrap=True`` lets long cells wrap instead of widening the table. The CSV
-    (all rows, also those beyond ``max_rows``) is embedded in the page, so the download works offline.
+    must then have escaped itself; ``wrap=True`` lets long cells wrap instead of widening the table. The page
+    prints the first ``max_rows`` rows (``max_rows=0``: none, for a long list that would make the page heavy);
+    the downloads hold every row. They are embedded in the notebook, so its download works offline; the site's
+    build writes them to files (``book/_ext/book_site.py``).
     """
-    body = df.head(max_rows).to_html(escape=escape, na_rep="", border=0, classes=["book-table"], index=index)
+    body = compact_table_html(df.head(max_rows).to_html(escape=escape, na_rep="", border=0,
+                                                        classes=["book-table"], index=index)) if max_rows else ""
     anchor = (f" id='{html.escape(anchor)}'" if anchor else f" id='table-{html.escape(_slug(caption))}'"
               if caption else "")
     cap = f"<p class='table-caption'{anchor}><strong>{html.escape(caption)}</strong></p>" if caption else ""
     foot = f"<p class='table-notes'><small>{html.escape(notes)}</small></p>" if notes else ""
-    more = (f"<p><small>Showing {max_rows} of {len(df)} rows; all are in the analysis-results table.</small></p>"
-            if len(df) > max_rows else "")
+    more = ("" if len(df) <= max_rows else
+            f"<p><small>Showing {max_rows} of {len(df)} rows; all {len(df)} are in the downloads below.</small></p>"
+            if max_rows else
+            f"<p><small>The {len(df)} rows of this table are not printed on the page, to keep it light; all "
+            f"{len(df)} are in the downloads below.</small></p>")
     link = ""
     if download and len(df):
         from helpers.report.docx import MIME as DOCX_MIME, table_docx
