@@ -45,3 +45,14 @@ def test_a_study_label_is_parsed_once_per_text_and_an_edit_is_read_afresh(tmp_pa
     assert book_site._STUDY_LABELS['short_title: "First"\n'] == "First"  # every page of the study reuses it
     spec_file.write_text('short_title: "Second"\n')
     assert book_site.study_label(spec_file) == "Second"
+
+
+def test_search_keeps_decimal_numbers_whole():
+    """The site's search language (book/_ext/book_site.py) splits "HR 0.36 (0.20–0.64)" into HR, 0.36, 0.20
+    and 0.64, and its browser splitter is the same rule."""
+    language = book_site.number_search_language()({})
+    assert language.lang == "en"
+    assert language.split("HR 0.36 (0.20–0.64), P < 0.001; 12.8 months") == [
+        "HR", "0.36", "0.20", "0.64", "P", "0.001", "12.8", "months"]
+    assert language.stem("0.36") == "0.36" and language.word_filter("0.36")
+    assert r"\d+(?:\.\d+)+" in book_site.SPLIT_QUERY_JS and book_site.SPLIT_QUERY_JS.startswith("var splitQuery")

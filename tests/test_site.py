@@ -148,6 +148,17 @@ def test_search_finds_a_term(server, browser):
     page.close()
 
 
+def test_search_finds_a_number(server, browser):
+    """"0.36", seed 000's PFS hazard ratio (Table 2, Figure 2), is one word of the index and of the query
+    (book/_ext/book_site.py); Sphinx's own splitter made it "0" and "36" and dropped both."""
+    page, problems = open_page(browser, f"{server}/search.html?q=0.36")
+    page.wait_for_selector("#search-results ul li", timeout=20_000)
+    hits = page.eval_on_selector_all("#search-results ul li a", "els => els.map(e => e.getAttribute('href'))")
+    assert any("erhcc_hait_mp/survival.html" in h for h in hits), hits
+    assert not problems, problems
+    page.close()
+
+
 def test_no_launch_buttons_or_cloud_execution(site):
     for name in site_pages(site):
         text = re.sub(r"data:[^'\"]+", "", (site / name).read_text(encoding="utf-8"))  # not inside inlined PNGs

@@ -11,6 +11,8 @@
   table in a page's body (``helpers.report.display`` writes them so into the notebooks) is written once to
   ``_images/<hash of its content>.<ext>``, every table's CSV to ``_tables/<hash>.csv``, and the page links to
   the file (:func:`externalize`).
+* Search finds numbers: a decimal such as "0.36" is one word of the index and of the query
+  (:func:`number_search_language`).
 """
 from __future__ import annotations
 
@@ -159,6 +161,27 @@ def _externalize(app, pagename, templatename, context, doctree) -> None:
         context["body"] = externalize(context["body"], Path(app.outdir), "../" * pagename.count("/"))
 
 
+#: A decimal number is one search word ("0.36", "12.8"): Sphinx's English splitter cuts at the point, so "0.36"
+#: was the two words "0" and "36", and the query's whole numbers are dropped (searchtools.js).
+NUMBER_OR_WORD = re.compile(r"\d+(?:\.\d+)+|\w+")
+#: The same rule in the browser: language_data.js (which loads after searchtools.js) replaces its splitQuery;
+#: the second class is the default's.
+SPLIT_QUERY_JS = ("var splitQuery = (query) => query.match("
+                  "/\\d+(?:\\.\\d+)+|[\\p{Letter}\\p{Number}_\\p{Emoji_Presentation}]+/gu) || [];")
+
+
+def number_search_language():
+    """Sphinx's English search language, with decimal numbers kept whole, both in the index (tables' raw HTML
+    is indexed as text) and in the query, so that searching "0.36" finds the page printing that hazard ratio."""
+    from sphinx.search.en import SearchEnglish
+
+    class SearchEnglishNumbers(SearchEnglish):
+        _word_re = NUMBER_OR_WORD
+        js_splitter_code = SPLIT_QUERY_JS
+
+    return SearchEnglishNumbers
+
+
 def _declare_multitoc_numbering_parallel_safe(app) -> None:
     """sphinx-external-toc always loads sphinx-multitoc-numbering, which does not say whether Sphinx may read
     and write pages in parallel, so Sphinx would read serially (with a warning, an error under -W). It only
@@ -170,6 +193,7 @@ def _declare_multitoc_numbering_parallel_safe(app) -> None:
 
 
 def setup(app):
+    app.add_search_language(number_search_language())
     app.connect("builder-inited", _declare_multitoc_numbering_parallel_safe)
     app.connect("config-inited", _drop_thebe)
     app.connect("config-inited", _templates)
