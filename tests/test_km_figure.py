@@ -21,7 +21,7 @@ from helpers.study.spec import load_spec  # noqa: E402
 ANNOTATION = "HR 0.36 (0.21–0.62)\nlog-rank p < 0.001"
 
 
-def study_figure(study_id, **panel):
+def study_figure(study_id, layout="standard", **panel):
     spec = load_spec(study_id)
     data = load_patients(spec)
     panels = []
@@ -30,7 +30,7 @@ def study_figure(study_id, **panel):
                                     order=spec.arm.codes)
         panels.append(dict(title=ep.label, kms=kms, ylabel=f"{ep.short} probability", annotation=ANNOTATION, **panel))
     figures.use_book_style()
-    fig = figures.km_figure(panels, spec, spec.survival.at_risk_times, spec.survival.time_unit)
+    fig = figures.km_figure(panels, spec, spec.survival.at_risk_times, spec.survival.time_unit, layout=layout)
     fig.canvas.draw()
     return spec, fig
 
@@ -66,9 +66,10 @@ def box_overlaps(ax, renderer) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("study_id", ["erhcc_hait_mp", "haic_after_ab", "veteran", "colon"])
-def test_legend_and_annotation_cover_no_curve_band_or_mark(study_id):
-    spec, fig = study_figure(study_id)
+@pytest.mark.parametrize("study_id,layout", [(s, "standard") for s in ("erhcc_hait_mp", "haic_after_ab", "veteran",
+                                                                           "colon")] + [("erhcc_hait_mp", "kmunicate")])
+def test_legend_and_annotation_cover_no_curve_band_or_mark(study_id, layout):
+    spec, fig = study_figure(study_id, layout)
     renderer = fig.canvas.get_renderer()
     axes = curve_axes(fig)
     assert len(axes) == len(spec.survival.endpoints)
@@ -113,3 +114,67 @@ def test_dotted_median_lines_where_the_paper_draws_them():
     _, fig = study_figure("erhcc_hait_mp")
     assert not any((line.get_gid() or "").startswith("median-") for ax in fig.axes for line in ax.get_lines())
     plt.close(fig)
+
+
+def test_kmunicate_counts_are_those_of_the_patient_table():
+    """The veteran trial (real data, survival's veteran): at each tick, per arm, the patients with time >= t,
+    and those with time <= t censored and with an event, counted straight from the table; and a hand example
+    with a tie at the tick (a patient whose time is t is at risk at t and already counted as an event)."""
+    from helpers.stats.survival import kaplan_meier
+
+    km = kaplan_meier([2, 4, 4, 4, 7, 9], [1, 1, 0, 1, 0, 1])
+    events, censored = km.cumulative_counts([0, 4, 8, 10])
+    assert events.tolist() == [0, 3, 3, 4] and censored.tolist() == [0, 1, 2, 2]
+    assert km.at_risk([0, 4, 8, 10]).tolist() == [6, 5, 1, 0]
+    spec = load_spec("veteran")
+    data = load_patients(spec)
+    ep = next(iter(spec.survival.endpoints.values()))
+    ticks = list(spec.survival.at_risk_times)
+    kms = kaplan_meier_by_group(data[ep.time], data[ep.event], data[spec.arm.column].astype(str), order=spec.arm.codes)
+    for arm, km in kms.items():
+        rows = data[data[spec.arm.column].astype(str) == arm]
+        t, e = rows[ep.time].to_numpy(float), rows[ep.event].to_numpy(int)
+        events, censored = km.cumulative_counts(ticks)
+        assert events.tolist() == [int(((t <= x) & (e == 1)).sum()) for x in ticks]
+        assert censored.tolist() == [int(((t <= x) & (e == 0)).sum()) for x in ticks]
+        assert km.at_risk(ticks).tolist() == [int((t >= x).sum()) for x in ticks]
+
+
+def test_kmunicate_layout_puts_at_risk_censored_and_events_under_each_arm():
+    """Seed 000 in the KMunicate layout: per arm a heading and the rows At risk, Censored, Events, with the
+    counts of the curves at each tick; no censor marks on the curves (the Censored row says it)."""
+    spec, fig = study_figure("erhcc_hait_mp", "kmunicate")
+    risk_axes = [ax for ax in fig.axes if ax.get_legend() is None]
+    assert len(risk_axes) == len(spec.survival.endpoints)
+    labels = [t.get_text() for t in risk_axes[0].get_yticklabels()][::-1]  # from the top
+    ref, exp = (spec.arm.labels[c] for c in spec.arm.codes)
+    assert labels == [ref, "At risk", "Censored", "Events", exp, "At risk", "Censored", "Events"]
+    data = load_patients(spec)
+    ep = next(iter(spec.survival.endpoints.values()))
+    kms = kaplan_meier_by_group(data[ep.time], data[ep.event], data[spec.arm.column].astype(str), order=spec.arm.codes)
+    ax = risk_axes[0]
+    by_row = {}
+    for text in ax.texts:
+        if text.get_transform() == ax.transData:
+            by_row.setdefault(round(text.get_position()[1]), []).append((text.get_position()[0], int(text.get_text())))
+    ticks = [x for x, _ in sorted(by_row[max(by_row)])]  # the spec's, extended to the end of follow-up
+    assert ticks[:len(spec.survival.at_risk_times)] == list(spec.survival.at_risk_times) and len(by_row) == 6
+    expected = []
+    for code in spec.arm.codes:
+        events, censored = kms[code].cumulative_counts(ticks)
+        expected += [kms[code].at_risk(ticks).tolist(), censored.tolist(), events.tolist()]
+    shown = [[n for _, n in sorted(by_row[y])] for y in sorted(by_row, reverse=True)]
+    assert shown == expected
+    assert not any(line.get_marker() == "|" for a in curve_axes(fig) for line in a.get_lines())
+    plt.close(fig)
+    _, fig = study_figure("erhcc_hait_mp")
+    assert any(line.get_marker() == "|" for a in curve_axes(fig) for line in a.get_lines())
+    plt.close(fig)
+
+
+def test_a_layout_that_does_not_exist_is_refused():
+    spec = load_spec("veteran")
+    with pytest.raises(ValueError, match="not one of"):
+        fig, (ax, ax_risk) = plt.subplots(2)
+        figures.km_panel(ax, ax_risk, {}, spec, [0], layout="kmunicte")
+    plt.close("all")

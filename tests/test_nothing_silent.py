@@ -48,6 +48,8 @@ def test_unknown_set_name_is_refused_with_the_nearest(capsys, tmp_path):
     ("endpoints=[pfss]", "parameter endpoints: 'pfss' is not an endpoint of the study (did you mean `pfs`?)",
      "subgroups"),
     ("test=fishr", "parameter test: 'fishr' is not one of", "response"),
+    ("km_layout=kmunicat", "parameter km_layout: 'kmunicat' is not one of ['standard', 'kmunicate'] (did you mean "
+                           "`kmunicate`?)", "survival"),
 ])
 def test_bad_values_are_refused_before_anything_runs(capsys, tmp_path, assignment, message, page):
     assert main(["--output", str(tmp_path / "x"), "--only", f"erhcc_hait_mp/{page}", "--set", assignment]) == 2
@@ -60,9 +62,10 @@ def test_parameter_rules_resolve_spec_defaults():
     spec = load_spec("erhcc_hait_mp")
     data = load_patients(spec)
     got = P.resolve({"conf_type": None, "entry_p": None, "rmst_tau": None, "match_caliper": "spec",
-                     "match_ratio": None, "landmarks": None}, spec, data)
+                     "match_ratio": None, "landmarks": None, "km_layout": None}, spec, data)
     assert got == {"conf_type": "log", "entry_p": 0.1, "rmst_tau": "floor_min_max", "match_caliper": 0.1,
-                   "match_ratio": 1, "landmarks": []}
+                   "match_ratio": 1, "landmarks": [], "km_layout": "standard"}
+    assert P.resolve({"km_layout": "kmunicate"}, spec, data) == {"km_layout": "kmunicate"}
 
 
 def test_every_notebook_parameter_has_a_rule():

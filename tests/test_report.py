@@ -122,6 +122,34 @@ def test_page_png_is_the_300_dpi_drawing_at_half_size_in_matplotlibs_crop():
         assert (np.abs(ours - theirs) > 128).mean() < far
         assert b"Software" not in png and png.startswith(b"\x89PNG")
         assert Image.open(io.BytesIO(png)).info["dpi"] == pytest.approx((dpi, dpi), abs=0.05)  # stored per metre
+        # the mark beyond the canvas is drawn (the one drawing never painted it: it is drawn again there)
+        above = int(round((box.y1 - 3) * dpi))  # rows above the figure's top edge
+        assert ours[:above].min() < 128 and theirs[:above].min() < 128
+    plt.close(fig)
+
+
+def test_content_left_of_the_figure_is_drawn_in_the_pngs():
+    """Row labels that reach left of the figure (a long arm name under a Kaplan-Meier panel) are in both PNGs,
+    as savefig(bbox_inches="tight") draws them, not cut off at the figure's edge."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    fig.subplots_adjust(left=0.05)
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["Standard chemotherapy", "Censored"])
+    page, full, box = report._pngs_and_tight_bbox(fig)
+    assert box.x0 < 0
+    for png, dpi in ((page, 150), (full, 300)):
+        ours = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=box)
+        theirs = np.asarray(Image.open(buffer).convert("L"), dtype=float)
+        assert ours.shape == theirs.shape and np.abs(ours - theirs).mean() < 5
+        left = int(round(-box.x0 * dpi))  # columns left of the figure's edge
+        assert ours[:, :left].min() < 128  # the labels' first letters
     plt.close(fig)
 
 

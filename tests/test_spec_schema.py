@@ -162,7 +162,10 @@ def test_wrong_values_name_what_is_expected(tmp_path):
     replace_once(folder / "study.yaml", "conf_type: log", "conf_type: loglog")
     replace_once(folder / "study.yaml", "entry_p: 0.1", "entry_p: 2")
     replace_once(folder / "study.yaml", "  type: randomised\n", "  type: randomized\n")
+    replace_once(folder / "study.yaml", "  km_layout: kmunicate ", "  km_layout: KMunicate ")
     found = "\n".join(problems_of(folder))
+    assert ("survival.km_layout: 'KMunicate' is not one of ['standard', 'kmunicate'] (did you mean `kmunicate`?)"
+            in found)
     assert "survival.conf_type: 'loglog' is not one of ['log', 'log-log', 'plain'] (did you mean `log-log`?)" in found
     assert "survival.cox.entry_p: must be <= 1, got 2" in found
     assert "design.type: 'randomized' is not one of ['randomised', 'observational'] (did you mean `randomised`?)" \

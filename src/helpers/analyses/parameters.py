@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from helpers.stats.hypothesis_tests import CATEGORICAL_POLICIES, CONTINUOUS_POLICIES
-from helpers.study.schema import did_you_mean, nearest
+from helpers.study.schema import KM_LAYOUTS, did_you_mean, nearest
 from helpers.study.spec import CONF_TYPES, TAU_RULES, StudySpec
 
 
@@ -241,6 +241,10 @@ def _check_at_risk(value, spec, data):
     return _times("at_risk_times", value, spec, data, _survival(spec, "at_risk_times").at_risk_times)
 
 
+def _check_km_layout(value, spec, data):
+    return _survival(spec, "km_layout").km_layout if value is None else _choice("km_layout", KM_LAYOUTS, value)
+
+
 #: Orders of the adverse-event table: the paper's, or the most frequent (any grade) first.
 AE_ORDERS = ("paper", "frequency")
 
@@ -314,6 +318,8 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in [
     Parameter("rmst_tau", "RMST horizon: floor_min_max, min_max or a number of time units", _check_tau),
     Parameter("landmarks", "times of landmark survival comparisons", _check_landmarks),
     Parameter("at_risk_times", "times of the numbers at risk under the curves", _check_at_risk),
+    Parameter("km_layout", "layout of the Kaplan-Meier figures: standard, or kmunicate (at risk, censored and "
+              "events under the curves)", _check_km_layout),
     Parameter("order", "order of the adverse-event table: paper or frequency", _check_order),
     Parameter("endpoints", "endpoint ids", _check_endpoints),
     Parameter("variables", "baseline variables of the subgroups", _check_variables),

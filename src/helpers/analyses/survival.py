@@ -623,17 +623,22 @@ class SurvivalChapter:
             cs = [self.comparisons[n] for n in names]
             panels = [dict(title=c.endpoint.label, kms=c.kms, ylabel=f"{c.endpoint.short} probability",
                            annotation=panel_annotation(c, spec)) for c in cs]
-            fig = figures.km_figure(panels, spec, self.ch.params["at_risk_times"], self.unit)
+            layout = self.ch.params["km_layout"]
+            fig = figures.km_figure(panels, spec, self.ch.params["at_risk_times"], self.unit, layout=layout)
             what = cs[0].endpoint.label if len(cs) == 1 else ", ".join(c.endpoint.short for c in cs)
+            marks, counts = (("", "Under the curves, per arm (the KMunicate layout of Morris et al. 2019): the "
+                                  "patients at risk at each time (time ≥ t), and the cumulative numbers censored and "
+                                  "with an event (time ≤ t).") if layout == "kmunicate" else
+                             ("; + marks censored patients", "Numbers at risk count patients still followed at each "
+                                                             "time (time ≥ t)."))
             out.append(Figure(
                 key, fig,
                 f"{what}: Kaplan-Meier estimates by arm ({_cohort_words(cohort)}) with pointwise 95% confidence bands "
-                f"({self.ch.params['conf_type']} type); + marks censored patients. Hazard ratio "
+                f"({self.ch.params['conf_type']} type){marks}. Hazard ratio "
                 f"({spec.arm.labels[exp]} vs {spec.arm.labels[ref]}) from a Cox model with the arm alone (Wald 95% "
-                "CI); p from the log-rank test. Numbers at risk count patients still followed at each time "
-                f"(time ≥ t). Time in {self.unit}.",
+                f"CI); p from the log-rank test. {counts} Time in {self.unit}.",
                 alt=f"Kaplan-Meier curves by arm for {', '.join(c.endpoint.label for c in cs)} with numbers at "
-                    "risk; medians: " + "; ".join(f"{c.endpoint.short} {median_text(c.kms[ref].median())} vs "
+                    + ("risk, censored and with an event" if layout == "kmunicate" else "risk") + "; medians: " + "; ".join(f"{c.endpoint.short} {median_text(c.kms[ref].median())} vs "
                                                   f"{median_text(c.kms[exp].median())}" for c in cs) + "."))
         return out
 

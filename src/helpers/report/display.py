@@ -386,7 +386,8 @@ def _pngs_and_tight_bbox(fig):
         canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()
         fig.draw(renderer)
-        box = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+        content = fig.get_tightbbox(renderer)
+        box = content.padded(mpl.rcParams["savefig.pad_inches"])
         pixels = np.asarray(renderer.buffer_rgba())
     finally:
         fig.dpi = original
@@ -394,12 +395,20 @@ def _pngs_and_tight_bbox(fig):
     width, height = int(box.width * dpi), int(box.height * dpi)
     left = int(round(box.x0 * dpi))
     top = int(round(pixels.shape[0] - box.y0 * dpi - height))
-    face = np.round(np.asarray(mpl.colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
-    crop = np.empty((height, width, 4), dtype=np.uint8)
-    crop[:] = face  # where the box reaches beyond the figure, savefig paints the figure's face colour too
-    rows = slice(max(top, 0), min(top + height, pixels.shape[0]))
-    cols = slice(max(left, 0), min(left + width, pixels.shape[1]))
-    crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
+    size = fig.get_size_inches()
+    if content.x0 < 0 or content.y0 < 0 or content.x1 > size[0] or content.y1 > size[1]:
+        # drawn content beyond the figure's edge (e.g. long row labels left of a panel): the drawing above
+        # never painted it, so draw once more as savefig does, over the box
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=box)  # a canvas of int(size * dpi) pixels
+        crop = np.frombuffer(buffer.getvalue(), dtype=np.uint8).reshape(height, width, 4)
+    else:
+        face = np.round(np.asarray(mpl.colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+        crop = np.empty((height, width, 4), dtype=np.uint8)
+        crop[:] = face  # where the padding reaches beyond the figure, savefig paints the figure's face colour
+        rows = slice(max(top, 0), min(top + height, pixels.shape[0]))
+        cols = slice(max(left, 0), min(left + width, pixels.shape[1]))
+        crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
     # the page picture: int(size * 150) pixels a side, as savefig at 150 dpi makes it
     small_h, small_w = int(box.height * dpi / k), int(box.width * dpi / k)
     total = np.full((small_h, small_w, 4), k * k // 2, dtype=np.uint16)  # k * k // 2: rounds to nearest

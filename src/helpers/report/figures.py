@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
 from helpers.study.results import first_row_values
+from helpers.study.schema import KM_LAYOUTS
 from helpers.study.spec import StudySpec
 
 ARM_COLOURS = ("#0072B2", "#E69F00")
@@ -179,7 +180,8 @@ def band_limits(km) -> tuple[np.ndarray, np.ndarray]:
 def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: str = "months",
              ylabel: str = "Survival probability", annotation: str = "", show_ci: bool = True,
              xmax: float | None = None, risk_kms: dict | None = None,
-             risk_title: str = "Number at risk", median_lines: bool | None = None) -> None:
+             risk_title: str = "Number at risk", median_lines: bool | None = None,
+             layout: str = "standard") -> None:
     """Draw one Kaplan-Meier panel in the style of the papers' Figures 2 and 3.
 
     Step curves per arm with censoring marks (+; thinned to one per pixel column for large cohorts, see
@@ -193,7 +195,15 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     the annotation are placed where they cover the fewest drawn curves and CI bands (:func:`place_boxes`;
     none in the primary-cohort figures of every study, measured in ``tests/test_km_figure.py``). ``median_lines`` (default: the spec's ``survival.km_median_lines``) draws
     dotted lines from the 50% level to each arm's median and down to the time axis.
+
+    ``layout="kmunicate"`` draws the layout Morris et al. (BMJ Open 2019) found readers understand best: no
+    censor marks, and under the curves, per arm, the numbers at risk (time >= t), censored and with an event
+    (cumulative: time <= t, as R's KMunicate package counts them; :meth:`KaplanMeier.cumulative_counts`).
+    ``ax_risk`` then needs :func:`risk_rows` rows.
     """
+    if layout not in KM_LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not one of {list(KM_LAYOUTS)}")
+    kmunicate = layout == "kmunicate"
     colours = arm_colours(spec)
     # the KaplanMeier arrays, not km.table: a table of a registry's curve is a copy of 10^6 rows
     last = max(float(km.time.max()) for km in kms.values())
@@ -211,7 +221,7 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
                 label=f"{spec.arm.labels.get(arm, arm)} (n = {n_text})")
         if show_ci:
             ax.fill_between(x[keep], lo[keep], hi[keep], step="post", color=colour, alpha=0.15, lw=0)
-    for arm, km in kms.items():
+    for arm, km in kms.items() if not kmunicate else ():  # KMunicate: the Censored row instead
         ct, cs = _censor_marks(km.time, km.surv, km.n_censor, right)
         ax.plot(ct, cs, ls="none", marker="|", ms=7, mew=1.2, color=colours.get(arm, "#444444"))
     ax.set_xlim(0, right * 1.02)
@@ -243,18 +253,29 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
         for box in boxes:
             box.remove()
     ax.spines["left"].set_bounds(0, 1)  # the axis ends at 100%, also with head room
-    # numbers at risk
+    # numbers at risk (KMunicate: and censored, and events), one row per arm and count, from the top
     ax_risk.set_xlim(ax.get_xlim())
-    ax_risk.set_ylim(-0.5, len(kms) - 0.5)
-    for row, (arm, km) in enumerate((risk_kms or kms).items()):
-        y = len(kms) - 1 - row
-        for t, n in zip(at_risk_times, km.at_risk(at_risk_times)):
-            ax_risk.text(t, y, at_risk_label(n), ha="center", va="center", fontsize=8.5,
+    rows = []  # (label, arm, counts or None for an arm's heading, is a heading)
+    for arm, km in (risk_kms or kms).items():
+        if not kmunicate:
+            rows.append((spec.arm.labels.get(arm, arm), arm, km.at_risk(at_risk_times), True))
+            continue
+        events, censored = km.cumulative_counts(at_risk_times)
+        rows += [(spec.arm.labels.get(arm, arm), arm, None, True), ("At risk", arm, km.at_risk(at_risk_times), False),
+                 ("Censored", arm, censored, False), ("Events", arm, events, False)]
+    ax_risk.set_ylim(-0.5, len(rows) - 0.5)
+    for row, (_, arm, counts, _) in enumerate(rows):
+        for t, n in zip(at_risk_times, counts if counts is not None else ()):
+            ax_risk.text(t, len(rows) - 1 - row, at_risk_label(n), ha="center", va="center", fontsize=8.5,
                          color=colours.get(arm, "#444"))
-    ax_risk.set_yticks(range(len(kms)))
-    ax_risk.set_yticklabels([spec.arm.labels.get(a, a) for a in reversed(list(kms))], fontsize=8.5)
-    for label, arm in zip(ax_risk.get_yticklabels(), reversed(list(kms))):
-        label.set_color(colours.get(arm, "#444"))
+    ax_risk.set_yticks(range(len(rows)))
+    ax_risk.set_yticklabels([label for label, *_ in reversed(rows)], fontsize=8.5)
+    for tick, (_, arm, _, heading) in zip(ax_risk.get_yticklabels(), reversed(rows)):
+        if heading:
+            tick.set_color(colours.get(arm, "#444"))
+            tick.set_fontweight("bold" if kmunicate else "normal")
+        else:
+            tick.set_fontstyle("italic")
     ax_risk.set_xticks(at_risk_times)
     ax_risk.tick_params(axis="both", length=0)
     ax_risk.tick_params(axis="y", pad=16)  # keep the arm labels clear of the counts at t = 0
@@ -262,9 +283,16 @@ def km_panel(ax, ax_risk, kms: dict, spec: StudySpec, at_risk_times, time_unit: 
     ax_risk.set_xlabel(f"Time ({time_unit})")
     for side in ("top", "right", "left", "bottom"):
         ax_risk.spines[side].set_visible(False)
-    ax_risk.text(0, 1.02, risk_title, transform=ax_risk.transAxes, fontsize=8.5, ha="left", va="bottom",
-                 fontweight="bold")
+    if not kmunicate:  # the KMunicate rows say what they count
+        ax_risk.text(0, 1.02, risk_title, transform=ax_risk.transAxes, fontsize=8.5, ha="left", va="bottom",
+                     fontweight="bold")
     ax.tick_params(axis="x", labelbottom=False)
+
+
+def risk_rows(n_arms: int, layout: str = "standard") -> int:
+    """Rows of the table under a Kaplan-Meier panel: one per arm, or four (the arm, at risk, censored, events)
+    in the KMunicate layout."""
+    return n_arms * (4 if layout == "kmunicate" else 1)
 
 
 #: Resolution of the occupancy grid over a panel's axes (cells per axis side) used to place its boxes.
@@ -390,8 +418,10 @@ def place_boxes(ax, boxes: list, kms: dict, xmax: float, show_ci: bool = True, l
     return covered_cells
 
 
-def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str = "months", ncols: int = 2):
-    """A grid of Kaplan-Meier panels (e.g. PFS, IH-PFS, EH-PFS, OS), each with its at-risk table.
+def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str = "months", ncols: int = 2,
+              layout: str = "standard"):
+    """A grid of Kaplan-Meier panels (e.g. PFS, IH-PFS, EH-PFS, OS), each with its at-risk table
+    (``layout``: see :func:`km_panel`).
 
     ``panels``: dicts with ``title``, ``kms`` (arm -> KaplanMeier), ``ylabel``, ``annotation``.
     """
@@ -399,20 +429,23 @@ def km_figure(panels: list[dict], spec: StudySpec, at_risk_times, time_unit: str
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     n_arms = max(len(p["kms"]) for p in panels)
-    fig = plt.figure(figsize=(5.4 * ncols, 4.6 * nrows))
+    rows = risk_rows(n_arms, layout)
+    fig = plt.figure(figsize=(5.4 * ncols, (4.6 + 0.3 * (rows - n_arms)) * nrows))
     # the arm names label the at-risk rows left of each panel: long names need a wider gap between columns,
     # or they run into the numbers at risk of the panel to their left
     longest = max(len(spec.arm.labels.get(a, str(a))) for p in panels for a in p["kms"])
     outer = fig.add_gridspec(nrows, ncols, hspace=0.45, wspace=0.32 + 0.025 * max(0, longest - 8))
     for i, panel in enumerate(panels):
-        inner = outer[i // ncols, i % ncols].subgridspec(2, 1, height_ratios=[4.2, 0.45 + 0.3 * n_arms], hspace=0.22)
+        # hspace is a share of the mean axes height: the same gap above a taller KMunicate table
+        hspace = 0.22 * (4.65 + 0.3 * n_arms) / (4.65 + 0.3 * rows)
+        inner = outer[i // ncols, i % ncols].subgridspec(2, 1, height_ratios=[4.2, 0.45 + 0.3 * rows], hspace=hspace)
         ax = fig.add_subplot(inner[0])
         ax_risk = fig.add_subplot(inner[1], sharex=ax)
         letter = chr(ord("A") + i) if n > 1 else ""
         ax.set_title(f"{letter}  {panel['title']}".strip(), loc="left", fontweight="bold")  # before the boxes
         km_panel(ax, ax_risk, panel["kms"], spec, at_risk_times, time_unit, panel.get("ylabel", "Survival probability"),
                  panel.get("annotation", ""), risk_kms=panel.get("risk_kms"),
-                 risk_title=panel.get("risk_title", "Number at risk"))
+                 risk_title=panel.get("risk_title", "Number at risk"), layout=layout)
     return fig
 
 

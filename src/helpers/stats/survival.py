@@ -411,6 +411,21 @@ class KaplanMeier:
         t_req = np.atleast_1d(np.asarray(times, dtype=float))
         return np.r_[self.n_risk, 0][np.searchsorted(self.time, t_req, side="left")].astype(np.int64)
 
+    def cumulative_counts(self, times: float | Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative numbers of events and of censored patients at ``times``: those with ``time <= t``, as
+        the cumulative sums of ``summary(fit, times = times, extend = TRUE)``'s ``n.event`` and ``n.censor``
+        in R (the rows of the KMunicate table, Morris et al. 2019, as R's KMunicate package counts them). A
+        patient whose time equals ``t`` is also at risk at ``t`` (:meth:`at_risk`).
+
+        >>> km = kaplan_meier([1, 2, 2, 3, 5], [1, 1, 0, 0, 1])
+        >>> [c.tolist() for c in km.cumulative_counts([0, 2, 4, 6])]
+        [[0, 2, 2, 3], [0, 1, 2, 2]]
+        """
+        k = np.searchsorted(self.time, np.atleast_1d(np.asarray(times, dtype=float)), side="right")
+        events = np.r_[0, np.cumsum(self.n_event)][k].astype(np.int64)
+        censored = np.r_[0, np.cumsum(self.n_censor)][k].astype(np.int64)
+        return events, censored
+
 
 def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
     nr = n_risk.astype(float)

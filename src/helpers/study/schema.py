@@ -29,6 +29,10 @@ from helpers.stats.hypothesis_tests import CATEGORICAL_POLICIES, CONTINUOUS_POLI
 SCHEMA_ID = "https://github.com/hcc-cohort-book/schema/study.schema.json"
 
 Scalar = Union[str, int, float]
+#: Layouts of the survival chapter's Kaplan-Meier figures: numbers at risk under the curves, as the papers
+#: print them, or the KMunicate layout (Morris et al., BMJ Open 2019): CI bands and, per arm, the numbers at
+#: risk, censored and with an event.
+KM_LAYOUTS = ("standard", "kmunicate")
 CategoricalPolicy = Literal[CATEGORICAL_POLICIES]  # type: ignore[valid-type]
 ContinuousPolicy = Literal[CONTINUOUS_POLICIES]  # type: ignore[valid-type]
 
@@ -384,6 +388,11 @@ class SurvivalSection(_Strict):
                                                         "text, as the paper prints them (seed 004: 3).")
     km_median_lines: bool = Field(False, description="Draw dotted lines to each arm's median on the Kaplan-Meier "
                                                      "figures (where the paper's figures have them).")
+    km_layout: Literal[KM_LAYOUTS] = Field(  # type: ignore[valid-type]
+        "standard", description="Layout of the survival chapter's Kaplan-Meier figures: standard (numbers at risk "
+                                "under the curves, censored patients marked +), or kmunicate (Morris et al., BMJ "
+                                "Open 2019: CI bands, and per arm the numbers at risk, censored and with an event, "
+                                "cumulative, under the curves).")
 
     @field_validator("at_risk_times", "landmarks")
     @classmethod

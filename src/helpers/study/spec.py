@@ -250,6 +250,7 @@ class SurvivalSpec:
     competing_risks: dict[str, CompetingRisks] = field(default_factory=dict)
     hr_decimals: int = 2
     km_median_lines: bool = False
+    km_layout: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -919,7 +920,7 @@ def _parse_survival(s, variables: dict[str, Variable], arm_column: str, problem,
                         landmarks=tuple(float(x) for x in s.landmarks), followup_endpoint=s.followup_endpoint,
                         cox=cox, rmst_endpoints=endpoint_list(("survival", "rmst", "endpoints"), s.rmst.endpoints),
                         rmst_tau=s.rmst.tau, competing_risks=competing, hr_decimals=s.hr_decimals,
-                        km_median_lines=s.km_median_lines)
+                        km_median_lines=s.km_median_lines, km_layout=s.km_layout)
 
 
 def _parse_response(r, used_columns: set[str], problem) -> ResponseSpec | None:
