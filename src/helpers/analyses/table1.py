@@ -19,6 +19,7 @@ import pandas as pd
 
 from helpers.report.format import TEST_LABELS, format_p, short_test_label, test_name
 from helpers.stats import hypothesis_tests as ht
+from helpers.stats.descriptive import type7_quartiles
 from helpers.study.patients import analysis_column, level_codes
 from helpers.study.spec import StudySpec
 
@@ -132,7 +133,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
             groups = [values[in_arm[a] & ~np.isnan(values)] for a in arms]
             missing_n = {a: int(np.count_nonzero(in_arm[a] & np.isnan(values))) for a in arms}
             for a, x in zip(arms, groups):
-                q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])  # numpy's default "linear" = R type 7
+                q1, med, q3 = type7_quartiles(x)
                 add(variable, "", a, "median", med)
                 add(variable, "", a, "q1", q1)
                 add(variable, "", a, "q3", q3)

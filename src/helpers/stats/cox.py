@@ -580,6 +580,124 @@ class CoxResult:
         return "\n".join(lines)
 
 
+def hazard_ratio_wald(coef, se, conf_level: float = 0.95):
+    """``exp(coef)``, its Wald CI ``exp(coef -+ z se)``, z and the two-sided Wald p, as ``summary(coxph)``
+    prints them (arrays or numbers; NaN propagates)."""
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        zval = coef / se
+        return np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se), zval, 2 * stats.norm.sf(np.abs(zval))
+
+
+@dataclass(frozen=True)
+class CoxKernelFit:
+    """What :func:`cox_kernel` returns: the coefficients on the original scale (NaN where not estimable), their
+    model-based variance, the fit's log-likelihoods and score test, and R's flags."""
+
+    coef: np.ndarray
+    var: np.ndarray
+    beta: np.ndarray            # on the centred and scaled design
+    scale: np.ndarray
+    loglik0: float
+    loglik: float
+    sctest: float
+    iterations: int
+    converged: bool
+    which_sing: np.ndarray      # not estimable: no variation, or collinear (R: NA)
+    inf_flag: np.ndarray        # the coefficient may be infinite (R's test; reported NE)
+    cd: "_CoxData"
+
+    @property
+    def se(self) -> np.ndarray:
+        """Model-based SEs, NaN where a coefficient is not estimable (NA or NE)."""
+        se = np.sqrt(np.diag(self.var))
+        return np.where(self.which_sing | self.inf_flag, np.nan, se)
+
+
+def cox_kernel(t: np.ndarray, ev: np.ndarray, X: np.ndarray, ties: str = "efron", w: np.ndarray | None = None,
+               strata_codes: np.ndarray | None = None, iter_max: int = _ITER_MAX, eps: float = _EPS,
+               use_patterns: bool = True) -> CoxKernelFit:
+    """The Cox kernel (``coxph`` over ``coxfit6``): clean arrays in (times, 0/1 events with at least one event,
+    a float design, optional weights and stratum codes), R's centring and scaling, its Newton-Raphson
+    (start, step-halving, convergence rule), its singularity and infinite-coefficient tests out.
+    :func:`cox_fit` checks its input and calls this; so does the synthetic-data generator, on times sorted
+    once with :func:`sort_for_cox`."""
+    p = X.shape[1]
+    # R's centring/scaling (coxph's nocenter = c(-1, 0, 1))
+    nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
+    if nocenter.all():   # nothing to centre or scale (saves three passes over a registry-sized design)
+        means, scale, Xs = np.zeros(p), np.ones(p), X
+    elif w is not None:  # coxfit6: weighted means, scale = sum(w) / sum(w |x - mean|)
+        sw = w.sum()
+        means = np.where(nocenter, 0.0, (w @ X) / sw)
+        Xc = X - means
+        mad = w @ np.abs(Xc)
+        scale = np.where(nocenter, 1.0, np.where(mad > 0, sw / np.where(mad > 0, mad, 1), 1.0))
+        Xs = Xc * scale
+    else:
+        means = np.where(nocenter, 0.0, X.mean(axis=0))
+        Xc = X - means
+        mad = np.abs(Xc).sum(axis=0)
+        scale = np.where(nocenter, 1.0, np.where(mad > 0, len(X) / np.where(mad > 0, mad, 1), 1.0))
+        Xs = Xc * scale
+
+    cd = _CoxData(t, ev, Xs, ties, weights=w, strata=strata_codes)
+    # 0/1-coded designs with few distinct rows (arm, factor dummies, interactions) are summed by pattern
+    sums = _PatternSums.build(cd, cd.x) if use_patterns and nocenter.all() and not cd.general else None
+    sums = sums or cd
+    beta = np.zeros(p)
+    pc, u, imat = sums.score_info(beta)
+    loglik0 = pc["loglik"]
+    fac, flag = _cholesky2(imat, _TOLER_CHOL)
+    a = _chsolve2(fac, u)
+    sctest = float(u @ a)
+    best = loglik0
+    newbeta = beta + a
+    halving = 0
+    converged = False
+    it = 0
+    for it in range(1, iter_max + 1):
+        pc, u, imat = sums.score_info(newbeta)
+        newlk = pc["loglik"]
+        fac, flag = _cholesky2(imat, _TOLER_CHOL)
+        notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or not np.isfinite(newlk)
+        if not notfinite and abs(1 - best / newlk) <= eps:
+            best = newlk
+            beta = newbeta
+            converged = True
+            break
+        if notfinite or newlk < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = newlk
+            step = _chsolve2(fac, u)
+            beta = newbeta
+            newbeta = newbeta + step
+    if not converged:  # as coxfit6: back to the last accepted beta; R then reports iter = iter.max + 1
+        pc, u, imat = sums.score_info(beta)
+        best = pc["loglik"]
+        fac, flag = _cholesky2(imat, _TOLER_CHOL)
+        it = iter_max + 1
+    var_s = _chinv2(fac)
+    coef = beta * scale
+    u_o = u / scale
+    var = var_s * np.outer(scale, scale)
+    which_sing = np.diag(var) == 0 if flag < p else np.zeros(p, dtype=bool)
+
+    # R's test for an infinite coefficient: the next Newton step |u V| is still large. R applies it
+    # only after convergence; here also after running out of iterations (R then only warns that the
+    # fit did not converge), so that separated data are always marked NE.
+    with np.errstate(invalid="ignore", over="ignore"):
+        infs = np.abs(u_o @ var)
+        inf_flag = ~np.isfinite(u_o) | ~np.isfinite(infs) | ((infs > eps) & (infs > _TOLER_INF * np.abs(coef)))
+    inf_flag &= ~which_sing
+    return CoxKernelFit(np.where(which_sing, np.nan, coef), var, beta, scale, float(loglik0), float(best),
+                        float(sctest), int(it), bool(converged), which_sing, inf_flag, cd)
+
+
 def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str], ties: str = "efron",
             conf_level: float = 0.95, robust: bool | None = None,
             terms: Mapping[str, tuple[str, str | None]] | None = None,
@@ -739,84 +857,17 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
                          covariates, groups, ["no events: no coefficient is estimable (R reports NA)"], None,
                          weighted=w is not None,
                          n_strata=1 if strata_codes is None else int(strata_codes.max()) + 1)
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     p = X.shape[1]
-
-    # R's centring/scaling (coxph's nocenter = c(-1, 0, 1))
-    nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
-    if nocenter.all():   # nothing to centre or scale (saves three passes over a registry-sized design)
-        means, scale, Xs = np.zeros(p), np.ones(p), X
-    elif w is not None:  # coxfit6: weighted means, scale = sum(w) / sum(w |x - mean|)
-        sw = w.sum()
-        means = np.where(nocenter, 0.0, (w @ X) / sw)
-        Xc = X - means
-        mad = w @ np.abs(Xc)
-        scale = np.where(nocenter, 1.0, np.where(mad > 0, sw / np.where(mad > 0, mad, 1), 1.0))
-        Xs = Xc * scale
-    else:
-        means = np.where(nocenter, 0.0, X.mean(axis=0))
-        Xc = X - means
-        mad = np.abs(Xc).sum(axis=0)
-        scale = np.where(nocenter, 1.0, np.where(mad > 0, len(X) / np.where(mad > 0, mad, 1), 1.0))
-        Xs = Xc * scale
-
-    cd = _CoxData(t, ev, Xs, ties, weights=w, strata=strata_codes)
-    # 0/1-coded designs with few distinct rows (arm, factor dummies, interactions) are summed by pattern
-    sums = _PatternSums.build(cd, cd.x) if use_patterns and nocenter.all() and not cd.general else None
-    sums = sums or cd
-    beta = np.zeros(p)
-    pc, u, imat = sums.score_info(beta)
-    loglik0 = pc["loglik"]
-    fac, flag = _cholesky2(imat, _TOLER_CHOL)
-    a = _chsolve2(fac, u)
-    sctest = float(u @ a)
-    best = loglik0
-    newbeta = beta + a
-    halving = 0
-    converged = False
-    it = 0
-    for it in range(1, iter_max + 1):
-        pc, u, imat = sums.score_info(newbeta)
-        newlk = pc["loglik"]
-        fac, flag = _cholesky2(imat, _TOLER_CHOL)
-        notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or not np.isfinite(newlk)
-        if not notfinite and abs(1 - best / newlk) <= eps:
-            best = newlk
-            beta = newbeta
-            converged = True
-            break
-        if notfinite or newlk < best:
-            halving += 1
-            newbeta = (newbeta + halving * beta) / (halving + 1.0)
-        else:
-            halving = 0
-            best = newlk
-            step = _chsolve2(fac, u)
-            beta = newbeta
-            newbeta = newbeta + step
-    if not converged:  # as coxfit6: back to the last accepted beta; R then reports iter = iter.max + 1
-        pc, u, imat = sums.score_info(beta)
-        best = pc["loglik"]
-        fac, flag = _cholesky2(imat, _TOLER_CHOL)
-        it = iter_max + 1
-    var_s = _chinv2(fac)
-    coef = beta * scale
-    u_o = u / scale
-    var = var_s * np.outer(scale, scale)
+    fit = cox_kernel(t, ev, X, ties, w, strata_codes, iter_max, eps, use_patterns)
+    cd, beta, scale, var, coef = fit.cd, fit.beta, fit.scale, fit.var, fit.coef
+    which_sing, inf_flag, converged, it = fit.which_sing, fit.inf_flag, fit.converged, fit.iterations
+    best, loglik0, sctest = fit.loglik, fit.loglik0, fit.sctest
 
     warns: list[str] = []
     notes = [""] * p
     estimable = np.ones(p, dtype=bool)
-    which_sing = np.diag(var) == 0 if flag < p else np.zeros(p, dtype=bool)
     if not converged:
         warns.append("Ran out of iterations and did not converge")
-    # R's test for an infinite coefficient: the next Newton step |u V| is still large. R applies it
-    # only after convergence; here also after running out of iterations (R then only warns that the
-    # fit did not converge), so that separated data are always marked NE.
-    with np.errstate(invalid="ignore", over="ignore"):
-        infs = np.abs(u_o @ var)
-        inf_flag = ~np.isfinite(u_o) | ~np.isfinite(infs) | ((infs > eps) & (infs > _TOLER_INF * np.abs(coef)))
-    inf_flag &= ~which_sing
     for i, col in enumerate(covariates):
         if which_sing[i]:
             estimable[i] = False
@@ -854,12 +905,7 @@ def cox_fit(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
 
     se = np.sqrt(np.diag(var))
     se = np.where(which_sing, np.nan, se)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        zval = coef / se
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        hr = np.exp(coef)
-        lower = np.exp(coef - z * se)
-        upper = np.exp(coef + z * se)
+    hr, lower, upper, zval, pval = hazard_ratio_wald(coef, se, conf_level)
 
     table = pd.DataFrame({"term": covariates, "variable": var_of, "level": lev_of, "coef": coef, "se": se,
                           "hr": hr, "lower": lower, "upper": upper, "z": zval, "p_value": pval,

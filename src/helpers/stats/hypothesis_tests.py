@@ -495,6 +495,16 @@ def mann_whitney_p(x, y) -> float:
     if np.unique(np.concatenate([a, b])).size < 2:
         warnings.warn("all observations are tied: the rank test is undefined (NaN, as in R)", stacklevel=2)
         return math.nan
+    return rank_sum_p_kernel(a, b)
+
+
+def rank_sum_p_kernel(a: np.ndarray, b: np.ndarray) -> float:
+    """The kernel of :func:`mann_whitney_p` on clean float arrays (scipy's Kruskal-Wallis H for two groups);
+    NaN when every value is tied. :func:`mann_whitney_p` checks its input and calls this; so does the
+    synthetic-data generator."""
+    both = np.concatenate([a, b])
+    if not len(a) or not len(b) or both.min() == both.max():
+        return math.nan
     return float(stats.kruskal(a, b).pvalue)
 
 

@@ -114,6 +114,27 @@ def _areas_after(ut: np.ndarray, surv: np.ndarray, tau: float) -> tuple[float, n
     return total, a
 
 
+def rmst_kernel(ut: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, surv: np.ndarray,
+                tau: float) -> tuple[float, float]:
+    """The RMST kernel (survRM2 ``rmst1``): the area under the Kaplan-Meier curve up to ``tau`` and its
+    Greenwood plug-in variance ``sum_i A_i^2 d_i / (n_i (n_i - d_i))`` over the times up to tau, A_i the area
+    after t_i. :func:`rmst` checks its input and calls this; so does the synthetic-data generator."""
+    total, after = _areas_after(ut, surv, tau)
+    d, nrisk = np.asarray(n_event, dtype=float), np.asarray(n_risk, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(nrisk - d == 0, 0.0, d / (nrisk * (nrisk - d)))
+    inside = ut <= tau
+    return total, float(np.sum(after[inside] ** 2 * w[inside]))
+
+
+def rmst_difference_test(rmst_0: float, var_0: float, rmst_1: float, var_1: float) -> tuple[float, float, float]:
+    """``rmst_1 - rmst_0``, its SE and the two-sided z-test p (survRM2 ``rmst2``'s contrast); p is NaN when
+    the SE is 0."""
+    diff = rmst_1 - rmst_0
+    dse = math.sqrt(var_1 + var_0)
+    return diff, dse, float(2 * stats.norm.sf(abs(diff) / dse)) if dse > 0 else float("nan")
+
+
 class RMSTWarning(UserWarning):
     """tau lies beyond the last observed time of a curve that has not reached 0."""
 
@@ -161,11 +182,7 @@ def rmst(time, event, tau: float, conf_level: float = 0.95) -> RMSTEstimate:
         raise ValueError(f"tau must be > 0, got {tau}")
     ut, d, nrisk, surv, _ = _km(t, e)
     _check_tau_beyond(ut, surv, tau)
-    total, after = _areas_after(ut, surv, tau)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(nrisk - d == 0, 0.0, d / (nrisk * (nrisk - d)))
-    inside = ut <= tau
-    var = float(np.sum(after[inside] ** 2 * w[inside]))
+    total, var = rmst_kernel(ut, nrisk, d, surv, tau)
     se = math.sqrt(var)
     q = stats.norm.ppf(1 - (1 - conf_level) / 2)
     return RMSTEstimate(tau, total, se, total - q * se, total + q * se, len(t), int(e.sum()), float(t.max()),
@@ -330,9 +347,7 @@ def rmst_difference(time, event, group, tau: float | None = None, tau_rule="floo
     q = stats.norm.ppf(1 - (1 - conf_level) / 2)
     r0 = rmst(t[masks[0]], e[masks[0]], tau_v, conf_level)
     r1 = rmst(t[masks[1]], e[masks[1]], tau_v, conf_level)
-    diff = r1.rmst - r0.rmst
-    dse = math.sqrt(r1.variance + r0.variance)
-    p = float(2 * stats.norm.sf(abs(diff) / dse)) if dse > 0 else float("nan")
+    diff, dse, p = rmst_difference_test(r0.rmst, r0.variance, r1.rmst, r1.variance)
 
     def log_ratio(a: float, b: float, va: float, vb: float):
         if a <= 0 or b <= 0:

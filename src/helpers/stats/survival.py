@@ -427,14 +427,24 @@ class KaplanMeier:
         return events, censored
 
 
-def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
+def km_steps(n_risk: np.ndarray, n_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Kaplan-Meier kernel: ``S(t_j) = prod_{i <= j} (n_i - d_i) / n_i`` and Greenwood's sum
+    ``sum_{i <= j} d_i / (n_i (n_i - d_i))`` (the variance of -log S; infinite once everyone at risk has
+    died) at each distinct time, from the numbers at risk and events there (:func:`_distinct_times`).
+
+    :func:`kaplan_meier` checks its input and calls this; so does the synthetic-data generator, which
+    evaluates it tens of thousands of times (``survfit`` over its C routine, in the same way)."""
     nr = n_risk.astype(float)
     d = n_event.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(d > 0, (nr - d) / nr, 1.0)
         inc = np.where(d > 0, d / (nr * (nr - d)), 0.0)
-    surv = np.cumprod(factor)
-    std_err = np.sqrt(np.cumsum(inc))
+    return np.cumprod(factor), np.cumsum(inc)
+
+
+def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
+    surv, greenwood = km_steps(n_risk, n_event)
+    std_err = np.sqrt(greenwood)
     lower, upper = _confint(surv, std_err, conf_type, conf_level)
     return KaplanMeier(time=times, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
                        std_err=std_err, lower=lower, upper=upper, n=n, conf_type=conf_type,
@@ -852,6 +862,19 @@ def _logrank_sorted(ts: np.ndarray, es: np.ndarray, gs: np.ndarray, labels: list
     k = len(labels)
     if k < 2:
         raise ValueError("logrank_test needs at least two groups")
+    chisq, df, p_value, observed, expected, var, sizes = logrank_kernel(ts, es, gs, k, overall)
+    idx = pd.Index(labels, name="group")
+    return LogRankResult(chisq=chisq, df=df, p_value=p_value,
+                         observed=pd.Series(observed, index=idx, name="observed"),
+                         expected=pd.Series(expected, index=idx, name="expected"),
+                         variance=pd.DataFrame(var, index=idx, columns=idx),
+                         n=pd.Series(sizes, index=idx, name="n"))
+
+
+def logrank_kernel(ts: np.ndarray, es: np.ndarray, gs: np.ndarray, k: int, overall=None):
+    """The log-rank kernel (``survdiff.fit``'s part): times sorted ascending, their events, group codes
+    0..k-1 (-1 = left out). Returns (chisq, df, p, observed, expected, variance matrix, group sizes).
+    :func:`logrank_test` checks its input and calls this; so does the synthetic-data generator."""
     if np.any(gs < 0):  # patients in no group: the test is on the others only
         keep = gs >= 0
         ts, es, gs, overall = ts[keep], es[keep], gs[keep], None
@@ -889,12 +912,7 @@ def _logrank_sorted(ts: np.ndarray, es: np.ndarray, gs: np.ndarray, labels: list
         chisq = float(diff @ np.linalg.solve(var[np.ix_(sub, sub)], diff))
         df = len(use) - 1
         p_value = float(stats.chi2.sf(chisq, df))
-    idx = pd.Index(labels, name="group")
-    return LogRankResult(chisq=chisq, df=df, p_value=p_value,
-                         observed=pd.Series(observed, index=idx, name="observed"),
-                         expected=pd.Series(expected, index=idx, name="expected"),
-                         variance=pd.DataFrame(var, index=idx, columns=idx),
-                         n=pd.Series(sizes, index=idx, name="n"))
+    return chisq, df, p_value, observed, expected, var, sizes
 
 
 # ------------------------------------------------------------------------------------------------
@@ -924,6 +942,15 @@ class LandmarkComparison:
     conf_level: float
 
 
+def landmark_naive_z(surv_a: float, se_a: float, surv_b: float, se_b: float) -> tuple[float, float, np.float64]:
+    """The landmark kernel: ``S_a - S_b``, its SE ``sqrt(se_a^2 + se_b^2)`` (Greenwood SEs of S) and the naive
+    z. :func:`landmark_comparison` calls this; so does the synthetic-data generator."""
+    diff = surv_a - surv_b
+    se_diff = math.sqrt(se_a ** 2 + se_b ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return diff, se_diff, np.float64(diff) / np.float64(se_diff)
+
+
 def landmark_comparison(km_a: KaplanMeier, km_b: KaplanMeier, t: float,
                         method: Literal["naive", "cloglog"] = "naive",
                         conf_level: float = 0.95) -> LandmarkComparison:
@@ -948,12 +975,11 @@ def landmark_comparison(km_a: KaplanMeier, km_b: KaplanMeier, t: float,
     rb = km_b.survival_at([t]).iloc[0]
     sa, sb = float(ra["surv"]), float(rb["surv"])
     se_a, se_b = float(ra["se_surv"]), float(rb["se_surv"])
-    diff = sa - sb
-    se_diff = math.sqrt(se_a ** 2 + se_b ** 2)
+    diff, se_diff, z_naive = landmark_naive_z(sa, se_a, sb, se_b)
     zc = stats.norm.ppf(1 - (1 - conf_level) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "naive":
-            z = np.float64(diff) / np.float64(se_diff)
+            z = z_naive
         else:
             sig_a, sig_b = float(ra["std_err"]), float(rb["std_err"])
             if sa in (0.0, 1.0) or sb in (0.0, 1.0) or math.isnan(sa) or math.isnan(sb):
@@ -1006,14 +1032,23 @@ def reverse_kaplan_meier(time: Any, event: Any, conf_level: float = 0.95) -> pd.
     return _reverse_km_from_counts(*_distinct_times(t, e), conf_level)
 
 
-def _reverse_km_from_counts(times, n_risk, n_event, n_lost, conf_level: float) -> pd.DataFrame:
+def reverse_km_steps(n_risk: np.ndarray, n_event: np.ndarray, n_lost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reverse Kaplan-Meier kernel (prodlim's tie rule: the deaths at t leave the risk set before the
+    censorings): ``G = prod (1 - c_j / (n_j - d_j))`` and Greenwood's sum ``sum c_j / ((n_j - d_j)(n_j - d_j -
+    c_j))`` at each distinct time. :func:`reverse_kaplan_meier` checks its input and calls this; so does the
+    synthetic-data generator."""
     lag = (n_risk - n_event).astype(float)
     c = n_lost.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(c > 0, 1 - c / lag, 1.0)
         inc = np.where(c > 0, c / (lag * (lag - c)), 0.0)
-        surv = np.cumprod(factor)
-        se = surv * np.sqrt(np.cumsum(inc))
+    return np.cumprod(factor), np.cumsum(inc)
+
+
+def _reverse_km_from_counts(times, n_risk, n_event, n_lost, conf_level: float) -> pd.DataFrame:
+    surv, greenwood = reverse_km_steps(n_risk, n_event, n_lost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = surv * np.sqrt(greenwood)
         z = stats.norm.ppf(1 - (1 - conf_level) / 2)
         lower = np.maximum(surv - z * se, 0.0)
         upper = np.minimum(surv + z * se, 1.0)

@@ -36,6 +36,8 @@ import pandas as pd
 import yaml
 
 from helpers.stats import hypothesis_tests as ht
+from helpers.stats.descriptive import QUARTILE_PROBS, type7_quartiles
+from helpers.stats.hypothesis_tests import rank_sum_p_kernel
 from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column, cut_variable
 from helpers.study.published import load_published
@@ -43,7 +45,6 @@ from helpers.synth.response import add_response_and_safety
 from helpers.synth.survival import add_survival_endpoints
 from helpers.study.spec import StudySpec, load_spec
 
-QUANTILE_PROBS = (0.25, 0.5, 0.75)
 
 
 # ----------------------------------------------------------------------------------------------- utilities
@@ -57,9 +58,6 @@ def grid_decimals(grid: float) -> int:
     return max(0, -int(math.floor(math.log10(grid)))) if grid < 1 else 0
 
 
-def type7_quantiles(x: np.ndarray) -> np.ndarray:
-    """Quartiles as R's ``quantile()`` default (type 7, linear interpolation) computes them."""
-    return np.quantile(x, QUANTILE_PROBS)
 
 
 @dataclass
@@ -142,34 +140,12 @@ def calibrate_continuous(blocks: dict[str, np.ndarray], objective, grid: float, 
     return blocks, best
 
 
-def fast_quartiles(x: np.ndarray) -> tuple[float, float, float]:
-    """Type-7 quartiles without np.quantile's overhead (the search evaluates them ~10^5 times)."""
-    s = np.sort(x)
-    n = len(s)
-    out = []
-    for p in QUANTILE_PROBS:
-        h = (n - 1) * p
-        k = int(h)
-        out.append(s[k] + (h - k) * (s[min(k + 1, n - 1)] - s[k]))
-    return tuple(out)
-
-
-def fast_mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
-    """Search-only fast version of the asymptotic tie-corrected Mann-Whitney p (no continuity correction).
-
-    Final values are always re-checked with :func:`helpers.hypothesis_tests.mann_whitney_p`.
-    """
-    z = np.concatenate([x, y])
-    _, inverse, counts = np.unique(z, return_inverse=True, return_counts=True)
-    upper = np.cumsum(counts)
-    ranks = (upper - (counts - 1) / 2.0)[inverse]
-    n1, n2 = len(x), len(y)
-    n = n1 + n2
-    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
-    var = n1 * n2 / 12.0 * ((n + 1) - (counts ** 3 - counts).sum() / (n * (n - 1)))
-    if var <= 0:
-        return 1.0
-    return float(math.erfc(abs(u - n1 * n2 / 2) / math.sqrt(var) / math.sqrt(2)))
+def search_mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
+    """The Mann-Whitney p of the search (:func:`helpers.stats.hypothesis_tests.rank_sum_p_kernel`, the kernel of
+    the Table 1 test), with 1 (no evidence of a difference) instead of NaN when every value is tied, so that
+    the search's error stays a number."""
+    p = rank_sum_p_kernel(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return 1.0 if math.isnan(p) else p
 
 
 def quartile_anchors(n: int, quartiles: tuple[float, float, float], grid: float) -> dict[int, float]:
@@ -179,7 +155,7 @@ def quartile_anchors(n: int, quartiles: tuple[float, float, float], grid: float)
     the smallest gap; for an integral position x(k) = target.
     """
     fixed: dict[int, float] = {}
-    for p, target in zip(QUANTILE_PROBS, quartiles):
+    for p, target in zip(QUARTILE_PROBS, quartiles):
         h = (n - 1) * p
         k = int(h)
         f = h - k
@@ -238,7 +214,7 @@ def complete_to_quartiles(subset: np.ndarray, n: int, quartiles: tuple[float, fl
 
 
 def _quantile_error(x: np.ndarray, targets: tuple[float, float, float], printed_decimals: int, grid: float) -> float:
-    q = fast_quartiles(x)
+    q = type7_quartiles(x)
     # exact equality, not equality after rounding: a value like 2.335 prints as 2.33 or 2.34 depending on
     # the software's rounding of binary floating point, so targets are hit exactly
     return float(sum(0.0 if abs(qi - ti) < 1e-9 else abs(qi - ti) / grid + 1 for qi, ti in zip(q, targets)))
@@ -312,7 +288,7 @@ class Seed000Reconstruction:
 
         def subset_objective(b):
             err = sum(100 * _quantile_error(b[a], tq["matched", a], 2, grid) for a in self.arms)
-            return err + _p_error(fast_mann_whitney_p(b[ref], b[exp]), *p_matched)
+            return err + _p_error(search_mann_whitney_p(b[ref], b[exp]), *p_matched)
 
         subsets = {a: anchored_sample(self.m[a], tq["matched", a], lo, hi, grid, self.rng) for a in self.arms}
         subsets, _ = calibrate_continuous(subsets, subset_objective, grid, lo, hi, self.rng, max_iter=20000)
@@ -320,7 +296,7 @@ class Seed000Reconstruction:
         def whole_objective(b):
             whole = {a: np.concatenate([subsets[a], b[a]]) for a in self.arms}
             err = sum(100 * _quantile_error(whole[a], tq["primary", a], 2, grid) for a in self.arms)
-            return err + _p_error(fast_mann_whitney_p(whole[ref], whole[exp]), *p_primary)
+            return err + _p_error(search_mann_whitney_p(whole[ref], whole[exp]), *p_primary)
 
         rest = {}
         for a in self.arms:
@@ -332,7 +308,7 @@ class Seed000Reconstruction:
         policy = self.spec.table1.continuous_test
         for a in self.arms:
             for cohort, x in (("primary", blocks[a]), ("matched", blocks[a][: self.m[a]])):
-                for stat, q, t in zip(("q1", "median", "q3"), type7_quantiles(x), tq[cohort, a]):
+                for stat, q, t in zip(("q1", "median", "q3"), type7_quartiles(x), tq[cohort, a]):
                     self.targets.append(Target(cohort, variable, "", a, stat, t, float(q), decimals=2))
         self.targets.append(Target("primary", variable, "", "comparison", "p_value", p_primary[0],
                                    _continuous_p(blocks[ref], blocks[exp], policy)))
@@ -601,12 +577,14 @@ DIGEST_FILE = "reconstruction_inputs.sha256"
 
 
 def input_files(study_id: str) -> list[Path]:
-    """What a study's synthetic table is generated from: its spec, published values and assumptions, and the
-    generator's own modules (``helpers.synth``)."""
+    """What a study's synthetic table is generated from: its spec, published values and assumptions, the
+    generator's own modules (``helpers.synth``) and the engines it calls (``helpers.stats``: the search
+    computes every target with the chapters' own statistics)."""
     spec = load_spec(study_id)
     synth = Path(__file__).resolve().parent
+    engines = synth.parent / "stats"
     return [spec.folder / "study.yaml", spec.published_file, spec.folder / "reconstruction.yaml",
-            *sorted(synth.glob("*.py"))]
+            *sorted(synth.glob("*.py")), *sorted(engines.glob("*.py"))]
 
 
 def input_digest(study_id: str) -> str:

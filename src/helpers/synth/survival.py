@@ -36,10 +36,12 @@ under ``survival``.  Two steps:
    audit's rule) and the multivariable models' variable selection (:class:`SelectionCheck`: each candidate's
    univariate p on the published side of the entry threshold) are lexicographic goals of the searches.
 
-The numbers are computed with R's conventions, re-implemented here for speed and checked against R in the
-tests: KM median and CI as ``print.survfit`` (log bands); ``survdiff``; Efron Cox with Wald CI and p; reverse-KM
-follow-up as ``prodlim(reverse = TRUE)`` and its ``quantile()``; survRM2 RMST with tau = floor of the smaller
-arm maximum; the book's landmark z-test of S(t) (Greenwood).  Every target, the value reached and whether it prints as published go to
+The numbers are computed by the book's own engines (``helpers.stats``), called at their kernels (the checked
+public functions call the same kernels; ``survdiff`` over ``survdiff.fit`` in R): KM median and CI as
+``print.survfit`` (log bands), ``survdiff``, ``coxph`` (Efron ties, Wald CI and p), reverse-KM follow-up as
+``prodlim(reverse = TRUE)`` and its ``quantile()``, survRM2 RMST with tau = floor of the smaller arm maximum,
+the book's landmark z-test of S(t) (Greenwood). A target the search hits is therefore the number the chapter
+prints. Every target, the value reached and whether it prints as published go to
 ``reconstruction_report.csv``.
 """
 from __future__ import annotations
@@ -53,54 +55,35 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-Z975 = 1.959963984540054
-TOL = math.sqrt(np.finfo(float).eps)
+from helpers.stats.cox import cox_kernel, hazard_ratio_wald, sort_for_cox
+from helpers.stats.hypothesis_tests import rank_sum_p_kernel
+from helpers.stats.rmst import rmst_difference_test, rmst_kernel
+from helpers.stats.survival import (_confint, _distinct_times, _minmin, _prodlim_quantile, km_steps,
+                                    landmark_naive_z, logrank_kernel, reverse_km_steps)
+
 
 
 # =============================================================================================== statistics
-# Fast re-implementations with R's conventions: the search evaluates them tens of thousands of times.
+# The book's own engines (helpers.stats), called at their kernels: the search evaluates them tens of thousands
+# of times, so it skips the checks of the public functions, and a target the search hits is, by construction,
+# the number the chapter prints.
 
 def km_table(time: np.ndarray, event: np.ndarray):
-    """Distinct times, number at risk (time >= t), events, KM survival and the Greenwood sum at each time."""
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    e = event[order]
-    ut, first = np.unique(t, return_index=True)
-    d = np.add.reduceat(e, first) if len(t) else np.array([])
-    n = len(t) - first
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - d / n)
-        gw = np.cumsum(np.where(n > d, d / (n * (n - d)), np.inf))
+    """Distinct times, number at risk (time >= t), events, KM survival and the Greenwood sum at each time
+    (:func:`helpers.stats.survival.km_steps`)."""
+    ut, n, d, _ = _distinct_times(time, event)
+    surv, gw = km_steps(n, d)
     return ut, n, d, surv, gw
 
 
-def log_bands(surv: np.ndarray, gw: np.ndarray, z: float = Z975):
-    """survfit's ``conf.type = "log"`` bands (NA where S = 0)."""
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        se = np.sqrt(gw)
-        lower = surv * np.exp(-z * se)
-        upper = np.minimum(1.0, surv * np.exp(z * se))
-    bad = ~(surv > 0) | ~np.isfinite(se)
-    lower = np.where(bad, np.nan, lower)
-    upper = np.where(bad, np.nan, upper)
-    return lower, upper
+def log_bands(surv: np.ndarray, gw: np.ndarray, conf_level: float = 0.95):
+    """survfit's ``conf.type = "log"`` bands (NA where S = 0), as the book's Kaplan-Meier computes them."""
+    return _confint(surv, np.sqrt(gw), "log", conf_level)
 
 
 def minmin(y: np.ndarray, x: np.ndarray) -> float:
-    """The median rule of ``print.survfit`` (``survival:::survmean``'s ``minmin``) applied to a curve ``y``.
-
-    The first time where the curve is <= 0.5; when it equals 0.5 there and drops lower later, the midpoint
-    between that time and the time it drops; NA when it never reaches 0.5.
-    """
-    keep = ~np.isnan(y) & (y < 0.5 + TOL)
-    if not keep.any():
-        return math.nan
-    xs, ys = x[keep], y[keep]
-    if abs(ys[0] - 0.5) < TOL:
-        lower = np.nonzero(ys < ys[0])[0]
-        if len(lower):
-            return float((xs[0] + xs[lower[0]]) / 2)
-    return float(xs[0])
+    """The median rule of ``print.survfit`` (:func:`helpers.stats.survival._minmin`)."""
+    return _minmin(y, x)
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> tuple[float, float, float]:
@@ -133,276 +116,104 @@ def km_at(time: np.ndarray, event: np.ndarray, t: float) -> tuple[float, float, 
     return float(surv[k]), float(lower[0]), float(upper[0])
 
 
-def reverse_km_quantiles(time: np.ndarray, event: np.ndarray, probs=(0.25, 0.5, 0.75)) -> list[float]:
-    """Follow-up quantiles by the reverse KM as ``prodlim(..., reverse = TRUE)`` and its ``quantile()`` do.
-
-    Censorings are the events; at tied times the deaths leave the risk set first.  The p-quantile is the
-    first time where the reverse survival drops strictly below 1 - p.
-    """
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    e = event[order]
-    ut, first = np.unique(t, return_index=True)
-    deaths = np.add.reduceat(e, first)
-    counts = np.diff(np.append(first, len(t)))
-    cens = counts - deaths
-    n = len(t) - first
-    at_risk = n - deaths
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(at_risk > 0, 1.0 - cens / at_risk, 1.0))
-    out = []
-    for p in probs:
-        q = 1 - p
-        valid = (surv > 0) & (surv < 1)
-        tt, ss = ut[valid], surv[valid]
-        below = np.nonzero(ss < q)[0]
-        out.append(float(tt[below[0]]) if len(below) else math.nan)
-    return out
-
-
 def reverse_km_curve(time: np.ndarray, event: np.ndarray):
-    """Distinct times and the reverse-KM survival (prodlim's tie rule: deaths leave before censorings)."""
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    e = event[order]
-    ut, first = np.unique(t, return_index=True)
-    deaths = np.add.reduceat(e, first)
-    counts = np.diff(np.append(first, len(t)))
-    at_risk = len(t) - first - deaths
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(at_risk > 0, 1.0 - (counts - deaths) / at_risk, 1.0))
-    return ut, surv
+    """Distinct times and the reverse-KM survival (:func:`helpers.stats.survival.reverse_km_steps`: prodlim's
+    tie rule, deaths leave before censorings)."""
+    ut, n, d, lost = _distinct_times(time, event)
+    return ut, reverse_km_steps(n, d, lost)[0]
+
+
+def reverse_km_quantiles(time: np.ndarray, event: np.ndarray, probs=(0.25, 0.5, 0.75)) -> list[float]:
+    """Follow-up quantiles by the reverse KM as ``prodlim(..., reverse = TRUE)`` and its ``quantile()`` do
+    (:func:`helpers.stats.survival._prodlim_quantile`: the first time the curve is strictly below 1 - p)."""
+    ut, surv = reverse_km_curve(time, event)
+    return [_prodlim_quantile(ut, surv, 1 - p) for p in probs]
 
 
 def mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
-    """Asymptotic tie-corrected Mann-Whitney p without continuity correction (R ``kruskal.test`` for two groups)."""
-    z = np.concatenate([x, y])
-    _, inverse, counts = np.unique(z, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
-    n1, n2 = len(x), len(y)
-    n = n1 + n2
-    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
-    var = n1 * n2 / 12.0 * ((n + 1) - (counts ** 3 - counts).sum() / (n * (n - 1)))
-    return float(math.erfc(abs(u - n1 * n2 / 2) / math.sqrt(var) / math.sqrt(2))) if var > 0 else math.nan
+    """Asymptotic tie-corrected Mann-Whitney p without continuity correction (R ``kruskal.test`` for two
+    groups; :func:`helpers.stats.hypothesis_tests.rank_sum_p_kernel`)."""
+    return rank_sum_p_kernel(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
 def logrank_p(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> float:
-    """``survdiff`` two-group log-rank p (hypergeometric variance); ``group`` is 0/1."""
+    """``survdiff`` two-group log-rank p (:func:`helpers.stats.survival.logrank_kernel`); ``group`` is 0/1.
+    NaN when the test is undefined (no events)."""
     order = np.argsort(time, kind="stable")
-    t, e, g = time[order], event[order], group[order]
-    ut, first = np.unique(t, return_index=True)
-    d = np.add.reduceat(e, first)
-    d1 = np.add.reduceat(e * g, first)
-    n = len(t) - first
-    n1 = np.cumsum(g[::-1])[::-1][first]
-    m = d > 0
-    d, d1, n, n1 = d[m], d1[m], n[m], n1[m]
-    exp1 = d * n1 / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1), 0.0)
-    v = var.sum()
-    if v <= 0:
-        return math.nan
-    chi = (d1.sum() - exp1.sum()) ** 2 / v
-    return float(math.erfc(math.sqrt(chi / 2)))
+    chisq, df, p, *_ = logrank_kernel(time[order], event[order], np.asarray(group)[order].astype(np.int64), 2)
+    return p if df else math.nan
 
 
 class CoxData:
-    """Risk-set bookkeeping of one (time, event) configuration, reused by every Cox fit on it (Efron ties)."""
+    """One (time, event) configuration sorted once (:func:`helpers.stats.cox.sort_for_cox`) for every Cox fit
+    on it, as the chapters' univariable screen shares one sort."""
 
     def __init__(self, time: np.ndarray, event: np.ndarray):
-        order = np.argsort(time, kind="stable")
-        self.order = order
-        t = time[order]
-        e = event[order].astype(bool)
-        self.n = len(t)
-        ut, first = np.unique(t, return_index=True)
-        dcount = np.add.reduceat(e.astype(int), first) if self.n else np.array([], dtype=int)
-        has = dcount > 0
-        self.start = first[has]                # first sorted row at risk at each distinct event time
-        self.d = dcount[has]
-        self.death_rows = np.nonzero(e)[0]     # sorted rows that are events; tied ones are contiguous
-        self.death_start = np.concatenate([[0], np.cumsum(self.d)[:-1]]).astype(int) if len(self.d) else self.d
-        # one "death slot" per event, with Efron's fraction l / d of the tied events' risk removed
-        self.slot_group = np.repeat(np.arange(len(self.d)), self.d)
-        self.slot_frac = np.concatenate([np.arange(k) / k for k in self.d]) if len(self.d) else np.array([])
-        self.n_events = int(e.sum())
+        self.order = sort_for_cox(time)
+        self.time = np.asarray(time, dtype=float)[self.order]
+        self.event = np.asarray(event, dtype=float)[self.order]
+        self.n_events = int(self.event.sum())
 
 
-def _rev_cumsum(a: np.ndarray) -> np.ndarray:
-    return np.cumsum(a[::-1], axis=0)[::-1]
-
-
-def cox_fit_columns(cd: CoxData, X: np.ndarray, max_iter: int = 20, eps: float = 1e-9):
-    """Separate one-covariate Efron Cox fits of every column of ``X`` at once (vectorised Newton-Raphson with
-    ``coxph``'s start, step-halving and stopping rule).  Returns (beta, se) arrays, one entry per column."""
-    X = np.asarray(X, dtype=float)[cd.order]
-    K = X.shape[1]
-    if cd.n_events == 0:
-        return np.full(K, np.nan), np.full(K, np.nan)
-    Xd = X[cd.death_rows]
-    X2 = X * X
-    Xd2 = Xd * Xd
-    sum_xd = Xd.sum(axis=0)
-    sg, sf = cd.slot_group, cd.slot_frac[:, None]
-
-    def parts(beta):
-        w = np.exp(X * beta)
-        S0 = _rev_cumsum(w)[cd.start]
-        S1 = _rev_cumsum(w * X)[cd.start]
-        S2 = _rev_cumsum(w * X2)[cd.start]
-        wd = w[cd.death_rows]
-        D0 = np.add.reduceat(wd, cd.death_start, axis=0)
-        D1 = np.add.reduceat(wd * Xd, cd.death_start, axis=0)
-        D2 = np.add.reduceat(wd * Xd2, cd.death_start, axis=0)
-        A0 = S0[sg] - sf * D0[sg]
-        A1 = S1[sg] - sf * D1[sg]
-        A2 = S2[sg] - sf * D2[sg]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ll = beta * sum_xd - np.log(A0).sum(axis=0)
-            m1 = A1 / A0
-            grad = sum_xd - m1.sum(axis=0)
-            info = (A2 / A0).sum(axis=0) - (m1 * m1).sum(axis=0)
-        return ll, grad, info
-
-    beta = np.zeros(K)
-    ll, grad, info = parts(beta)
-    active = np.ones(K, dtype=bool)
-    for _ in range(max_iter):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(active & (info > 0), grad / info, 0.0)
-        new = beta + step
-        ll_new, g_new, i_new = parts(new)
-        for _h in range(20):
-            worse = ~np.isfinite(ll_new) | (ll_new < ll - 1e-12)
-            if not worse.any():
-                break
-            step = np.where(worse, step / 2, step)
-            new = beta + step
-            ll_new, g_new, i_new = parts(new)
-        with np.errstate(invalid="ignore"):
-            done = np.abs(ll_new - ll) <= eps * np.abs(ll_new)
-        beta, ll, grad, info = new, ll_new, g_new, i_new
-        active &= ~done
-        if not active.any():
-            break
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.where(info > 0, 1.0 / np.sqrt(info), np.nan)
-    return beta, se
-
-
-def cox_fit(cd: CoxData, X: np.ndarray, max_iter: int = 20, eps: float = 1e-9):
-    """Efron-ties Cox fit by Newton-Raphson as ``coxph`` does (start 0, step-halving, stop on relative
-    log-likelihood change < eps or after ``max_iter``).  Returns (beta, se); NaN when there are no events."""
+def cox_fit(cd: CoxData, X: np.ndarray):
+    """``coxph`` with the columns of ``X`` together (:func:`helpers.stats.cox.cox_kernel`, the chapters' Cox):
+    (coefficients, SEs), NaN where a coefficient is not estimable (R's NA, or NE) or there are no events."""
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
-    if X.shape[1] == 1:
-        return cox_fit_columns(cd, X, max_iter, eps)
-    X = X[cd.order]
-    p = X.shape[1]
     if cd.n_events == 0:
-        return np.full(p, np.nan), np.full(p, np.nan)
-    Xd = X[cd.death_rows]
-    sum_xd = Xd.sum(axis=0)
-    sg, sf = cd.slot_group, cd.slot_frac
-    outer = X[:, :, None] * X[:, None, :]
-    outer_d = outer[cd.death_rows]
+        return np.full(X.shape[1], np.nan), np.full(X.shape[1], np.nan)
+    # column-major, as the chapter's design comes from its DataFrame: numpy then sums the column means of R's
+    # centring in the same order, and the fit is the chapter's to the bit
+    fit = cox_kernel(cd.time, cd.event, np.asfortranarray(X[cd.order]))
+    return np.where(np.isnan(fit.se), np.nan, fit.coef), fit.se
 
-    def parts(beta):
-        eta = X @ beta
-        w = np.exp(eta)
-        S0 = _rev_cumsum(w)[cd.start]
-        S1 = _rev_cumsum(w[:, None] * X)[cd.start]
-        S2 = _rev_cumsum(w[:, None, None] * outer)[cd.start]
-        wd = w[cd.death_rows]
-        D0 = np.add.reduceat(wd, cd.death_start)
-        D1 = np.add.reduceat(wd[:, None] * Xd, cd.death_start, axis=0)
-        D2 = np.add.reduceat(wd[:, None, None] * outer_d, cd.death_start, axis=0)
-        A0 = S0[sg] - sf * D0[sg]
-        A1 = S1[sg] - sf[:, None] * D1[sg]
-        A2 = S2[sg] - sf[:, None, None] * D2[sg]
-        ll = float(eta[cd.death_rows].sum() - np.log(A0).sum())
-        m1 = A1 / A0[:, None]
-        grad = sum_xd - m1.sum(axis=0)
-        info = (A2 / A0[:, None, None]).sum(axis=0) - np.einsum("ki,kj->ij", m1, m1)
-        return ll, grad, info
 
-    beta = np.zeros(p)
-    ll, grad, info = parts(beta)
-    for _ in range(max_iter):
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            break
-        new = beta + step
-        ll_new, g_new, i_new = parts(new)
-        halvings = 0
-        while (not np.isfinite(ll_new) or ll_new < ll - 1e-12) and halvings < 20:
-            step = step / 2
-            new = beta + step
-            ll_new, g_new, i_new = parts(new)
-            halvings += 1
-        done = abs(ll_new - ll) <= eps * abs(ll_new)
-        beta, ll, grad, info = new, ll_new, g_new, i_new
-        if done:
-            break
-    try:
-        se = np.sqrt(np.maximum(np.diag(np.linalg.inv(info)), 0))
-    except np.linalg.LinAlgError:
-        se = np.full(p, np.nan)
-    return beta, se
+def cox_fit_columns(cd: CoxData, X: np.ndarray):
+    """One-covariate fits of every column of ``X`` (the univariable screen): (coefficients, SEs)."""
+    fits = [cox_fit(cd, column) for column in np.asarray(X, dtype=float).T]
+    return np.array([f[0][0] for f in fits]), np.array([f[1][0] for f in fits])
 
 
 def cox_summary(beta: float, se: float) -> dict[str, float]:
-    """HR, Wald 95% CI and Wald p of one coefficient."""
+    """HR, Wald 95% CI and Wald p of one coefficient (:func:`helpers.stats.cox.hazard_ratio_wald`)."""
     if not np.isfinite(beta) or not np.isfinite(se) or se <= 0:
         return {"hr": math.nan, "lower": math.nan, "upper": math.nan, "p_value": math.nan}
-    with np.errstate(over="ignore"):
-        return {"hr": float(np.exp(beta)), "lower": float(np.exp(beta - Z975 * se)),
-                "upper": float(np.exp(beta + Z975 * se)), "p_value": float(math.erfc(abs(beta / se) / math.sqrt(2)))}
+    hr, lower, upper, _, p = hazard_ratio_wald(beta, se)
+    return {"hr": float(hr), "lower": float(lower), "upper": float(upper), "p_value": float(p)}
 
 
 def rmst_difference(time: np.ndarray, event: np.ndarray, group: np.ndarray, tau: float) -> tuple[float, float]:
-    """survRM2 ``rmst2``: RMST(group 1) - RMST(group 0) up to ``tau`` and its two-sided z-test p."""
+    """survRM2 ``rmst2``: RMST(group 1) - RMST(group 0) up to ``tau`` and its two-sided z-test p
+    (:func:`helpers.stats.rmst.rmst_kernel` per arm, :func:`helpers.stats.rmst.rmst_difference_test`)."""
     res = []
     for g in (0, 1):
         m = group == g
         ut, n, d, surv, _ = km_table(time[m], event[m])
-        idx = ut <= tau
-        wk_time = np.sort(np.append(ut[idx], tau))
-        wk_surv = surv[idx]
-        wk_n, wk_d = n[idx], d[idx]
-        areas = np.diff(np.concatenate([[0.0], wk_time])) * np.concatenate([[1.0], wk_surv])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            wk_var = np.where(wk_n - wk_d == 0, 0.0, wk_d / (wk_n * (wk_n - wk_d)))
-        wk_var = np.append(wk_var, 0.0)
-        var = float(np.sum(np.cumsum(areas[1:][::-1]) ** 2 * wk_var[::-1][1:]))
-        res.append((float(areas.sum()), var))
-    diff = res[1][0] - res[0][0]
-    se = math.sqrt(res[0][1] + res[1][1])
-    p = float(math.erfc(abs(diff / se) / math.sqrt(2))) if se > 0 else math.nan
+        res += list(rmst_kernel(ut, n, d, surv, tau))
+    diff, _, p = rmst_difference_test(*res)
     return diff, p
 
 
 def landmark_p(time: np.ndarray, event: np.ndarray, group: np.ndarray, t: float) -> float:
-    """The book's landmark test (:func:`helpers.stats.survival.landmark_comparison`, ``method="naive"``): two-sided
-    z-test of S_1(t) - S_0(t) with Greenwood variances S^2 * sum d / (n (n - d)); NaN when ``t`` is after an
-    arm's last observed time (``summary(fit, times = t)`` drops it)."""
-    est, var = [], []
+    """The book's landmark test (:func:`helpers.stats.survival.landmark_comparison`, ``method="naive"``; its
+    kernel :func:`helpers.stats.survival.landmark_naive_z`): two-sided z-test of S_1(t) - S_0(t) with
+    Greenwood SEs S sqrt(sum d / (n (n - d))); NaN when ``t`` is after an arm's last observed time
+    (``summary(fit, times = t)`` drops it)."""
+    est, se = [], []
     for g in (1, 0):
         m = group == g
         if not m.any() or t > time[m].max():
             return math.nan
         ut, n, d, surv, gw = km_table(time[m], event[m])
         k = np.searchsorted(ut, t, side="right") - 1
-        s, v = (1.0, 0.0) if k < 0 else (float(surv[k]), float(surv[k] ** 2 * gw[k]))
+        s, v = (1.0, 0.0) if k < 0 else (float(surv[k]), float(surv[k] * np.sqrt(gw[k])))
         est.append(s)
-        var.append(v)
-    se = math.sqrt(var[0] + var[1])
-    if not np.isfinite(se) or se <= 0:
+        se.append(v)
+    _, se_diff, z = landmark_naive_z(est[0], se[0], est[1], se[1])
+    if not np.isfinite(se_diff) or se_diff <= 0:
         return math.nan
-    return float(math.erfc(abs(est[0] - est[1]) / se / math.sqrt(2)))
+    return float(2 * ndtr(-abs(float(z))))
 
 
 # ================================================================================================ targets
