@@ -19,13 +19,13 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.report.format import printed_decimals
 from helpers.stats.hypothesis_tests import categorical_p_value
+from helpers.stats.normal import critical_value, two_sided_p
 from helpers.study.spec import StudySpec
 
-Z975 = stats.norm.ppf(0.975)
+Z975 = critical_value(0.95)
 TESTS = {"chisq_yates": "chi-square with Yates' correction", "chisq": "uncorrected chi-square",
          "fisher": "Fisher's exact test"}
 COUNT_ANALYSES = ("table1", "best_response", "adverse_events")
@@ -195,8 +195,8 @@ def hazard_ratio_checks(pub: pd.DataFrame) -> pd.DataFrame:
             abs_max = max(abs(x) for x in log_hr)
             ses = [(math.log(c["upper"]) - math.log(c["lower"])) / (2 * Z975) for c in corners]
             ses = [x for x in ses if x > 0]
-            lo_p = 2 * stats.norm.sf(abs_max / min(ses))
-            hi_p = 2 * stats.norm.sf(abs_min / max(ses))
+            lo_p = two_sided_p(abs_max / min(ses))
+            hi_p = two_sided_p(abs_min / max(ses))
             dp = printed_decimals(got.loc["p_value", "printed"], p_printed)
             half = 0.5 * 10 ** -dp
             ok = (lo_p < p_printed if relation == "<" else lo_p <= p_printed + half and hi_p >= p_printed - half)

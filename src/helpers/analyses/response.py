@@ -19,9 +19,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.stats import hypothesis_tests as ht
+from helpers.stats.normal import critical_value
 from helpers.stats.proportions import (clopper_pearson, proportion_difference_ci,  # noqa: F401
                                        wilson_interval)
 from helpers.study.patients import value_masks
@@ -201,7 +201,7 @@ def response_agreement(data: pd.DataFrame, spec: StudySpec, a: str, b: str, conf
     tab = tab.reindex(index=cats, columns=cats, fill_value=0)
     tab.index.name, tab.columns.name = ca.label, cb.label
     kappa, se = cohen_kappa(tab.to_numpy())
-    z = float(stats.norm.ppf(1.0 - (1.0 - conf) / 2.0))
+    z = critical_value(conf)
     return tab, kappa, se, kappa - z * se, kappa + z * se
 
 

@@ -104,8 +104,9 @@ import pandas as pd
 from scipy import stats
 
 from .cox import CoxResult, cox_fit
+from .normal import critical_value, two_sided_p
 from .survival import _confint as _km_confint
-from .survival import _group_codes, kaplan_meier
+from .survival import _group_codes, kaplan_meier, km_steps
 
 __all__ = [
     "VARIANCES",
@@ -214,8 +215,7 @@ def _aj_group(ts: np.ndarray, cs: np.ndarray, K: int, want_survfit: bool) -> _Gr
     Y = (n - starts).astype(float)
     counts = np.diff(np.r_[starts, n])
     n_censor = counts - dtot.astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(dtot > 0, (Y - dtot) / Y, 1.0))
+    surv = km_steps(Y, dtot)[0]                                  # all-cause Kaplan-Meier
     s_before = np.r_[1.0, surv[:-1]]
     F = np.cumsum(s_before[:, None] * d / Y[:, None], axis=0)
 
@@ -489,9 +489,7 @@ def _crst(ts: np.ndarray, m: np.ndarray, ig: np.ndarray, ng: int, rho: float):
         return np.zeros(ng1), np.zeros((ng1, ng1))
     at = rs > 0
     td = d1 + d2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(at, (rs - td) / rs, 1.0)
-    skm = np.cumprod(factor, axis=0)                       # right-continuous KM per group
+    skm = km_steps(rs, td)[0]                              # right-continuous KM per group
     skmm = np.vstack([np.ones((1, ng)), skm[:-1]])         # left-continuous
     with np.errstate(divide="ignore", invalid="ignore"):
         inc1 = np.where(at, skmm * d1 / rs, 0.0)
@@ -624,7 +622,7 @@ class _FGData:
         ut = ts[starts]
         cens = np.add.reduceat((self.ici == 0).astype(float), starts)
         Y = n - starts
-        gsurv = np.cumprod(1 - cens / Y)
+        gsurv = km_steps(Y, cens)[0]
         xk = np.r_[min(0.0, ut[0]) - 10 * _EPS, ut, ut[-1] * (1 + 10 * _EPS)]
         yk = np.r_[1.0, gsurv, 0.0]
         idx = np.clip(np.searchsorted(xk, ts * (1 - 100 * _EPS), side="right") - 1, 0, len(xk) - 1)
@@ -878,14 +876,14 @@ def fine_gray(time: Any, status: Any, covariates: Any, *, failcode: Any = 1, cen
     # baseline jumps d_k / S0_k on the original (uncentred) scale of the covariates, as crrfit
     shift = float((fd.Xc @ b).max())
     bfitj = fd.d / (s0 * math.exp(shift + float(fd.means @ b)))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = critical_value(conf_level)
     se = np.sqrt(np.diag(var))
     naive_se = np.sqrt(np.diag(hinv))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         zval = b / se
         table = pd.DataFrame({"term": names, "coef": b, "shr": np.exp(b), "se": se,
                               "lower": np.exp(b - z * se), "upper": np.exp(b + z * se), "z": zval,
-                              "p_value": 2 * stats.norm.sf(np.abs(zval)), "naive_se": naive_se})
+                              "p_value": two_sided_p(zval), "naive_se": naive_se})
     warns = []
     if not converged:
         warns.append(f"crr did not converge in {maxiter} iterations (converged = FALSE); a coefficient may be "

@@ -87,6 +87,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .normal import critical_value, two_sided_p
+from .survival import km_steps
 
 __all__ = [
     "CoxResult",
@@ -563,8 +565,8 @@ class CoxResult:
         coef = row["coef"]
         if not (row["estimable"] and np.isfinite(se) and se > 0):
             return math.nan, math.nan, math.nan
-        z = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
-        return (math.exp(coef - z * se), math.exp(coef + z * se), float(2 * stats.norm.sf(abs(coef / se))))
+        z = critical_value(self.conf_level)
+        return (math.exp(coef - z * se), math.exp(coef + z * se), two_sided_p(coef / se))
 
     def summary(self) -> str:
         """A text summary laid out like R's ``summary(coxph)``."""
@@ -583,11 +585,11 @@ class CoxResult:
 def hazard_ratio_wald(coef, se, conf_level: float = 0.95):
     """``exp(coef)``, its Wald CI ``exp(coef -+ z se)``, z and the two-sided Wald p, as ``summary(coxph)``
     prints them (arrays or numbers; NaN propagates)."""
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = critical_value(conf_level)
     coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         zval = coef / se
-        return np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se), zval, 2 * stats.norm.sf(np.abs(zval))
+        return np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se), zval, two_sided_p(zval)
 
 
 @dataclass(frozen=True)
@@ -1151,7 +1153,7 @@ def _km_left(t: np.ndarray, ev: np.ndarray) -> np.ndarray:
     d = np.bincount(inv, weights=ev, minlength=len(ut))
     cnt = np.bincount(inv, minlength=len(ut))
     nrisk = len(t) - np.r_[0, np.cumsum(cnt)[:-1]]
-    s = np.cumprod(1 - d / nrisk)
+    s = km_steps(nrisk, d)[0]
     s_left = np.r_[1.0, s[:-1]]
     return s_left[inv]
 

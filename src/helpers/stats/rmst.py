@@ -54,8 +54,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from helpers.stats.normal import critical_value, two_sided_p
 from helpers.stats.survival import kaplan_meier
 
 __all__ = [
@@ -132,7 +132,7 @@ def rmst_difference_test(rmst_0: float, var_0: float, rmst_1: float, var_1: floa
     the SE is 0."""
     diff = rmst_1 - rmst_0
     dse = math.sqrt(var_1 + var_0)
-    return diff, dse, float(2 * stats.norm.sf(abs(diff) / dse)) if dse > 0 else float("nan")
+    return diff, dse, two_sided_p(diff / dse) if dse > 0 else float("nan")
 
 
 class RMSTWarning(UserWarning):
@@ -184,7 +184,7 @@ def rmst(time, event, tau: float, conf_level: float = 0.95) -> RMSTEstimate:
     _check_tau_beyond(ut, surv, tau)
     total, var = rmst_kernel(ut, nrisk, d, surv, tau)
     se = math.sqrt(var)
-    q = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    q = critical_value(conf_level)
     return RMSTEstimate(tau, total, se, total - q * se, total + q * se, len(t), int(e.sum()), float(t.max()),
                         conf_level)
 
@@ -344,7 +344,7 @@ def rmst_difference(time, event, group, tau: float | None = None, tau_rule="floo
     rule = tau_rule if tau is None else tau
     tau_v, tau_max = _choose_tau(t, e, masks, arms, rule)
     rule_name = rule if isinstance(rule, str) else "number"
-    q = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    q = critical_value(conf_level)
     r0 = rmst(t[masks[0]], e[masks[0]], tau_v, conf_level)
     r1 = rmst(t[masks[1]], e[masks[1]], tau_v, conf_level)
     diff, dse, p = rmst_difference_test(r0.rmst, r0.variance, r1.rmst, r1.variance)
@@ -354,7 +354,7 @@ def rmst_difference(time, event, group, tau: float | None = None, tau_rule="floo
             return (float("nan"),) * 4
         lr = math.log(a) - math.log(b)
         s = math.sqrt(va / a ** 2 + vb / b ** 2)
-        pv = float(2 * stats.norm.sf(abs(lr) / s)) if s > 0 else float("nan")
+        pv = two_sided_p(lr / s) if s > 0 else float("nan")
         return math.exp(lr), math.exp(lr - q * s), math.exp(lr + q * s), pv
 
     ratio = log_ratio(r1.rmst, r0.rmst, r1.variance, r0.variance)
@@ -417,11 +417,11 @@ def rmst_regression(data: pd.DataFrame, time: str, event: str, tau: float, covar
     sv = np.asarray(fit.model.wexog_singular_values)
     if int(np.sum(sv > sv.max() * max(X.shape) * np.finfo(float).eps)) < X.shape[1]:
         raise ValueError("rmst_regression: the design is rank deficient (a constant or collinear covariate)")
-    q = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    q = critical_value(conf_level)
     b, se = np.asarray(fit.params), np.asarray(fit.bse)
     z = b / se
     out = pd.DataFrame({"term": ["(Intercept)", *covariate_terms], "estimate": b, "se": se,
                         "lower": b - q * se, "upper": b + q * se, "z": z,
-                        "p_value": 2 * stats.norm.sf(np.abs(z))})
+                        "p_value": two_sided_p(z)})
     out.attrs.update(n=len(sub), n_dropped=len(data) - len(sub), tau=float(tau), pseudo_values=pv)
     return out

@@ -62,6 +62,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .normal import critical_value, two_sided_p
+
 __all__ = [
     "CONF_TYPES",
     "format_median",
@@ -163,7 +165,7 @@ def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, conf_level: 
     if conf_type == "none":
         nan = np.full_like(surv, np.nan, dtype=float)
         return nan, nan.copy()
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = critical_value(conf_level)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             se2 = std_err * surv * z
@@ -430,16 +432,20 @@ class KaplanMeier:
 def km_steps(n_risk: np.ndarray, n_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The Kaplan-Meier kernel: ``S(t_j) = prod_{i <= j} (n_i - d_i) / n_i`` and Greenwood's sum
     ``sum_{i <= j} d_i / (n_i (n_i - d_i))`` (the variance of -log S; infinite once everyone at risk has
-    died) at each distinct time, from the numbers at risk and events there (:func:`_distinct_times`).
+    died) at each distinct time, from the numbers at risk and events there (``_distinct_times``).
 
-    :func:`kaplan_meier` checks its input and calls this; so does the synthetic-data generator, which
-    evaluates it tens of thousands of times (``survfit`` over its C routine, in the same way)."""
-    nr = n_risk.astype(float)
-    d = n_event.astype(float)
+    :func:`helpers.stats.kaplan_meier` checks its input and calls this; so does the synthetic-data generator, which
+    evaluates it tens of thousands of times (``survfit`` over its C routine, in the same way). It is the
+    package's one product-limit step: the reverse Kaplan-Meier (censoring as the event), the weighted
+    Kaplan-Meier, cox.zph's ``transform = "km"``, the all-cause and censoring curves of the competing-risks
+    engines all call it with their own counts. Arrays of several curves (times x curves) give one curve per
+    column."""
+    nr = np.asarray(n_risk).astype(float)
+    d = np.asarray(n_event).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(d > 0, (nr - d) / nr, 1.0)
         inc = np.where(d > 0, d / (nr * (nr - d)), 0.0)
-    return np.cumprod(factor), np.cumsum(inc)
+    return np.cumprod(factor, axis=0), np.cumsum(inc, axis=0)
 
 
 def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
@@ -671,11 +677,10 @@ def _weighted_km(ts: np.ndarray, es: np.ndarray, ws: np.ndarray, robust: bool, c
     cw = np.add.reduceat((1 - es) * ws, starts)                 # censorings, weighted
     nw = np.cumsum((dw + cw)[::-1])[::-1]                       # weighted number with time >= t
     step = (d0 > 0) & (dw > 0)                                  # R: at least one event with a weight > 0
+    # the product-limit step of km_steps on the weighted counts (Greenwood's sum too), at the times with a step
+    surv, greenwood = km_steps(nw, np.where(step, dw, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(step, dw / nw, 0.0)
-        surv = np.cumprod(1 - h)
-        inc = np.where(step, dw / (nw * (nw - dw)), 0.0)        # Greenwood on the weighted counts
-        greenwood = np.cumsum(inc)
+        h = np.where(step, dw / nw, 0.0)                        # the weighted hazard increments
     if not robust:
         std_err = np.sqrt(greenwood)
         lower, upper = _confint(surv, std_err, conf_type, conf_level)
@@ -976,7 +981,7 @@ def landmark_comparison(km_a: KaplanMeier, km_b: KaplanMeier, t: float,
     sa, sb = float(ra["surv"]), float(rb["surv"])
     se_a, se_b = float(ra["se_surv"]), float(rb["se_surv"])
     diff, se_diff, z_naive = landmark_naive_z(sa, se_a, sb, se_b)
-    zc = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    zc = critical_value(conf_level)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "naive":
             z = z_naive
@@ -989,7 +994,7 @@ def landmark_comparison(km_a: KaplanMeier, km_b: KaplanMeier, t: float,
                 vb = sig_b ** 2 / math.log(sb) ** 2
                 z = np.float64(math.log(-math.log(sb)) - math.log(-math.log(sa))) / np.float64(math.sqrt(va + vb))
     z = float(z)
-    p_value = float(2 * stats.norm.sf(abs(z))) if not math.isnan(z) else math.nan
+    p_value = two_sided_p(z) if not math.isnan(z) else math.nan
     return LandmarkComparison(
         t=float(t), surv_a=sa, lower_a=float(ra["lower"]), upper_a=float(ra["upper"]), se_a=se_a,
         surv_b=sb, lower_b=float(rb["lower"]), upper_b=float(rb["upper"]), se_b=se_b,
@@ -1037,19 +1042,15 @@ def reverse_km_steps(n_risk: np.ndarray, n_event: np.ndarray, n_lost: np.ndarray
     censorings): ``G = prod (1 - c_j / (n_j - d_j))`` and Greenwood's sum ``sum c_j / ((n_j - d_j)(n_j - d_j -
     c_j))`` at each distinct time. :func:`reverse_kaplan_meier` checks its input and calls this; so does the
     synthetic-data generator."""
-    lag = (n_risk - n_event).astype(float)
-    c = n_lost.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(c > 0, 1 - c / lag, 1.0)
-        inc = np.where(c > 0, c / (lag * (lag - c)), 0.0)
-    return np.cumprod(factor), np.cumsum(inc)
+    # the product-limit step of km_steps with censoring as the event and n_j - d_j at risk
+    return km_steps(n_risk - n_event, n_lost)
 
 
 def _reverse_km_from_counts(times, n_risk, n_event, n_lost, conf_level: float) -> pd.DataFrame:
     surv, greenwood = reverse_km_steps(n_risk, n_event, n_lost)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = surv * np.sqrt(greenwood)
-        z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+        z = critical_value(conf_level)
         lower = np.maximum(surv - z * se, 0.0)
         upper = np.minimum(surv + z * se, 1.0)
     lower[se == 0] = 0.0

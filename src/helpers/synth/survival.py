@@ -56,7 +56,9 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from helpers.stats.cox import cox_kernel, hazard_ratio_wald, sort_for_cox
+from helpers.stats.descriptive import type7_quartiles
 from helpers.stats.hypothesis_tests import rank_sum_p_kernel
+from helpers.stats.normal import two_sided_p
 from helpers.stats.rmst import rmst_difference_test, rmst_kernel
 from helpers.stats.survival import (_confint, _distinct_times, _minmin, _prodlim_quantile, km_steps,
                                     landmark_naive_z, logrank_kernel, reverse_km_steps)
@@ -213,7 +215,7 @@ def landmark_p(time: np.ndarray, event: np.ndarray, group: np.ndarray, t: float)
     _, se_diff, z = landmark_naive_z(est[0], se[0], est[1], se[1])
     if not np.isfinite(se_diff) or se_diff <= 0:
         return math.nan
-    return float(2 * ndtr(-abs(float(z))))
+    return two_sided_p(float(z))
 
 
 # ================================================================================================ targets
@@ -618,7 +620,7 @@ class Analyses:
                         continue
                     sel = g == self.d.arm_codes.index(grp) if grp in self.d.arm_codes else np.ones(len(g), bool)
                     if observed:  # quartiles (R's type 7) of the observed times, events and censorings alike
-                        q1, med, q3 = np.quantile(time[sel], (0.25, 0.5, 0.75))
+                        q1, med, q3 = type7_quartiles(time[sel])
                     elif self.smooth:
                         ut, surv = reverse_km_curve(time[sel], event[sel])
                         q1, med, q3 = (crossing(ut, surv, 1 - p, strict=True) for p in (0.25, 0.5, 0.75))
