@@ -142,6 +142,7 @@ import pandas as pd
 from scipy import linalg, special, stats
 
 from helpers.stats.cox import CoxResult
+from helpers.stats.glm import logistic_irls, non_aliased_columns
 
 __all__ = [
     "METHODS",
@@ -161,7 +162,6 @@ _LINDEP_MAXCOR = 0.99       # remove.lindep(maxcor = 0.99)
 _CONSTANT_VAR = 1000 * _EPS  # edit.setup: var < 1000 * .Machine$double.eps
 _COLLINEAR = 0.999          # find.collinear(threshold = 0.999)
 _QR_TOL = 1e-7              # lm.fit's tol
-_GLM_EPSILON, _GLM_MAXIT = 1e-8, 25   # glm.control()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,25 +305,6 @@ def _remove_lindep(x: np.ndarray, y: np.ndarray, ry: np.ndarray, eps: float = _L
     return out
 
 
-def _non_aliased(x: np.ndarray, tol: float = _QR_TOL) -> np.ndarray:
-    """Columns lm.fit's pivoting QR keeps (an aliased column's norm after projection < tol x its norm)."""
-    kept: list[int] = []
-    basis = np.zeros_like(x, dtype=float)
-    for j in range(x.shape[1]):
-        v = x[:, j].astype(float)
-        norm0 = np.linalg.norm(v)
-        if norm0 == 0:
-            continue
-        q = basis[:, :len(kept)]
-        for _ in range(2):
-            v = v - q @ (q.T @ v)
-        norm1 = np.linalg.norm(v)
-        if norm1 >= tol * norm0:
-            basis[:, len(kept)] = v / norm1
-            kept.append(j)
-    return np.array(kept, dtype=int)
-
-
 def _estimice(X: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray, int, float]:
     """mice:::estimice(ls.meth = "qr"): coefficients, (X'X)^-1, df = max(n - p, 1) and the residual SS."""
     n, p = X.shape
@@ -338,7 +319,7 @@ def _estimice(X: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, n
         rss = float(np.sum((y - X @ coef) ** 2))
         return coef, v, df, rss
     # rank deficient: aliased coefficients 0 (mice's rank.adjust), ridge-penalised inverse
-    kept = _non_aliased(X)
+    kept = np.array(non_aliased_columns(X, _QR_TOL), dtype=int)
     coef = np.zeros(p)
     if len(kept):
         coef[kept] = np.linalg.lstsq(X[:, kept], y, rcond=None)[0]
@@ -425,48 +406,6 @@ def _augment(y: np.ndarray, ry: np.ndarray, x: np.ndarray, wy: np.ndarray):
             np.concatenate([np.ones(len(y)), np.full(nr, (p + 1) / nr)]))
 
 
-def _logit_linkinv(eta: np.ndarray) -> np.ndarray:
-    # binomial()$linkinv: exp(eta) / (1 + exp(eta)), with eta clamped as R's C code does
-    tmp = np.where(eta < -30, _EPS, np.where(eta > 30, 1 / _EPS, np.exp(np.clip(eta, -30, 30))))
-    return tmp / (1 + tmp)
-
-
-def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
-    opexp = 1 + np.exp(np.clip(eta, -30, 30))
-    return np.where((eta > 30) | (eta < -30), _EPS, np.exp(np.clip(eta, -30, 30)) / (opexp * opexp))
-
-
-def _glm_logit(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """glm.fit(family = quasibinomial, weights = w): IRLS from R's start, convergence |dev - dev_old| /
-    (|dev| + 0.1) < 1e-8, at most 25 iterations. Returns (coef, cov.unscaled, iterations); cov.unscaled is
-    (X'WX)^-1 with the working weights of the last iteration, as summary.glm takes it from the last QR."""
-    def deviance(mu):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(y == 1, -2 * np.log(mu), np.where(y == 0, -2 * np.log(1 - mu),
-                         2 * (y * np.log(y / mu) + (1 - y) * np.log((1 - y) / (1 - mu)))))
-        return float(np.sum(w * r))
-
-    mu = (w * y + 0.5) / (w + 1)
-    eta = np.log(mu / (1 - mu))
-    dev_old = deviance(mu)
-    coef = np.zeros(X.shape[1])
-    r = None
-    for it in range(1, _GLM_MAXIT + 1):
-        mu_eta = _logit_mu_eta(eta)
-        z = eta + (y - mu) / mu_eta
-        wt = np.sqrt(w * mu_eta ** 2 / (mu * (1 - mu)))
-        q, r = np.linalg.qr(X * wt[:, None])
-        coef = np.linalg.solve(r, q.T @ (z * wt))
-        eta = X @ coef
-        mu = _logit_linkinv(eta)
-        dev = deviance(mu)
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < _GLM_EPSILON:
-            break
-        dev_old = dev
-    rinv = np.linalg.inv(r)
-    return coef, rinv @ rinv.T, it
-
-
 def _impute_logreg(y, ry, x, wy, rng) -> np.ndarray:
     y, ry, x, wy, w = _augment(y, ry, x, wy)
     X = np.column_stack([np.ones(len(y)), x])
@@ -474,7 +413,9 @@ def _impute_logreg(y, ry, x, wy, rng) -> np.ndarray:
     levels = np.unique(yo)
     if len(levels) < 2:           # one category observed: nothing to model
         return np.full(int(wy.sum()), levels[0] if len(levels) else 0.0)
-    coef, cov, _ = _glm_logit(X[ry], (yo == levels[-1]).astype(float), w[ry])
+    # mice's glm.fit(family = quasibinomial, weights = w): the package's one logistic IRLS
+    fit = logistic_irls(X[ry], (yo == levels[-1]).astype(float), w[ry], cov_unscaled=True)
+    coef, cov = fit.coef, fit.cov_unscaled
     beta = coef + _lower_cholesky(cov) @ rng.standard_normal(X.shape[1])
     p = 1 / (1 + np.exp(-(X[wy] @ beta)))
     second = rng.random(len(p)) <= p

@@ -109,6 +109,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats.design import treatment_dummies
+from helpers.stats.glm import logistic_irls, non_aliased_columns
 
 __all__ = [
     "CONVENTIONS",
@@ -121,13 +122,7 @@ __all__ = [
 
 _ORDERS = ("largest", "smallest", "data")
 
-# Constants of R's binomial family (src/library/stats/src/family.c) and glm.control().
 _DBL_EPSILON = np.finfo(float).eps
-_THRESH = 30.0
-_MTHRESH = -30.0
-_INVEPS = 1.0 / _DBL_EPSILON
-_GLM_EPSILON = 1e-8
-_GLM_MAXIT = 25
 _QR_TOL = 1e-11  # min(1e-7, epsilon / 1000), the tolerance glm.fit passes to its QR
 
 
@@ -166,54 +161,6 @@ def _design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarra
     return np.column_stack(columns), names
 
 
-def _non_aliased_columns(x: np.ndarray, tol: float = _QR_TOL) -> list[int]:
-    """Indices of the columns R's pivoting QR keeps: a column is aliased (NA coefficient in R)
-    when its norm after projection on the previously kept columns is below ``tol`` times its
-    original norm."""
-    kept: list[int] = []
-    # the orthonormal basis grows in place (column-major, preallocated): no copy of it per column
-    basis = np.zeros((x.shape[0], x.shape[1]), order="F")
-    for j in range(x.shape[1]):
-        v = x[:, j].astype(float)
-        norm0 = np.linalg.norm(v)
-        if norm0 == 0.0:
-            continue
-        q = basis[:, :len(kept)]
-        for _ in range(2):  # re-orthogonalise once for stability
-            v = v - q @ (q.T @ v)
-        norm1 = np.linalg.norm(v)
-        if norm1 < tol * norm0:
-            continue
-        basis[:, len(kept)] = v / norm1
-        kept.append(j)
-    return kept
-
-
-def _linkinv(eta: np.ndarray) -> np.ndarray:
-    tmp = np.where(eta < _MTHRESH, _DBL_EPSILON, np.where(eta > _THRESH, _INVEPS, np.exp(np.clip(eta, _MTHRESH, _THRESH))))
-    return tmp / (1.0 + tmp)
-
-
-def _mu_eta(eta: np.ndarray) -> np.ndarray:
-    opexp = 1.0 + np.exp(np.clip(eta, _MTHRESH, _THRESH))
-    out = np.exp(np.clip(eta, _MTHRESH, _THRESH)) / (opexp * opexp)
-    return np.where((eta > _THRESH) | (eta < _MTHRESH), _DBL_EPSILON, out)
-
-
-def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    with np.errstate(divide="ignore"):
-        return float(np.sum(np.where(y == 1.0, -2.0 * np.log(mu), -2.0 * np.log(1.0 - mu))))
-
-
-def _linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    # Accumulate column by column so that identical rows give bit-identical predictions
-    # (a BLAS matrix-vector product may sum different rows in different orders).
-    eta = np.zeros(x.shape[0])
-    for j in range(x.shape[1]):
-        eta += x[:, j] * beta[j]
-    return eta
-
-
 def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[str]) -> pd.Series:
     """Fitted probabilities of an unpenalised logistic regression, as R's ``glm(family = binomial)``.
 
@@ -238,7 +185,7 @@ def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[s
 
     Notes
     -----
-    The fit follows ``stats::glm.fit``: start at ``mu = (y + 0.5) / 2``; each iteration solves the
+    The fit is :func:`helpers.stats.glm.logistic_irls`, which follows ``stats::glm.fit``: start at ``mu = (y + 0.5) / 2``; each iteration solves the
     weighted least-squares problem with working response ``z = eta + (y - mu) / mu'(eta)`` and
     weights ``mu'(eta)^2 / (mu (1 - mu))``; stop when ``|dev - dev_old| / (|dev| + 0.1) < 1e-8`` or
     after 25 iterations. The inverse link and its derivative are clamped like R's C code
@@ -262,7 +209,7 @@ def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[s
     if len(covariates) == 0:
         warnings.warn("no covariates given: every unit gets the same propensity score", stacklevel=2)
     x_full, names = _design_matrix(data, list(covariates))
-    kept = _non_aliased_columns(x_full)
+    kept = non_aliased_columns(x_full, _QR_TOL)
     dropped = [names[j] for j in range(len(names)) if j not in kept]
     if dropped:
         warnings.warn(
@@ -273,36 +220,8 @@ def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[s
     x = x_full[:, kept]
     y = t.astype(float)
 
-    mustart = (y + 0.5) / 2.0
-    eta = np.log(mustart / (1.0 - mustart))
-    mu = _linkinv(eta)
-    devold = _deviance(y, mu)
-    beta = None
-    beta_old = None
-    converged = False
-    for _ in range(_GLM_MAXIT):
-        mu_eta = _mu_eta(eta)
-        good = mu_eta != 0.0
-        z = eta[good] + (y[good] - mu[good]) / mu_eta[good]
-        w = np.sqrt(mu_eta[good] ** 2 / (mu[good] * (1.0 - mu[good])))
-        beta, *_ = np.linalg.lstsq(x[good] * w[:, None], z * w, rcond=None)
-        eta = _linear_predictor(x, beta)
-        mu = _linkinv(eta)
-        dev = _deviance(y, mu)
-        halvings = 0
-        while not math.isfinite(dev):  # R's "inner loop 1": step halving
-            if beta_old is None or halvings >= _GLM_MAXIT:
-                raise ValueError("the logistic regression diverged (non-finite deviance)")
-            halvings += 1
-            beta = (beta + beta_old) / 2.0
-            eta = _linear_predictor(x, beta)
-            mu = _linkinv(eta)
-            dev = _deviance(y, mu)
-        if abs(dev - devold) / (abs(dev) + 0.1) < _GLM_EPSILON:
-            converged = True
-            break
-        devold = dev
-        beta_old = beta
+    fit = logistic_irls(x, y)
+    converged, mu = fit.converged, fit.fitted
     if not converged:
         warnings.warn(
             "glm.fit: algorithm did not converge (as R would warn); the propensity model may suffer "
