@@ -115,6 +115,8 @@ __all__ = [
     "CONVENTIONS",
     "resolve_convention",
     "MatchResult",
+    "propensity_design",
+    "propensity_kernel",
     "propensity_scores",
     "nearest_neighbor_match",
     "match_cohort",
@@ -129,7 +131,7 @@ _QR_TOL = 1e-11  # min(1e-7, epsilon / 1000), the tolerance glm.fit passes to it
 # ----------------------------------------------------------------------------------------------
 # Propensity score
 # ----------------------------------------------------------------------------------------------
-def _design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+def propensity_design(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
     """Build R's ``model.matrix(~ covariates)``: an intercept plus treatment-contrast dummies
     (:func:`helpers.stats.design.treatment_dummies`, the project's one dummy coder)."""
     columns = [np.ones(len(data))]
@@ -159,6 +161,16 @@ def _design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarra
         columns += list(dummies.T)
         names += [f"{cov}{level}" for level in coded]
     return np.column_stack(columns), names
+
+
+def propensity_kernel(x_full: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[int], bool]:
+    """The propensity fit on a design from :func:`propensity_design` and a 0/1 treatment: R's aliased columns
+    dropped (``glm.fit``'s QR tolerance), then :func:`helpers.stats.glm.logistic_irls`. Returns the fitted
+    probabilities, the kept columns and whether IRLS converged. :func:`propensity_scores` checks its input and
+    calls this; so does the synthetic-data generator when it designs the matched cohort."""
+    kept = non_aliased_columns(x_full, _QR_TOL)
+    fit = logistic_irls(x_full[:, kept], y)
+    return fit.fitted, kept, fit.converged
 
 
 def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[str]) -> pd.Series:
@@ -208,8 +220,8 @@ def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[s
     t = _as_treatment_array(treated, len(data), data.index)
     if len(covariates) == 0:
         warnings.warn("no covariates given: every unit gets the same propensity score", stacklevel=2)
-    x_full, names = _design_matrix(data, list(covariates))
-    kept = non_aliased_columns(x_full, _QR_TOL)
+    x_full, names = propensity_design(data, list(covariates))
+    mu, kept, converged = propensity_kernel(x_full, t.astype(float))
     dropped = [names[j] for j in range(len(names)) if j not in kept]
     if dropped:
         warnings.warn(
@@ -217,11 +229,6 @@ def propensity_scores(data: pd.DataFrame, treated: pd.Series, covariates: list[s
             f"NA coefficients for them: {dropped}",
             stacklevel=2,
         )
-    x = x_full[:, kept]
-    y = t.astype(float)
-
-    fit = logistic_irls(x, y)
-    converged, mu = fit.converged, fit.fitted
     if not converged:
         warnings.warn(
             "glm.fit: algorithm did not converge (as R would warn); the propensity model may suffer "
