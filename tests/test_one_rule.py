@@ -106,3 +106,20 @@ def test_logistic_irls_by_hand_saturated_model():
 def test_non_aliased_columns_drops_a_copy_and_a_constant_zero():
     x = np.column_stack([np.ones(4), [0, 1, 0, 1], [0, 2, 0, 2], np.zeros(4), [1, 1, 0, 0]])
     assert non_aliased_columns(x, 1e-11) == [0, 1, 4]
+
+
+def test_product_limit_by_hand_and_as_kaplan_meier():
+    """RMST's curve without bands: times 1, 2, 3 with 4, 3, 2 at risk and 0, 1, 2 deaths give S = 1, 2/3, 0;
+    each observation's index into the distinct times; and the same numbers as kaplan_meier on random data."""
+    from helpers.stats.survival import kaplan_meier, product_limit
+
+    times, d, n, surv, inv = product_limit(np.array([3.0, 1.0, 3.0, 2.0]), np.array([1.0, 0.0, 1.0, 1.0]))
+    assert times.tolist() == [1.0, 2.0, 3.0] and n.tolist() == [4.0, 3.0, 2.0] and d.tolist() == [0.0, 1.0, 2.0]
+    assert np.allclose(surv, [1.0, 2 / 3, 0.0]) and inv.tolist() == [2, 0, 2, 1]
+    rng = np.random.default_rng(5)
+    t = np.round(rng.exponential(5, 500), 1)
+    e = (rng.random(500) < 0.6).astype(float)
+    times, d, n, surv, inv = product_limit(t, e)
+    km = kaplan_meier(t, e)
+    assert np.array_equal(times, km.time) and np.array_equal(surv, km.surv) and np.array_equal(n, km.n_risk)
+    assert np.array_equal(times[inv], t)

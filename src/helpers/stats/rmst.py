@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats.normal import critical_value, two_sided_p
-from helpers.stats.survival import kaplan_meier
+from helpers.stats.survival import product_limit
 
 __all__ = [
     "RMSTEstimate",
@@ -90,12 +90,10 @@ def _clean(time, event) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _km(t: np.ndarray, e: np.ndarray):
-    """Distinct times, deaths, numbers at risk and KM survival just after each distinct time (from
-    :func:`helpers.stats.survival.kaplan_meier`, the one Kaplan-Meier of the package), and the index of each
-    observation's distinct time."""
-    km = kaplan_meier(t, e)
-    inv = np.searchsorted(km.time, t)
-    return km.time, km.n_event.astype(float), km.n_risk.astype(float), km.surv, inv
+    """Distinct times, deaths, numbers at risk and KM survival just after each distinct time, and the index of
+    each observation's distinct time (:func:`helpers.stats.survival.product_limit`: the package's one
+    Kaplan-Meier step, without the bands RMST does not use)."""
+    return product_limit(t, e)
 
 
 def _areas_after(ut: np.ndarray, surv: np.ndarray, tau: float) -> tuple[float, np.ndarray]:

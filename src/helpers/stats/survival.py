@@ -448,6 +448,21 @@ def km_steps(n_risk: np.ndarray, n_event: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.cumprod(factor, axis=0), np.cumsum(inc, axis=0)
 
 
+def product_limit(t: np.ndarray, e: np.ndarray):
+    """The Kaplan-Meier curve without its bands, for engines that need only ``S`` (RMST and its pseudo-values):
+    distinct times, events, numbers at risk (floats), ``S`` just after each time (:func:`km_steps`, so exactly
+    :func:`kaplan_meier`'s ``surv``) and the index of each observation's distinct time. ``t`` and ``e`` are
+    checked arrays (the caller checks them). One stable sort; no search."""
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    times, n_risk, n_event, _, starts = _distinct_sorted(ts, e[order])
+    first = np.zeros(len(ts), dtype=np.int64)
+    first[starts[1:]] = 1
+    inv = np.empty(len(ts), dtype=np.int64)
+    inv[order] = np.cumsum(first)                 # each sorted row's distinct time, back in the input order
+    return times, n_event.astype(float), n_risk.astype(float), km_steps(n_risk, n_event)[0], inv
+
+
 def _km_from_counts(times, n_risk, n_event, n_censor, n: int, conf_type: str, conf_level: float) -> KaplanMeier:
     surv, greenwood = km_steps(n_risk, n_event)
     std_err = np.sqrt(greenwood)
