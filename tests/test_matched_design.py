@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from helpers.analyses.cohorts import match_study, matching_settings
 from helpers.analyses.table1 import baseline_table
@@ -14,6 +13,7 @@ from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column, load_patients
 from helpers.study.published import load_published
 from helpers.study.spec import load_spec
+from helpers.synth.assumptions import load_assumptions
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.reconstruct import Seed000Reconstruction
 
@@ -23,15 +23,12 @@ STUDY = "erhcc_hait_mp"
 @pytest.fixture(scope="module")
 def start():
     spec = load_spec(STUDY)
-    assume = yaml.safe_load((spec.folder / "reconstruction.yaml").read_text(encoding="utf-8"))
+    assume = load_assumptions(spec)
     rec = Seed000Reconstruction(spec, assume, load_published(spec))
     cont = {v: rec.continuous_values(v) for v in spec.table1.variables if not spec.variables[v].is_categorical}
     cats = {v: rec.category_lists(v) for v in spec.table1.variables if spec.variables[v].is_categorical}
     frame = rec.candidate(cont, cats, np.random.default_rng(7))
-    counts = {(v, a): rec.counts("matched", v, a) for v in spec.matching.covariates for a in rec.arms
-              if spec.variables[v].is_categorical or analysis_column(spec, v) != v}
-    quartiles = {(v, a): np.array(rec.quartiles("matched", v, a)) for v in spec.matching.covariates for a in rec.arms
-                 if not spec.variables[v].is_categorical and analysis_column(spec, v) == v}
+    counts, quartiles = rec.matched_design_targets()
     return spec, rec, frame, counts, quartiles
 
 

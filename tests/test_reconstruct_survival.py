@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from helpers.synth import survival as rs
+from helpers.synth.assumptions import load_assumptions
 from helpers.analyses.cohorts import match_study, matching_settings
 from helpers.stats.cox import cox_fit
 from helpers.study.patients import load_patients
@@ -159,7 +159,7 @@ def test_report_values_agree_with_the_book_helpers(study):
     cohorts = {"primary": data}
     if spec.matching is not None:
         cohorts["matched"] = match_study(data, spec, matching_settings(spec)).data
-    conf = yaml.safe_load((spec.folder / "reconstruction.yaml").read_text(encoding="utf-8"))["survival"]
+    conf = load_assumptions(spec)["survival"]
     followup = conf.get("followup_definition", "reverse_km")
     checked = 0
     for r in report[~report["analysis"].isin(["table1", "psm"])].itertuples():
@@ -336,7 +336,7 @@ def test_default_data_carry_the_key_survival_claims(study):
     of no effect, same side of the threshold), except the documented ones; and the book's multivariable models
     select the paper's variables (each candidate's univariate p on the paper's side of the entry threshold)."""
     spec, data = study
-    conf = yaml.safe_load((spec.folder / "reconstruction.yaml").read_text(encoding="utf-8"))["survival"]
+    conf = load_assumptions(spec)["survival"]
     df = pd.read_csv(spec.patients_file, dtype=str, keep_default_na=False)
     import dataclasses
 

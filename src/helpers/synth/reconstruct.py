@@ -33,18 +33,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from helpers.stats import hypothesis_tests as ht
 from helpers.stats.descriptive import QUARTILE_PROBS, type7_quartiles
 from helpers.stats.hypothesis_tests import rank_sum_p_kernel
 from helpers.stats.matching import match_cohort
-from helpers.study.patients import analysis_column, cut_variable
+from helpers.study.patients import analysis_column
 from helpers.study.published import load_published
+from helpers.synth.assumptions import AssumptionsError, load_assumptions
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
 from helpers.synth.survival import add_survival_endpoints
-from helpers.study.spec import StudySpec, load_spec
+from helpers.study.spec import SpecError, StudySpec, load_spec
 
 
 
@@ -419,15 +419,23 @@ class Seed000Reconstruction:
         df = df.drop(columns="designated_matched")
         return df, _report_frame(self.targets)
 
+    def matched_design_targets(self) -> tuple[dict, dict]:
+        """The paper's matched column as the design aims at it: per (matching covariate, arm) the published level
+        counts of a categorical (or categorised) covariate, and the published quartiles of a continuous one."""
+        ms = self.spec.matching
+        counted = {v: self.spec.variables[v].is_categorical or analysis_column(self.spec, v) != v
+                   for v in ms.covariates}
+        counts = {(v, a): self.counts("matched", v, a) for v in ms.covariates for a in self.arms if counted[v]}
+        quartiles = {(v, a): np.array(self.quartiles("matched", v, a)) for v in ms.covariates for a in self.arms
+                     if not counted[v]}
+        return counts, quartiles
+
     def design_matched_cohort(self, df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Rearrange the matching covariates so that the spec's own propensity model and matching select the
         paper's matched column, then give the matched patients the designated values of the other variables
         (:class:`helpers.synth.matched_design.MatchedCohortDesign`)."""
         ms = self.spec.matching
-        counts = {(v, a): self.counts("matched", v, a) for v in ms.covariates for a in self.arms
-                  if self.spec.variables[v].is_categorical or analysis_column(self.spec, v) != v}
-        quartiles = {(v, a): np.array(self.quartiles("matched", v, a)) for v in ms.covariates for a in self.arms
-                     if not self.spec.variables[v].is_categorical and analysis_column(self.spec, v) == v}
+        counts, quartiles = self.matched_design_targets()
         design = MatchedCohortDesign(self.spec, df, self.typed(df), counts, quartiles, self.m[self.spec.arm.experimental])
         design.spread_other_patients()
         design.search(rng, int(self.assume.get("matching_search_steps", 0)),
@@ -644,7 +652,7 @@ def matched_cohort_report(spec: StudySpec, path: Path, published: pd.DataFrame) 
 def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.DataFrame]:
     """Write the synthetic ``patients.csv`` and ``reconstruction_report.csv`` of a study; return the CSV path."""
     spec = load_spec(study_id)
-    assumptions = yaml.safe_load((spec.folder / "reconstruction.yaml").read_text(encoding="utf-8"))
+    assumptions = load_assumptions(spec)
     published = load_published(spec)
     df, report = RECONSTRUCTORS[study_id](spec, assumptions, published).build()
     rng = np.random.default_rng([int(assumptions["seed"]), 99])
@@ -697,6 +705,13 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"error: no reconstruction for study '{study}'{did_you_mean(study, list(RECONSTRUCTORS))} "
                   f"(known: {', '.join(RECONSTRUCTORS)})", file=sys.stderr)
+            return 2
+        # every study's assumptions checked before any is generated: a misspelled key fails at once, not
+        # minutes later, and nothing is written
+        try:
+            load_assumptions(load_spec(study))
+        except (AssumptionsError, SpecError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
     outs = [args.out_dir / study if args.out_dir else None for study in args.studies]
     jobs = args.jobs or min(len(args.studies), os.cpu_count() or 1)
