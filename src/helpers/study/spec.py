@@ -25,11 +25,14 @@ CONTINUOUS_SUMMARIES = ("median_iqr", "mean_sd")
 class SpecError(ValueError):
     """A study specification is malformed.  ``problems`` lists every problem found."""
 
+    #: what the file is, in the message ("3 problem(s) in the study specification")
+    what = "the study specification"
+
     def __init__(self, path: Path | str, problems: list[str]):
         self.path = str(path)
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{self.path}: {len(self.problems)} problem(s) in the study specification:\n{lines}")
+        super().__init__(f"{self.path}: {len(self.problems)} problem(s) in {self.what}:\n{lines}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from helpers.study.schema import did_you_mean
-from helpers.study.spec import read_yaml_with_lines
+from helpers.study.spec import SpecError, read_yaml_with_lines
 
 __all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "load_assumptions", "check_assumptions"]
 
@@ -55,14 +55,10 @@ ASSUMPTION_KEYS: dict[str, Any] = {
 }
 
 
-class AssumptionsError(ValueError):
+class AssumptionsError(SpecError):
     """``reconstruction.yaml`` is malformed.  ``problems`` lists every problem found."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = list(problems)
-        listed = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{self.path}: {len(self.problems)} problem(s) in the reconstruction assumptions:\n{listed}")
+    what = "the reconstruction assumptions"
 
 
 def _key_path(loc: tuple) -> str:
