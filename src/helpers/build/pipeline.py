@@ -88,6 +88,31 @@ def parse_assignments(items: list[str]) -> dict:
     return out
 
 
+def _refused(errors: list[str]) -> int:
+    """Print every error of a refused run and return its exit status (2: nothing was executed)."""
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    print("error: nothing was executed", file=sys.stderr)
+    return 2
+
+
+def _empty_folder(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def _take_outputs(runs, staging: Path, book: Path, results: Path) -> None:
+    """Copy the executed notebooks of ``runs`` from ``staging`` into ``book``, and replace ``results`` with the
+    staging results (only after every notebook has run: a failed run leaves the previous outputs)."""
+    for run in runs:
+        target = book / run.study_id / f"{run.chapter}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
+    shutil.rmtree(results, ignore_errors=True)
+    shutil.copytree(staging / "results", results)
+
+
 def build_run(output: Path, parameters: dict, strict: bool = True, log=print) -> int:
     """Re-run the whole book with changed parameters into ``output`` (``output/html``, ``output/results``).
 
@@ -100,14 +125,9 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     studies = sorted({r.study_id for r in runs})
     errors = check_parameter_names(parameters, runs) or validate(studies, parameters=parameters)
     if errors:
-        for e in errors:
-            print(f"error: {e}", file=sys.stderr)
-        print("error: nothing was executed", file=sys.stderr)
-        return 2
+        return _refused(errors)
     output = Path(output).resolve()
-    project = output / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
+    project = _empty_folder(output / "project")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, project / name)
     shutil.copytree(BOOK_DIR, project / "book", ignore=shutil.ignore_patterns("*.ipynb"))
@@ -117,18 +137,11 @@ def build_run(output: Path, parameters: dict, strict: bool = True, log=print) ->
     # book/performance.md includes the benchmark tables
     (project / "benchmarks").mkdir()
     shutil.copy2(ROOT / "benchmarks" / "README.md", project / "benchmarks" / "README.md")
-    staging = output / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = _empty_folder(output / ".staging")
     try:
         log(f"executing {len(runs)} notebooks with {parameters}")
         execute(runs, staging, parameters=parameters, log=log)
-        for run in runs:
-            target = project / "book" / run.study_id / f"{run.chapter}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
-        shutil.rmtree(output / "results", ignore_errors=True)
-        shutil.copytree(staging / "results", output / "results")
+        _take_outputs(runs, staging, project / "book", output / "results")
         built = jupyter_book_html(project, strict=strict)
         publish_results(built, output / "results")  # the unrounded results tables (aggregates), downloadable
         shutil.rmtree(output / "html", ignore_errors=True)
@@ -159,25 +172,15 @@ def run_pages(output: Path, pages: list[str], parameters: dict, log=print) -> in
         errors = check_parameter_names(parameters, runs) or validate(sorted({r.study_id for r in runs}),
                                                                      parameters=parameters)
     if errors:
-        for e in errors:
-            print(f"error: {e}", file=sys.stderr)
-        print("error: nothing was executed", file=sys.stderr)
-        return 2
+        return _refused(errors)
     output = Path(output).resolve()
-    staging = output / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = _empty_folder(output / ".staging")
     try:
         execute(sorted(runs, key=every.index), staging, parameters=parameters, log=log)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for run in runs:
-        target = output / "book" / run.study_id / f"{run.chapter}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(staging / "book" / run.study_id / f"{run.chapter}.ipynb", target)
-    shutil.rmtree(output / "results", ignore_errors=True)
-    shutil.copytree(staging / "results", output / "results")
+    _take_outputs(runs, staging, output / "book", output / "results")
     shutil.rmtree(staging, ignore_errors=True)
     log(f"executed {len(runs)} page(s) with {parameters}: notebooks in {output / 'book'}, results in "
         f"{output / 'results'} (the default book is untouched)")

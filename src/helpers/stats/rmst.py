@@ -137,10 +137,19 @@ class RMSTWarning(UserWarning):
     """tau lies beyond the last observed time of a curve that has not reached 0."""
 
 
-def _check_tau_beyond(ut: np.ndarray, surv: np.ndarray, tau: float) -> None:
+def _curve_to_tau(t: np.ndarray, e: np.ndarray, tau):
+    """The checked front of :func:`rmst` and :func:`rmst_pseudo_values` on cleaned ``t``, ``e``: tau > 0, the KM
+    steps (:func:`_km`), and an :class:`RMSTWarning` when tau lies beyond a last time that is censored.
+    Returns (tau, distinct times, deaths, numbers at risk, survival, index of each observation's time)."""
+    tau = float(tau)
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    ut, d, nrisk, surv, inv = _km(t, e)
     if tau > ut[-1] and surv[-1] > 0:
+        # stacklevel 3: the warning names the user's call of rmst / rmst_pseudo_values
         warnings.warn(f"tau = {tau:g} is beyond the largest observed time {ut[-1]:g} (censored): the Kaplan-Meier "
                       "curve is carried forward flat from there, as R does", RMSTWarning, stacklevel=3)
+    return tau, ut, d, nrisk, surv, inv
 
 
 @dataclass(frozen=True)
@@ -175,11 +184,7 @@ def rmst(time, event, tau: float, conf_level: float = 0.95) -> RMSTEstimate:
     such a tau instead.
     """
     t, e = _clean(time, event)
-    tau = float(tau)
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    ut, d, nrisk, surv, _ = _km(t, e)
-    _check_tau_beyond(ut, surv, tau)
+    tau, ut, d, nrisk, surv, _ = _curve_to_tau(t, e, tau)
     total, var = rmst_kernel(ut, nrisk, d, surv, tau)
     se = math.sqrt(var)
     q = critical_value(conf_level)
@@ -369,11 +374,7 @@ def rmst_pseudo_values(time, event, tau: float) -> np.ndarray:
     :class:`RMSTWarning` and the curve carried forward flat, as R does.
     """
     t, e = _clean(time, event)
-    tau = float(tau)
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    ut, d, nrisk, surv, inv = _km(t, e)
-    _check_tau_beyond(ut, surv, tau)
+    tau, ut, d, nrisk, surv, inv = _curve_to_tau(t, e, tau)
     total, after = _areas_after(ut, surv, tau)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_nd = np.where(nrisk - d == 0, 0.0, 1.0 / (nrisk - d))

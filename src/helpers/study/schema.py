@@ -51,6 +51,18 @@ def _no_yaml_booleans(value: Any, what: str) -> Any:
     return value
 
 
+def _codes_not_booleans(value: Any, what: str) -> Any:
+    """``{code: label}`` (or a list of codes) of arms or levels, with no code or label read as a boolean."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_yaml_booleans(k, f"{what} code")
+            _no_yaml_booleans(v, f"{what} label")
+    elif isinstance(value, list):
+        for v in value:
+            _no_yaml_booleans(v, f"{what} code")
+    return value
+
+
 class Citation(_Strict):
     """The paper a study reproduces, as a reference list prints it."""
 
@@ -149,11 +161,7 @@ class ArmSection(_Strict):
     @field_validator("levels", mode="before")
     @classmethod
     def _codes(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                _no_yaml_booleans(k, "arm code")
-                _no_yaml_booleans(v, "arm label")
-        return value
+        return _codes_not_booleans(value, "arm")
 
     @field_validator("reference", mode="before")
     @classmethod
@@ -200,14 +208,7 @@ class VariableSection(_Strict):
     @field_validator("levels", mode="before")
     @classmethod
     def _codes(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                _no_yaml_booleans(k, "level code")
-                _no_yaml_booleans(v, "level label")
-        elif isinstance(value, list):
-            for v in value:
-                _no_yaml_booleans(v, "level code")
-        return value
+        return _codes_not_booleans(value, "level")
 
     @field_validator("missing_codes", mode="before")
     @classmethod

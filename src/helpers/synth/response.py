@@ -166,19 +166,21 @@ def ae_terms(published: pd.DataFrame) -> list[str]:
     return terms
 
 
-def _allocate(members: np.ndarray, capacity: dict[str, int], taken: dict[str, set], rng: np.random.Generator
-              ) -> dict[str, set]:
-    """Give every patient of ``members`` at least one slot, then use up every term's ``capacity`` inside ``members``.
+def _allocate(members: np.ndarray, capacity: dict[str, int], taken: dict[str, set], rng: np.random.Generator,
+              fill: np.ndarray | None = None, who: str = "adverse events") -> dict[str, set]:
+    """Give every patient of ``members`` at least one slot, then use up every term's ``capacity`` inside ``fill``
+    (default: ``members``).
 
     ``taken[t]`` are patients that already have term ``t`` (excluded from new slots of ``t``).  Terms with the
     most capacity left are used first for coverage, so no term is starved of eligible patients.
     """
+    fill = members if fill is None else fill
     cap = dict(capacity)
     new: dict[str, set] = {t: set() for t in cap}
     for p in rng.permutation(members):
         terms = [t for t in cap if cap[t] > 0 and p not in taken[t]]
         if not terms:
-            raise ValueError("adverse events: not enough events to give every patient one")
+            raise ValueError(f"{who}: not enough events to give every patient one")
         weights = np.array([cap[t] for t in terms], dtype=float)
         t = terms[int(rng.choice(len(terms), p=weights / weights.sum()))]
         new[t].add(int(p))
@@ -186,9 +188,9 @@ def _allocate(members: np.ndarray, capacity: dict[str, int], taken: dict[str, se
     for t in cap:
         if cap[t] <= 0:
             continue
-        free = [int(p) for p in members if int(p) not in taken[t] and int(p) not in new[t]]
+        free = [int(p) for p in fill if int(p) not in taken[t] and int(p) not in new[t]]
         if len(free) < cap[t]:
-            raise ValueError(f"adverse events: term {t} needs {cap[t]} more patients, {len(free)} eligible")
+            raise ValueError(f"{who}: term {t} needs {cap[t]} more patients, {len(free)} eligible")
         new[t] |= set(int(p) for p in rng.choice(free, size=cap[t], replace=False))
     return new
 
@@ -227,23 +229,7 @@ def add_adverse_events(spec, assumptions: dict, published: pd.DataFrame, df: pd.
         covered = set(int(p) for p in s_sev)
         rest = np.array([p for p in s_any if int(p) not in covered], dtype=int)
         # cover the rest of S1 first, then fill remaining mild slots anywhere in S1 (not where severe already)
-        cap = dict(mild_cap)
-        mild: dict[str, set] = {t: set() for t in terms}
-        for p in rng.permutation(rest):
-            cands = [t for t in terms if cap[t] > 0]
-            if not cands:
-                raise ValueError(f"{arm}: not enough any-grade events to cover {n_any} patients")
-            w = np.array([cap[t] for t in cands], dtype=float)
-            t = cands[int(rng.choice(len(cands), p=w / w.sum()))]
-            mild[t].add(int(p))
-            cap[t] -= 1
-        for t in terms:
-            if cap[t] <= 0:
-                continue
-            free = [int(p) for p in s_any if int(p) not in severe[t] and int(p) not in mild[t]]
-            if len(free) < cap[t]:
-                raise ValueError(f"{arm}: term {t} needs {cap[t]} more patients, {len(free)} eligible")
-            mild[t] |= set(int(p) for p in rng.choice(free, size=cap[t], replace=False))
+        mild = _allocate(rest, mild_cap, severe, rng, fill=s_any, who=f"{arm} (any grade)")
         for t in terms:
             for p in sorted(severe[t]):
                 grades[t][p] = 4 if rng.random() < p_grade4 else 3
