@@ -196,8 +196,13 @@ class MatchedCohortDesign:
                     break
                 self.cost()
                 best = None
+                tried = set()   # a swap of two wrong patients touches both: evaluate it once (the same cost)
                 for i in self.wrong():
                     for k, first, second in self.moves_touching(int(i)):
+                        key = (k, *sorted((tuple(first.tolist()), tuple(second.tolist()))))
+                        if key in tried:
+                            continue
+                        tried.add(key)
                         if not self.swap(k, first, second):
                             continue
                         new = self.cost()
