@@ -11,7 +11,7 @@ import yaml
 
 from helpers.study.spec import load_spec
 from helpers.synth import reconstruct
-from helpers.synth.assumptions import ASSUMPTION_KEYS, check_assumptions, load_assumptions
+from helpers.synth.assumptions import ASSUMPTION_KEYS, check_assumptions, load_assumptions, read_for_check
 
 STUDIES = ["erhcc_hait_mp", "haic_after_ab"]
 
@@ -20,7 +20,7 @@ def _check(text: str, variables=("age", "afp"), arms=("HAIT", "HAIT-M-P")) -> li
     from helpers.study.spec import read_yaml_with_lines
 
     _, lines = read_yaml_with_lines(text, "reconstruction.yaml")
-    return check_assumptions(yaml.safe_load(text), lines, list(variables), list(arms))
+    return check_assumptions(read_for_check(text), lines, list(variables), list(arms))
 
 
 @pytest.mark.parametrize("study", STUDIES)
@@ -87,3 +87,47 @@ def test_make_data_stops_before_writing_on_a_typo(tmp_path, monkeypatch, capsys)
     assert "reconstruction.yaml" in err and "survival.survival_sed" in err and "`survival_seed`" in err
     assert not out.exists()
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_value_of_the_wrong_kind_is_refused_with_line_and_kind():
+    problems = _check("seed: 1\nmatching_search_steps: many\nmatching_polish_sweeps: -1\n"
+                      "survival:\n  copula_rho: 1.5\n  dropout: 'no'\n  cutoff: 2025-13-01\n"
+                      "  followup_definition: reverse-km\n  followup_quartiles: {all: [3, 2, 1]}\n")
+    assert problems == [
+        "line 2: matching_search_steps: must be a whole number >= 0, got 'many'",
+        "line 3: matching_polish_sweeps: must be a whole number >= 0, got -1",
+        "line 5: survival.copula_rho: must be a number >= -1 and <= 1, got 1.5",
+        "line 6: survival.dropout: must be true or false, got 'no'",
+        "line 7: survival.cutoff: must be a date (YYYY-MM-DD), got '2025-13-01'",
+        "line 8: survival.followup_definition: must be one of `reverse_km`, `observed`, got 'reverse-km'",
+        "line 9: survival.followup_quartiles.all: must be a list of 3 numbers, not decreasing, got [3, 2, 1]",
+    ]
+
+
+def test_a_boolean_is_not_a_count_and_a_proportion_stays_in_0_1():
+    problems = _check("seed: true\ncategorical:\n  afp: {proportions: {low: 1.2, high: -0.2}}\n")
+    assert problems == [
+        "line 1: seed: must be a whole number >= 0, got True",
+        "line 3: categorical.afp.proportions.low: must be a number >= 0 and <= 1, got 1.2",
+        "line 3: categorical.afp.proportions.high: must be a number >= 0 and <= 1, got -0.2",
+    ]
+
+
+def test_an_arm_named_as_a_value_is_checked_against_the_spec():
+    problems = _check("seed: 1\ncategorical:\n  afp: {proportions: {a: 0.5}, direction: {level: a, higher: HAIT-MP}}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("line 3: categorical.afp.direction.higher: `HAIT-MP` is not an arm")
+    assert "(did you mean `HAIT-M-P`?)" in problems[0]
+
+
+def test_every_leaf_of_the_key_list_has_a_kind():
+    from helpers.synth.assumptions import Value
+
+    def leaves(tree):
+        for v in tree.values():
+            if isinstance(v, dict):
+                yield from leaves(v)
+            else:
+                yield v
+
+    assert all(isinstance(v, Value) for v in leaves(ASSUMPTION_KEYS))

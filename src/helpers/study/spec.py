@@ -548,6 +548,18 @@ _LineLoader.add_constructor("tag:yaml.org,2002:int", _number_as_written(int))
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _number_as_written(float))
 
 
+def date_or_text(loader, node):
+    """A YAML date that is not a date of the calendar (``2025-13-01``) stays text, for the check of its key to
+    refuse with its line; ``yaml.safe_load`` would raise a bare ValueError."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return str(node.value)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", date_or_text)
+
+
 #: Parsed texts (text -> (data, lines)): a chapter's kernel, forked from the warm kernels' zygote, finds its
 #: study's spec parsed already (:func:`preparse_specs`); a text edited since is a new key.
 _PARSED_WITH_LINES: dict[str, tuple[Any, dict[tuple, int]]] = {}

@@ -3,20 +3,26 @@
 The generator reads its assumptions with defaults (``conf.get("draw_steps", 6000)``), so without a check a
 misspelled key (``matching_search_step``) would silently give the default. :func:`load_assumptions` parses the
 file with line numbers and refuses, all at once, every key that is not in :data:`ASSUMPTION_KEYS` with the
-nearest valid one, every variable that is not in the study's spec and every arm that is not one of its arms.
-Values are checked where they are used (a wrong type fails there with its own message).
+nearest valid one, every variable that is not in the study's spec and every arm that is not one of its arms,
+and every value that is not of its key's kind (:class:`Value`: a whole number, a number in a range, true/false,
+a date, one of a few words, a list of numbers), so that ``matching_search_steps: many`` is refused before five
+minutes of generation rather than failing in the middle of it.
 """
 from __future__ import annotations
 
+import datetime as dt
+import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from helpers.study.schema import did_you_mean
-from helpers.study.spec import SpecError, read_yaml_with_lines
+from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
 
-__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "load_assumptions", "check_assumptions"]
+__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "Value", "load_assumptions",
+           "check_assumptions", "read_for_check"]
 
 ASSUMPTIONS_FILE = "reconstruction.yaml"
 
@@ -24,34 +30,93 @@ ASSUMPTIONS_FILE = "reconstruction.yaml"
 #: labels (or ``all``), or any name (levels, category labels), each followed by the sub-tree of every value.
 VARIABLES, ARMS, ANY = "<variable>", "<arm>", "<any>"
 
-_SEARCH = {"block_sweeps": None, "sweeps": None, "draw_steps": None, "anneal": None, "swap_steps": None,
-           "restarts": None, "coefficient_iterations": None}
 
-#: Every key the generator reads (``None``: a value, a dict: its known keys). The comments of each study's
-#: ``reconstruction.yaml`` say what the keys mean; the modules reading them are named here.
+@dataclass(frozen=True)
+class Value:
+    """The kind of value a key takes: ``ok(value)`` is True for a valid value and ``kind`` says in words what is
+    expected (in the refusal)."""
+
+    kind: str
+    ok: Callable[[Any], bool]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def whole(low: int = 0) -> Value:
+    return Value(f"a whole number >= {low}", lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= low)
+
+
+def number(low: float | None = None, high: float | None = None, above: bool = False) -> Value:
+    """A finite number in [low, high] (``above``: greater than ``low``)."""
+    lo = "" if low is None else (f" > {low:g}" if above else f" >= {low:g}")
+    hi = "" if high is None else f"{' and' if lo else ''} <= {high:g}"
+    return Value(f"a number{lo}{hi}", lambda x: _is_number(x) and (low is None or (x > low if above else x >= low))
+                 and (high is None or x <= high))
+
+
+def numbers(length: int, ordered: bool = True) -> Value:
+    """A list of ``length`` numbers (``ordered``: not decreasing)."""
+    what = f"a list of {length} numbers" + (", not decreasing" if ordered else "")
+    return Value(what, lambda x: isinstance(x, list) and len(x) == length and all(map(_is_number, x))
+                 and (not ordered or all(a <= b for a, b in zip(x, x[1:]))))
+
+
+def _is_date(x: Any) -> bool:
+    if isinstance(x, dt.date):
+        return True
+    try:
+        dt.date.fromisoformat(str(x))
+    except ValueError:
+        return False
+    return True
+
+
+FLAG = Value("true or false", lambda x: isinstance(x, bool))
+DATE = Value("a date (YYYY-MM-DD)", _is_date)
+NAME = Value("a name (text)", lambda x: isinstance(x, (str, int, float)) and not isinstance(x, bool))
+#: an arm code of the study's spec (checked against the arms in :func:`check_assumptions`)
+ARM_VALUE = Value("an arm of the study's spec", lambda x: True)
+
+
+def choice(*options: str) -> Value:
+    return Value("one of " + ", ".join(f"`{o}`" for o in options), lambda x: x in options)
+
+
+_SEARCH = {"block_sweeps": whole(), "sweeps": whole(), "draw_steps": whole(), "anneal": number(0),
+           "swap_steps": whole(), "restarts": whole(1), "coefficient_iterations": whole()}
+_PROBABILITY = number(0, 1)
+
+#: Every key the generator reads, with the kind of its value (a :class:`Value`), or a dict of its known keys.
+#: The comments of each study's ``reconstruction.yaml`` say what the keys mean; the modules reading them are
+#: named here.
 ASSUMPTION_KEYS: dict[str, Any] = {
     # helpers.synth.reconstruct (baseline table) and the matched design
-    "seed": None,
-    "arm_sizes": {ARMS: None},
-    "matching_candidates": None,
-    "matching_search_steps": None,
-    "matching_polish_sweeps": None,
-    "matching_search_temperature": None,
-    "continuous": {VARIABLES: {"range": None, "grid": None}},
-    "categorised": {VARIABLES: {"grid": None, "log": None, "ranges": {ANY: None}}},
-    "categorical": {VARIABLES: {"proportions": {ANY: None}, "direction": {"level": None, "higher": None}}},
+    "seed": whole(),
+    "arm_sizes": {ARMS: whole(1)},
+    "matching_candidates": whole(1),
+    "matching_search_steps": whole(),
+    "matching_polish_sweeps": whole(),
+    "matching_search_temperature": number(0),
+    "continuous": {VARIABLES: {"range": numbers(2), "grid": number(0, above=True)}},
+    "categorised": {VARIABLES: {"grid": number(0, above=True), "log": FLAG, "ranges": {ANY: numbers(2)}}},
+    "categorical": {VARIABLES: {"proportions": {ANY: _PROBABILITY},
+                                "direction": {"level": NAME, "higher": ARM_VALUE}}},
     # helpers.synth.survival
     "survival": {
-        "survival_seed": None, "accrual": {"start": None, "end": None}, "cutoff": None,
-        "followup_quartiles": {ARMS: None}, "followup_definition": None, "censoring_by_arm": None,
-        "dropout": None, "dropout_rate": None, "copula_rho": None, "initial_shape": None,
-        "initial_nonprogressors": None, "initial_site_pattern": {"second_only": None, "both": None},
-        "initial_death_without_progression_scale": None, "grid": None, "covariate_model": None,
-        "search": _SEARCH,
+        "survival_seed": whole(), "accrual": {"start": DATE, "end": DATE}, "cutoff": DATE,
+        "followup_quartiles": {ARMS: numbers(3)}, "followup_definition": choice("reverse_km", "observed"),
+        "censoring_by_arm": FLAG, "dropout": FLAG, "dropout_rate": number(0, above=True),
+        "copula_rho": number(-1, 1), "initial_shape": number(0, above=True),
+        "initial_nonprogressors": _PROBABILITY,
+        "initial_site_pattern": {"second_only": _PROBABILITY, "both": _PROBABILITY},
+        "initial_death_without_progression_scale": number(0, above=True), "grid": number(0, above=True),
+        "covariate_model": FLAG, "search": _SEARCH,
     },
     # helpers.synth.response
-    "response": {"pfs_noise_sd": None},
-    "adverse_events": {"p_grade4_given_severe": None, "p_grade2_given_mild": None},
+    "response": {"pfs_noise_sd": number(0)},
+    "adverse_events": {"p_grade4_given_severe": _PROBABILITY, "p_grade2_given_mild": _PROBABILITY},
 }
 
 
@@ -102,6 +167,12 @@ def check_assumptions(data: Any, lines: dict[tuple, int], variables: list[str], 
                 continue
             if isinstance(child, dict):
                 walk(sub, child, here)
+            elif child is ARM_VALUE:
+                if str(sub) not in arms:
+                    problems.append(f"line {at(here)}: {_key_path(here)}: `{sub}` is not an arm of the study's "
+                                    f"spec{did_you_mean(str(sub), arms)}")
+            elif not child.ok(sub):
+                problems.append(f"line {at(here)}: {_key_path(here)}: must be {child.kind}, got {sub!r}")
 
     if data is None:
         data = {}
@@ -117,9 +188,21 @@ def load_assumptions(spec) -> dict:
     path = Path(spec.folder) / ASSUMPTIONS_FILE
     text = path.read_text(encoding="utf-8")
     _, lines = read_yaml_with_lines(text, path)  # the lines (and a key given twice is refused)
-    # the values as YAML 1.1 reads them (0.10 is a number here: these are not level codes)
-    data = yaml.safe_load(text)
+    data = read_for_check(text)
     problems = check_assumptions(data, lines, list(spec.variables), [str(a) for a in spec.arm.codes])
     if problems:
         raise AssumptionsError(path, problems)
     return data
+
+
+class _ValueLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` (YAML 1.1 values: 0.10 is a number here, these are not level codes), except that a date
+    not of the calendar stays text (:func:`helpers.study.spec.date_or_text`) for the check to refuse."""
+
+
+_ValueLoader.add_constructor("tag:yaml.org,2002:timestamp", date_or_text)
+
+
+def read_for_check(text: str) -> Any:
+    """The parsed file as :func:`check_assumptions` reads it and the generator receives it."""
+    return yaml.load(text, Loader=_ValueLoader)
