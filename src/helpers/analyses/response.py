@@ -24,7 +24,7 @@ from helpers.stats import hypothesis_tests as ht
 from helpers.stats.normal import critical_value
 from helpers.stats.proportions import (clopper_pearson, proportion_difference_ci,  # noqa: F401
                                        wilson_interval)
-from helpers.study.patients import value_masks
+from helpers.study.patients import patients_per_arm, value_masks
 from helpers.study.spec import StudySpec
 from helpers.report.format import format_p
 
@@ -74,10 +74,7 @@ def best_response_table(data: pd.DataFrame, spec: StudySpec, criterion: str, pol
     arms = spec.arm.codes
     in_arm = value_masks(data[spec.arm.column], arms)
     values = data[column]
-    n = {a: int(in_arm[a].sum()) for a in arms}
-    empty = [a for a in arms if n[a] == 0]
-    if empty:
-        raise ValueError(f"best response needs patients in both arms; arm(s) {empty} have none")
+    n = patients_per_arm(in_arm, "best response")
     rows: list[dict] = []
     tests: dict[str, str] = {}
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats import hypothesis_tests as ht
-from helpers.study.patients import value_masks
+from helpers.study.patients import patients_per_arm, value_masks
 from helpers.study.results import first_row_values
 from helpers.study.spec import StudySpec
 from helpers.analyses.parameters import AE_ORDERS
@@ -68,10 +68,7 @@ def adverse_event_table(grades: pd.DataFrame, arms: pd.Series, spec: StudySpec, 
     policy = policy or ae.test
     codes = spec.arm.codes
     in_arm = value_masks(arms, codes)
-    n = {a: int(in_arm[a].sum()) for a in codes}
-    empty = [a for a in codes if n[a] == 0]
-    if empty:
-        raise ValueError(f"adverse events need patients in both arms; arm(s) {empty} have none")
+    n = patients_per_arm(in_arm, "the adverse-event table")
     masks = event_masks(grades[list(ae.terms)], spec)
     terms = list(ae.terms)
     if order == "frequency":

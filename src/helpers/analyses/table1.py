@@ -20,7 +20,7 @@ import pandas as pd
 from helpers.report.format import TEST_LABELS, format_p, short_test_label, test_name
 from helpers.stats import hypothesis_tests as ht
 from helpers.stats.descriptive import type7_quartiles
-from helpers.study.patients import analysis_column, level_codes
+from helpers.study.patients import analysis_column, level_codes, patients_per_arm
 from helpers.study.spec import StudySpec
 
 
@@ -94,10 +94,7 @@ def baseline_table(data: pd.DataFrame, spec: StudySpec, cohort: str = "primary",
     # each patient's arm as a position in ``arms`` (-1: none of them), looked up once; masks per arm from it
     arm_position = level_codes(arm, arms)
     in_arm = {a: arm_position == j for j, a in enumerate(arms)}
-    n = {a: int(in_arm[a].sum()) for a in arms}
-    empty = [a for a in arms if n[a] == 0]
-    if empty:
-        raise ValueError(f"Table 1 needs patients in both arms; arm(s) {empty} have none in the {cohort} cohort")
+    n = patients_per_arm(in_arm, "Table 1", f" in the {cohort} cohort")
     rows: list[dict] = []
     tests: dict[str, str] = {}
 

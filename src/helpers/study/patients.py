@@ -535,6 +535,16 @@ def value_masks(values: pd.Series, wanted) -> dict:
     return {w: position == i for i, w in enumerate(wanted)}
 
 
+def patients_per_arm(in_arm: dict, analysis: str, where: str = "") -> dict:
+    """``{arm: number of patients}`` from :func:`value_masks` of the arm column; a ValueError naming the
+    ``analysis`` (and ``where``, e.g. " in the matched cohort") when an arm has none."""
+    n = {a: int(m.sum()) for a, m in in_arm.items()}
+    empty = [a for a, k in n.items() if k == 0]
+    if empty:
+        raise ValueError(f"{analysis} needs patients in both arms; arm(s) {empty} have none{where}")
+    return n
+
+
 def level_codes(values: pd.Series, wanted) -> np.ndarray:
     """Position of each value in ``wanted`` (-1: missing or any other value), by one hash lookup."""
     return pd.Categorical(values, categories=list(wanted)).codes
