@@ -97,3 +97,34 @@ def test_the_checker_sees_a_violation(tmp_path):
         assert helper_imports(fake) == {"helpers.analyses.survival", "helpers.study.spec"}
     finally:
         fake.unlink()
+
+
+NOTEBOOKS = sorted((HELPERS.parents[1] / "notebooks").glob("*.md"))
+#: issue 14's target: "no notebook holds more than about 40 code lines" (parameters, set-up, one call per display)
+MAX_NOTEBOOK_CODE_LINES = 42
+
+
+def notebook_code_lines(text: str) -> int:
+    """Non-blank, non-comment lines inside the MyST ``{code-cell}`` blocks (cell options such as ``:tags:`` not
+    counted)."""
+    count, inside = 0, False
+    for line in text.splitlines():
+        if line.startswith("```{code-cell}"):
+            inside = True
+        elif inside and line.startswith("```"):
+            inside = False
+        elif inside and line.strip() and not line.lstrip().startswith(("#", ":")):
+            count += 1
+    return count
+
+
+def test_notebook_code_line_counter_by_hand():
+    text = "# prose\n```{code-cell} ipython3\n:tags: [remove-input]\n\n# why\nx = 1\nch.show(x)\n```\nmore prose\n"
+    assert notebook_code_lines(text) == 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_stay_thin(path):
+    assert NOTEBOOKS, "no notebooks found"
+    n = notebook_code_lines(path.read_text(encoding="utf-8"))
+    assert n <= MAX_NOTEBOOK_CODE_LINES, f"{path.name}: {n} code lines; move logic into src/helpers"
