@@ -996,6 +996,7 @@ class AuditChapter:
 
         self.ch.results.write(self.ch.results_dir, name="audit")
         display(Markdown("## Parameters of this run"))
-        show_table(parameters_table(study_id=self.spec.study_id, results_dir=self.ch.results_dir,
-                                    patients_file=self.ch.patients_file or "(the study's own table)",
-                                    chapters=", ".join(self.titles)), caption="Parameters of this run.")
+        # as every chapter shows them (shown_parameters): results_dir is the build's own per-page staging copy,
+        # a path that means nothing to a reader
+        show_table(parameters_table(**self.ch.shown_parameters(), chapters=", ".join(self.titles)),
+                   caption="Parameters of this run.", wrap=True)   # wrap: the list of chapters is long
