@@ -99,7 +99,8 @@ def test_a_value_of_the_wrong_kind_is_refused_with_line_and_kind():
         "line 5: survival.copula_rho: must be a number >= -1 and <= 1, got 1.5",
         "line 6: survival.dropout: must be true or false, got 'no'",
         "line 7: survival.cutoff: must be a date (YYYY-MM-DD), got '2025-13-01'",
-        "line 8: survival.followup_definition: must be one of `reverse_km`, `observed`, got 'reverse-km'",
+        "line 8: survival.followup_definition: must be one of `reverse_km`, `observed`, got 'reverse-km' "
+        "(did you mean `reverse_km`?)",
         "line 9: survival.followup_quartiles.all: must be a list of 3 numbers, not decreasing, got [3, 2, 1]",
     ]
 

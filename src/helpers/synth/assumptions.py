@@ -38,6 +38,7 @@ class Value:
 
     kind: str
     ok: Callable[[Any], bool]
+    options: tuple = ()   # the valid words, for "did you mean" in the refusal
 
 
 def _is_number(x: Any) -> bool:
@@ -81,7 +82,7 @@ ARM_VALUE = Value("an arm of the study's spec", lambda x: True)
 
 
 def choice(*options: str) -> Value:
-    return Value("one of " + ", ".join(f"`{o}`" for o in options), lambda x: x in options)
+    return Value("one of " + ", ".join(f"`{o}`" for o in options), lambda x: x in options, options)
 
 
 _SEARCH = {"block_sweeps": whole(), "sweeps": whole(), "draw_steps": whole(), "anneal": number(0),
@@ -172,7 +173,8 @@ def check_assumptions(data: Any, lines: dict[tuple, int], variables: list[str], 
                     problems.append(f"line {at(here)}: {_key_path(here)}: `{sub}` is not an arm of the study's "
                                     f"spec{did_you_mean(str(sub), arms)}")
             elif not child.ok(sub):
-                problems.append(f"line {at(here)}: {_key_path(here)}: must be {child.kind}, got {sub!r}")
+                near = did_you_mean(str(sub), list(child.options)) if child.options else ""
+                problems.append(f"line {at(here)}: {_key_path(here)}: must be {child.kind}, got {sub!r}{near}")
 
     if data is None:
         data = {}
