@@ -117,6 +117,23 @@ def test_claim_verdicts_follow_direction_and_significance():
     assert claim_rows([unsat], pub, res)["verdict"].iloc[0] == "not reproducible by any data"
 
 
+def test_claim_rows_carry_the_audit_status_of_the_estimate():
+    """The key-claims table shows, beside the conclusion, the audit's status of the claim's estimate (given by
+    key); without statuses the column is left out."""
+    from helpers.analyses.claims import claims_display
+
+    key = dict(cohort="primary", analysis="rmst.pfs", variable="", level="", group="difference", stat="estimate")
+    pkey = {**key, "stat": "p_value"}
+    pub = pd.DataFrame([{**key, "value": 5.66, "relation": None}, {**pkey, "value": 0.001, "relation": "<"}])
+    res = pd.DataFrame([{**key, "value": 11.79}, {**pkey, "value": 0.00001}])
+    claim = Claim("r", "longer RMST", "Results", key, pkey, 0.0)
+    rows = claim_rows([claim], pub, res, statuses={tuple(key.values()): "differs"})
+    assert rows["verdict"].iloc[0] == "holds" and rows["estimate_status"].iloc[0] == "differs"
+    shown = claims_display(rows)
+    assert shown["Estimate"].iloc[0] == "✗ outside tolerance" and shown["Conclusion"].iloc[0] == "✓ holds"
+    assert "Estimate" not in claims_display(claim_rows([claim], pub, res)).columns
+
+
 def test_a_matched_claim_is_checked_under_the_robust_and_weighted_analyses_too():
     """Hand-made: the paper's matched HR 0.40 (p = 0.035); the robust SE keeps p < 0.05, pair stratification and
     overlap weights lose it, ATE weights reverse the direction; ATT was not run (no such rows)."""

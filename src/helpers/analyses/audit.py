@@ -68,7 +68,9 @@ def tolerance_class(stat: str, analysis: str = "", level: str = "") -> str:
 LOG_HR_TOLERANCE = 0.1
 
 
-def _is_close(klass: str, published: float, reproduced: float, same_significance: bool | None = None) -> bool:
+def is_close(klass: str, published: float, reproduced: float, same_significance: bool | None = None) -> bool:
+    """Whether ``reproduced`` is within the tolerance of class ``klass`` (:data:`TOLERANCE_RULES`) of
+    ``published``; the reconstruction aims at the same rule for the key claims' estimates."""
     if klass in ("count", "setting"):
         return False
     diff = abs(reproduced - published)
@@ -210,7 +212,7 @@ def compare_with_published(results: pd.DataFrame, published: pd.DataFrame, inclu
             if k in sig:
                 a, b = _significant(sig[k][0], sig[k][1]), _significant(sig[k][2])
                 same = None if a is None or b is None else a == b
-            if _is_close(klass, r.value, r.reproduced, same) and not changed.get(k):
+            if is_close(klass, r.value, r.reproduced, same) and not changed.get(k):
                 s = "close"
         status.append(s)
         reasons.append(reason)
@@ -824,7 +826,7 @@ class AuditChapter:
 
     def __init__(self, ch):
         from helpers.analyses import consistency
-        from helpers.analyses.claims import claim_rows, claims_verdict, load_claims
+        from helpers.analyses.claims import KEY, claim_rows, claims_verdict, load_claims
         from helpers.study.toc import study_pages
 
         self.ch, self.spec = ch, ch.spec
@@ -845,7 +847,10 @@ class AuditChapter:
         self.verdict = audit_verdict(self.table)
         self.counts = status_counts(self.table)
         self.by_role = role_verdicts(self.table)
-        self.claims = claim_rows(load_claims(self.spec.published_file), ch.published, results)
+        statuses = {}  # the audit's status of each published number (its first occurrence), for the claims
+        for r in self.table.itertuples():
+            statuses.setdefault(tuple(getattr(r, k) for k in KEY), r.status)
+        self.claims = claim_rows(load_claims(self.spec.published_file), ch.published, results, statuses=statuses)
         self.claims_verdict = claims_verdict(self.claims) if len(self.claims) else ""
         for (part, status), n in self.table.groupby(["part", "status"]).size().items():
             ch.results.add(cohort="all", analysis="audit", variable=part, level=status, group="all", stat="n",
@@ -862,6 +867,9 @@ class AuditChapter:
                                value=getattr(r, stat))
             ch.results.add(cohort="all", analysis="claims", variable=r.id, level=r.verdict, group="all",
                            stat="verdict", value=1)
+            if r.estimate_status:
+                ch.results.add(cohort="all", analysis="claims", variable=r.id, level=r.estimate_status, group="all",
+                               stat="estimate_status", value=1)
             if r.alternatives_run:
                 for stat in ("alternatives_run", "alternatives_holding"):
                     ch.results.add(cohort="all", analysis="claims", variable=r.id, level="", group="all",
@@ -910,7 +918,10 @@ class AuditChapter:
                      index=False, wrap=True,
                      notes="A claim holds when the reproduced estimate is on the same side of no effect (1 for a "
                            "hazard ratio, 0 for a difference) and the reproduced p on the same side of the paper's "
-                           "threshold (0.05) as the published ones." + (
+                           "threshold (0.05) as the published ones. The Estimate column compares the reproduced "
+                           "estimate with the published one by the audit's rules (table of tolerances below): "
+                           "reproduced at the printed precision, within the tolerance of its class, or outside it."
+                           + (
                            " For a claim on the propensity-matched cohort, the last column repeats the test with the "
                            "analyses a methodologist adds (survival chapter of the matched cohort and weighting "
                            "chapter): the same pairs with a cluster-robust SE (coxph cluster = subclass) and stratified "

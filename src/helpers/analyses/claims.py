@@ -87,9 +87,15 @@ def _side(x: float, null: float) -> int:
     return 0 if not math.isfinite(x) else (1 if x > null else -1 if x < null else 0)
 
 
-def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
-    """One row per claim: the published and the reproduced estimate and p, and the verdict."""
+def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFrame, decimals: int = 2,
+               statuses: dict | None = None) -> pd.DataFrame:
+    """One row per claim: the published and the reproduced estimate and p, and the verdict.
+
+    ``statuses``: the audit's status (reproduced, close, differs) of each published number, by its key (the
+    :data:`KEY` fields in order); a claim's ``estimate_status`` is its estimate's ("" when not given).
+    """
     rows = []
+    statuses = statuses or {}
     for c in claims:
         pub_est, pub_rel = _lookup(published, c.estimate)
         pub_p, pub_p_rel = _lookup(published, c.p_value) if c.p_value else (math.nan, "")
@@ -113,7 +119,8 @@ def claim_rows(claims: list[Claim], published: pd.DataFrame, results: pd.DataFra
         rows.append({"id": c.id, "claim": c.claim, "where": c.where,
                      "published_estimate": pub_est, "published_p": pub_p, "published_p_relation": pub_p_rel,
                      "reproduced_estimate": res_est, "reproduced_p": res_p, "threshold": c.threshold,
-                     "no_effect": null, "reproduced_no_effect": res_null, "verdict": verdict, "why": c.why,
+                     "no_effect": null, "reproduced_no_effect": res_null, "verdict": verdict,
+                     "estimate_status": statuses.get(tuple(c.estimate[k] for k in KEY), ""), "why": c.why,
                      "note": c.note, "alternatives": alternatives_text(alternatives, decimals),
                      "alternatives_holding": sum(a["verdict"] == VERDICTS[0] for a in alternatives),
                      "alternatives_run": len(alternatives)})
@@ -171,6 +178,11 @@ def _p_shown(p: float, relation: str = "") -> str:
         else f"p < {format_p(p)[1:]}"
 
 
+#: How the audit's status of a claim's estimate reads in the key-claims table.
+ESTIMATE_SHOWN = {"reproduced": "✓ reproduced", "close": "✓ within tolerance", "differs": "✗ outside tolerance",
+                  "not reproducible": "not reproducible by any data"}
+
+
 def claims_display(rows: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     """The key-claims table for a reader: claim, published, reproduced, conclusion."""
     out = []
@@ -182,10 +194,15 @@ def claims_display(rows: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
         verdict = {"holds": "✓ holds", "changed": "✗ changed"}.get(r.verdict, r.verdict)
         if r.why:
             verdict += f" ({r.why})"
+        status = getattr(r, "estimate_status", "")
         out.append({"Claim": r.claim, "Stated in": r.where, "Published": pub, "Reproduced": res or "not computed",
-                    "Conclusion": verdict, "Robust and weighted analyses": getattr(r, "alternatives", "")})
-    columns = ["Claim", "Stated in", "Published", "Reproduced", "Conclusion", "Robust and weighted analyses"]
+                    "Estimate": ESTIMATE_SHOWN.get(status, status), "Conclusion": verdict,
+                    "Robust and weighted analyses": getattr(r, "alternatives", "")})
+    columns = ["Claim", "Stated in", "Published", "Reproduced", "Estimate", "Conclusion",
+               "Robust and weighted analyses"]
     table = pd.DataFrame(out, columns=columns)
+    if not table["Estimate"].astype(bool).any():
+        table = table.drop(columns="Estimate")  # no audit statuses given
     if not table["Robust and weighted analyses"].astype(bool).any():
         table = table.drop(columns="Robust and weighted analyses")  # no claim rests on a matched analysis
     return table

@@ -438,19 +438,24 @@ class ClaimCheck:
     side: int
     significant: bool | None
     threshold: float
+    #: the published estimate, its printed decimals and tolerance class (:mod:`helpers.analyses.audit`): the
+    #: estimate must also be within the audit's tolerance of it (NaN: not checked)
+    published: float = math.nan
+    decimals: int = 2
+    tolerance: str = ""
 
     @property
     def keys(self) -> list[tuple]:
         return [k for k in (self.estimate, self.p_value, self.null) if isinstance(k, tuple)]
 
     def holds(self, values: dict) -> bool | None:
-        """True / False, or None when a number it needs is not among ``values``."""
+        """Whether the conclusion holds (True / False), or None when a number it needs is not among ``values``."""
         miss = self.miss(values)
         return None if miss is None else miss == 0
 
     def miss(self, values: dict) -> float | None:
-        """0 when the claim holds; else 1 + how far the estimate and p are from its side (so a search is guided
-        towards it); None when a number it needs is not among ``values``."""
+        """0 when the claim's conclusion holds; else 1 + how far the estimate and p are from its side (so a search
+        is guided towards it); None when a number it needs is not among ``values``."""
         if any(k not in values for k in self.keys):
             return None
         out = 0.0
@@ -467,9 +472,32 @@ class ClaimCheck:
                 out += 1.0 + (min(abs(math.log10(max(p, 1e-300) / self.threshold)), 10.0) if np.isfinite(p) else 10.0)
         return out
 
+    def within_tolerance(self, values: dict) -> bool | None:
+        """The audit's rule for the estimate: equal to the published one at the printed precision, or close
+        within the tolerance of its class (None: not computed, or no published value to compare)."""
+        from helpers.analyses.audit import is_close
+
+        if self.estimate not in values or not np.isfinite(self.published):
+            return None
+        est = values[self.estimate]
+        return bool(np.isfinite(est) and (target_hit(self.published, est, "", self.decimals)
+                                          or is_close(self.tolerance, self.published, est)))
+
+    def tolerance_miss(self, values: dict) -> float:
+        """0 when the estimate is within the audit's tolerance (or cannot be compared); else 1 + its distance to
+        the published one (log scale for a hazard ratio, relative otherwise)."""
+        if self.within_tolerance(values) is not False:
+            return 0.0
+        est = values[self.estimate]
+        ratio = self.tolerance == "hazard ratio"
+        gap = (abs(math.log(max(est, 1e-12) / self.published)) if ratio
+               else abs(est - self.published) / max(abs(self.published), 1e-12)) if np.isfinite(est) else 10.0
+        return 1.0 + min(gap, 10.0)
+
 
 def claim_checks(spec, targets: list[SurvTarget]) -> list[ClaimCheck]:
     """The study's key claims whose estimate is a survival target (their published values from ``targets``)."""
+    from helpers.analyses.audit import tolerance_class
     from helpers.analyses.claims import KEY, load_claims
 
     if not spec.published_file.exists():
@@ -493,7 +521,10 @@ def claim_checks(spec, targets: list[SurvTarget]) -> list[ClaimCheck]:
         if p is not None and p in published:
             tp = published[p]
             sig = True if tp.relation in ("<", "<=") else bool(tp.target < c.threshold)
-        out.append(ClaimCheck(c.id, est, p if sig is not None else None, null, side, sig, c.threshold))
+        tp = published[est]
+        aimed = np.isfinite(tp.target) and not tp.relation
+        out.append(ClaimCheck(c.id, est, p if sig is not None else None, null, side, sig, c.threshold,
+                              tp.target if aimed else math.nan, tp.decimals, tolerance_class(est[-1], est[1], est[3])))
     return out
 
 
@@ -890,17 +921,31 @@ class SurvivalGenerator:
                 cols[site.event] = (progressed & here).astype(float)
         return cols
 
-    def objective(self, cols: dict, analyses: Analyses, targets: list, levels=(1, 2), goals_first: bool = False) -> tuple:
-        """(missed KM medians of priority 1, misses of each priority in ``levels``, weighted distance), compared
-        lexicographically: a move never loses a hit of those (the medians first) and otherwise must not increase
-        the weighted sum."""
+    def objective(self, cols: dict, analyses: Analyses, targets: list, levels=(1, 2),
+                  goal_order: str = "after_misses") -> tuple:
+        """A tuple compared lexicographically: a move never loses a hit of an earlier element (the arms' KM
+        medians first) and otherwise must not increase the weighted distance (last).  Its elements:
+
+        - the missed KM medians of priority 1;
+        - the misses of each priority in ``levels``;
+        - with the covariate model, the goals: the key claims' conclusion misses and the multivariable models'
+          selection misses, and the claims' estimates' distance outside the audit's tolerance;
+        - the weighted distance.
+
+        ``goal_order`` places the goals: the claims and selection after the misses, without the tolerance
+        (``after_misses``: the arm-level search); the claims and selection before the misses, the tolerance after
+        (``claims_first``: the arm-level repair when a claim still fails); or both before them
+        (``claims_and_tolerance_first``: the patient-level search).
+        """
         values, extra = analyses(cols)
-        goals = ()
+        goals, tolerance = (), ()
         if self.covariate_model:
             claim_miss = [(c, c.miss(values) or 0.0) for c in self.claims]
             selection_miss = [(c, c.miss(values) or 0.0) for c in self.selection]
-            failing = [c.estimate[2] for c, m in claim_miss if m]
+            tolerance_miss = [(c, c.tolerance_miss(values)) for c in self.claims]
+            failing = [c.estimate[2] for c, m in claim_miss + tolerance_miss if m]
             selection = [c.keys[0][2] for c, m in selection_miss if m]
+            tolerance = (round(sum(m for _, m in tolerance_miss), 9),)
             goals = (round(sum(m for _, m in claim_miss), 9), round(sum(m for _, m in selection_miss), 9))
             #: covariates whose claim or selection fails: the swap search aims some of its swaps at them
             self.focus = [v for v in failing + selection if v != "arm" and v in self.d.design]
@@ -919,10 +964,16 @@ class SurvivalGenerator:
                     misses[t.priority] += 1
                 total += t.weight * miss
         self.missed_medians = missed
-        # the covariate model's goals (claims, selection) come before the misses of the patient-level search and
-        # after those of the arm-level one (whose first priorities are the arms' medians, HRs, follow-up, deaths)
-        if goals_first:
-            return (medians, *goals, *misses.values(), total)
+        # The arm-level search keeps its own priorities first (the arms' HRs, log-rank p and follow-up) and leaves
+        # the tolerance out: with the tolerance after them, seed 000's PFS RMST difference came from 11.79 to 9.09
+        # months, still outside 10% of 5.66, and its PFS HR printed 0.37 for 0.36.  A claim still failing
+        # afterwards gets a repair search with the claims first (seed 004's 12-month PFS comparison: p = 0.101
+        # before, 0.037 after).  The patient-level search puts the claims and their
+        # tolerance first (seed 000's adjusted and matched HRs come within tolerance).
+        if goal_order == "claims_and_tolerance_first":
+            return (medians, *goals, *tolerance, *misses.values(), total)
+        if goal_order == "claims_first":
+            return (medians, *goals, *misses.values(), *tolerance, total)
         return (medians, *misses.values(), *goals, total)
 
     def residuals(self, P: dict, analyses: Analyses, targets: list) -> np.ndarray:
@@ -956,7 +1007,8 @@ class SurvivalGenerator:
         return f
 
     def draw_search(self, P: dict, budget: int, analyses: Analyses, targets: list, anneal: float = 0.6,
-                    temperature: float = 3000.0, rng: np.random.Generator | None = None) -> tuple:
+                    temperature: float = 3000.0, rng: np.random.Generator | None = None,
+                    goal_order: str = "after_misses") -> tuple:
         """Nudge single records' latent draws (normal scores, entry, non-progressor, site and drop-out
         uniforms): the model and its parameters stay, the search only chooses the realisation.
 
@@ -965,7 +1017,7 @@ class SurvivalGenerator:
         leave a local optimum; the rest is greedy and lexicographic (:meth:`objective`).
         """
         rng = rng or self.rng
-        state = self.objective(self.generate(P), analyses, targets)
+        state = self.objective(self.generate(P), analyses, targets, goal_order=goal_order)
         nz = self.Z.shape[1]
         # which draw to move: the normal scores half of the time, entry (follow-up) a quarter, the rest
         weights = np.array([0.5 / nz] * nz + [0.25, 0.1, 0.15 if self.sites else 0.0, 0.1 if self.dropout else 0.0])
@@ -992,7 +1044,7 @@ class SurvivalGenerator:
                     new = float(np.clip(arr[i] + 0.1 * size * rng.standard_normal(), 1e-6, 1 - 1e-6))
             old = arr[idx]
             arr[idx] = new
-            value = self.objective(self.generate(P), analyses, targets)
+            value = self.objective(self.generate(P), analyses, targets, goal_order=goal_order)
             if step < n_anneal:
                 t = temperature * (1 - step / n_anneal) ** 2
                 u = rng.random()
@@ -1093,7 +1145,8 @@ class SurvivalGenerator:
         best = None
         for _ in range(iterations):
             perm = self.assign(cols, beta, noise)
-            state = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels, goals_first=True)
+            state = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels,
+                                   goal_order="claims_and_tolerance_first")
             if best is None or state < best[0]:
                 best = (state, perm.copy())
             values, _ = analyses(self.permuted(cols, perm))
@@ -1125,7 +1178,8 @@ class SurvivalGenerator:
         """Swap the records of two patients of one arm while the objective does not get worse."""
         rng = self.rng
         levels = (2, 3) if self.covariate_model else (3,)
-        best = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels, goals_first=True)
+        best = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels,
+                                   goal_order="claims_and_tolerance_first")
         by_arm = [np.nonzero(self.d.arm == a)[0] for a in (0, 1)]
         sizes = np.array([len(m) for m in by_arm], dtype=float)
         for _ in range(budget):
@@ -1139,7 +1193,8 @@ class SurvivalGenerator:
             else:
                 i, k = pair
             perm[i], perm[k] = perm[k], perm[i]
-            value = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels, goals_first=True)
+            value = self.objective(self.permuted(cols, perm), analyses, targets, levels=levels,
+                                   goal_order="claims_and_tolerance_first")
             if value <= best:
                 best = value
             else:
@@ -1170,7 +1225,9 @@ class SurvivalGenerator:
         """Step 1 on the arm-level targets: line scans on smooth surrogates (unrounded times, interpolated
         quantiles), block by block (censoring, progression, sites, death; progression and death from several
         starts), then jointly; then single draws against the exact printed-precision objective.  Step 2 on the
-        other targets: assignment, then swaps.  Returns (patient columns, parameters, perm)."""
+        other targets: assignment, then swaps.  With the covariate model, a key claim that still fails after
+        step 1 gets a greedy repair with the claims first (``repair_steps``).  Returns (patient columns,
+        parameters, perm)."""
         aimed = [t for t in self.targets if t.aimed]
         arm_level = [t for t in aimed if invariant(t)]
         patient_level = [t for t in aimed if not invariant(t)]
@@ -1208,6 +1265,14 @@ class SurvivalGenerator:
             if best is None or state < best[0]:
                 best = (state, self._draws())
         self._set_draws(best[1])
+        if self.covariate_model and int(budget.get("repair_steps", 0)):
+            # a key claim whose conclusion still fails on the arm-level numbers: a greedy search from here with
+            # the claims before the other priorities (it stops as soon as every target is met)
+            values, _ = Analyses(self.spec, self.d, arm_level)(self.generate(P))
+            if any(c.miss(values) for c in self.claims):
+                self.draw_search(P, int(budget["repair_steps"]), Analyses(self.spec, self.d, arm_level), arm_level,
+                                 anneal=0.0, rng=np.random.default_rng([int(self.conf["survival_seed"]), 999]),
+                                 goal_order="claims_first")
         cols = self.generate(P)
         if self.covariate_model and patient_level:
             # the book's univariate p of every candidate of a multivariable model (selection), published or not
