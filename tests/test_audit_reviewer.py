@@ -132,6 +132,11 @@ def test_claim_rows_carry_the_audit_status_of_the_estimate():
     shown = claims_display(rows)
     assert shown["Estimate"].iloc[0] == "✗ outside tolerance" and shown["Conclusion"].iloc[0] == "✓ holds"
     assert "Estimate" not in claims_display(claim_rows([claim], pub, res)).columns
+    from helpers.analyses.claims import claims_verdict
+
+    assert claims_verdict(rows) == ("1 of 1 key claims hold their conclusion on this data; 0 of 1 estimates are "
+                                    "within the audit's tolerance of the paper's.")
+    assert "tolerance" not in claims_verdict(claim_rows([claim], pub, res))
 
 
 def test_a_matched_claim_is_checked_under_the_robust_and_weighted_analyses_too():

@@ -219,4 +219,8 @@ def claims_verdict(rows: pd.DataFrame) -> str:
         parts.append(f"{int(counts[VERDICTS[2]])} not computed")
     if counts.get(VERDICTS[3], 0):
         parts.append(f"{int(counts[VERDICTS[3]])} cannot be reproduced by any data")
+    if "estimate_status" in rows and rows["estimate_status"].astype(bool).any():
+        judged = rows[(rows["verdict"] != VERDICTS[3]) & rows["estimate_status"].astype(bool)]
+        within = int(judged["estimate_status"].isin(["reproduced", "close"]).sum())
+        parts.append(f"{within} of {len(judged)} estimates are within the audit's tolerance of the paper's")
     return "; ".join(parts) + "."
