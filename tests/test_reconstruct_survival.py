@@ -412,3 +412,8 @@ def test_seed000_tumour_number_os_hazard_ratio_is_out_of_reach_of_the_arm_record
         hrs.append(float(np.exp(fit.coef.iloc[0])))
     assert len(hrs) > 500
     assert max(hrs) < 2.0 < 5.765
+
+
+def test_objective_refuses_an_unknown_goal_order():
+    with pytest.raises(ValueError, match="claims_first"):
+        rs.SurvivalGenerator.objective(None, {}, None, [], goal_order="claims_frist")

@@ -255,6 +255,9 @@ def _priority(cohort: str, analysis: str, variable: str, level: str, group: str,
     return 5
 
 
+#: Where :meth:`SurvivalGenerator.objective` places the covariate model's goals (see there).
+GOAL_ORDERS = ("after_misses", "claims_first", "claims_and_tolerance_first")
+
 #: Objective weight of each priority: near-lexicographic, so a lower priority never buys a higher one's miss.
 PRIORITY_WEIGHT = {1: 1000.0, 2: 100.0, 3: 10.0, 4: 3.0, 5: 1.0}
 
@@ -937,6 +940,8 @@ class SurvivalGenerator:
         (``claims_first``: the arm-level repair when a claim still fails); or both before them
         (``claims_and_tolerance_first``: the patient-level search).
         """
+        if goal_order not in GOAL_ORDERS:
+            raise ValueError(f"goal_order must be one of {GOAL_ORDERS}, got {goal_order!r}")
         values, extra = analyses(cols)
         goals, tolerance = (), ()
         if self.covariate_model:
@@ -968,8 +973,8 @@ class SurvivalGenerator:
         # the tolerance out: with the tolerance after them, seed 000's PFS RMST difference came from 11.79 to 9.09
         # months, still outside 10% of 5.66, and its PFS HR printed 0.37 for 0.36.  A claim still failing
         # afterwards gets a repair search with the claims first (seed 004's 12-month PFS comparison: p = 0.101
-        # before, 0.037 after).  The patient-level search puts the claims and their
-        # tolerance first (seed 000's adjusted and matched HRs come within tolerance).
+        # before, 0.037 after).  The patient-level search puts the claims and their tolerance first (seed 000's
+        # adjusted and matched HRs come within tolerance).
         if goal_order == "claims_and_tolerance_first":
             return (medians, *goals, *tolerance, *misses.values(), total)
         if goal_order == "claims_first":
