@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import filecmp
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from helpers.study.patients import load_patients
 from helpers.study.published import load_published
+from helpers.synth import floating_point
 from helpers.synth.reconstruct import DIGEST_FILE, input_digest, input_files, main as reconstruct_main
 from helpers.study.spec import load_spec
 from helpers.analyses.table1 import baseline_table
@@ -102,3 +107,23 @@ def test_seed004_pvalues_no_two_by_two_table_can_print_are_reported_as_missed():
     report = pd.read_csv(spec.folder / "reconstruction_report.csv")
     missed = set(report.loc[~report["hit"], "variable"])
     assert {"ecog", "afp"} <= missed
+
+
+def test_the_pinned_environment_marks_the_child_and_keeps_the_rest():
+    env = floating_point.pinned_environment({"PATH": "/bin", "OPENBLAS_CORETYPE": "SkylakeX"})
+    assert env["PATH"] == "/bin"
+    assert env[floating_point.PINNED_FLAG] == "1"
+    assert env["OPENBLAS_CORETYPE"] == "Prescott" and env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 dispatch only")
+def test_the_pinned_environment_switches_numpy_to_its_baseline_kernels():
+    """NumPy reads the setting at import: in a child with the pinned environment none of its dispatched
+    instruction-set groups is in use (whatever this CPU has), and the child knows it is pinned."""
+    code = ("from numpy._core._multiarray_umath import __cpu_dispatch__ as d, __cpu_features__ as f; "
+            "from helpers.synth.floating_point import pinned; "
+            "print(sorted(k for k in d if f.get(k)), pinned())")
+    env = floating_point.pinned_environment()
+    env["PYTHONPATH"] = str(Path(floating_point.__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True"], out.stdout + out.stderr

@@ -40,6 +40,7 @@ from helpers.stats.hypothesis_tests import rank_sum_p_kernel
 from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column
 from helpers.study.published import load_published
+from helpers.synth import floating_point
 from helpers.synth.assumptions import load_assumptions
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
@@ -713,6 +714,16 @@ def main(argv: list[str] | None = None) -> int:
         except SpecError as exc:   # an AssumptionsError too
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if not floating_point.pinned():
+        # checked: the same command in a child whose NumPy, OpenBLAS and libm use their baseline kernels (see
+        # helpers.synth.floating_point): byte-identical files whatever the CPU
+        import subprocess
+
+        src = str(Path(__file__).resolve().parents[2])
+        env = floating_point.pinned_environment()
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+        argv = sys.argv[1:] if argv is None else list(argv)
+        return subprocess.run([sys.executable, "-m", "helpers.synth.reconstruct", *argv], env=env).returncode
     outs = [args.out_dir / study if args.out_dir else None for study in args.studies]
     jobs = args.jobs or min(len(args.studies), os.cpu_count() or 1)
     if jobs > 1 and len(args.studies) > 1:

@@ -1,0 +1,42 @@
+"""One floating-point path for the generator on every x86-64 machine, so ``make data`` writes the same bytes.
+
+The generator's searches are chaotic: a move is kept or refused on the last printed digit of a p-value, so one
+unit in the last place anywhere changes every later step.  NumPy, OpenBLAS and glibc's libm each pick their
+kernels at start-up from the CPU's instruction sets (AVX2, FMA, AVX-512), and their results differ in the last
+bits: seed 004 regenerated on an AVX-512 machine hit 41 of its 110 targets instead of the committed 44 (and
+39 with the AVX2 kernels).  :func:`helpers.synth.reconstruct.main` therefore runs the generation in a child
+process whose environment pins every library to its baseline kernels (:data:`PINNED_ENVIRONMENT`); it must be
+set before NumPy is imported, hence the child.  Other architectures (e.g. aarch64) get a different but
+equally deterministic stream; the committed data are the x86-64 stream.
+"""
+from __future__ import annotations
+
+import os
+import platform
+
+#: marks the child process (so it does not start another)
+PINNED_FLAG = "HCC_BOOK_PINNED_FLOATING_POINT"
+
+#: the environment of the generation: NumPy's SIMD dispatch off (its x86-64-v2 baseline only), OpenBLAS on one
+#: thread with its generic kernels, glibc's libm without its FMA/AVX2 variants of exp, log and pow
+PINNED_ENVIRONMENT = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Prescott",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX512F",
+}
+
+
+def pinned() -> bool:
+    """Whether this process runs with :data:`PINNED_ENVIRONMENT` (or on an architecture it does not apply to)."""
+    return os.environ.get(PINNED_FLAG) == "1" or platform.machine().lower() not in ("x86_64", "amd64")
+
+
+def pinned_environment(base: dict | None = None) -> dict:
+    """``base`` (default: this process's environment) with the pinned settings and the child's flag."""
+    env = dict(os.environ if base is None else base)
+    env.update(PINNED_ENVIRONMENT)
+    env[PINNED_FLAG] = "1"
+    return env
