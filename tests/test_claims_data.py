@@ -292,3 +292,26 @@ def test_book_reproduces_every_veteran_value_and_claim():
         threshold = claim.get("threshold", 0.05)
         assert (pub_est > no_effect_value(claim, published)) == (rep_est > claim["no_effect"]), claim["id"]
         assert (pub_p < threshold) == (rep_p < threshold), claim["id"]
+
+
+def test_seed_004_dcr_p_and_first_line_orr_are_out_of_reach_of_the_stated_policy_and_the_counts():
+    """Two more response targets no patient table with the paper's counts can print: the DCR p = 0.008, which is
+    the uncorrected chi-square of 39/66 vs 29/34, while the stated policy (Yates' chi-square, every expected count
+    >= 5) gives 0.015; and the first-line ORR printed 18.1% for 12 of 66 (= 18.18%, which rounds to 18.2%).  The
+    reconstruction report lists both as missed."""
+    published = published_of("haic_after_ab")
+    dcr = {"cohort": "primary", "analysis": "best_response", "variable": "mrecist", "level": "DCR"}
+    counts = {g: int(published_rows(published, {**dcr, "group": g, "stat": "n"})["value"].iloc[0])
+              for g in ("first_line", "post_ab")}
+    assert counts == {"first_line": 39, "post_ab": 29}  # "85.3% (29 of 34 patients)"; 39 of 66 first-line
+    table = [[39, 66 - 39], [29, 34 - 29]]
+    expected = chi2_contingency(table)[3]
+    assert (expected >= 5).all()                      # so the policy takes the chi-square, with Yates' correction
+    assert round(chi2_contingency(table, correction=True)[1], 3) == 0.015
+    assert round(chi2_contingency(table, correction=False)[1], 3) == 0.008
+    assert round(100 * 12 / 66, 1) == 18.2
+    assert published_rows(published, {**dcr, "group": "comparison", "stat": "p_value"})["value"].iloc[0] == 0.008
+    report = pd.read_csv(STUDIES_DIR / "haic_after_ab" / "reconstruction_report.csv")
+    rows = report[(report["analysis"] == "best_response")].set_index(["level", "group", "stat"])
+    assert not rows.loc[("DCR", "comparison", "p_value"), "hit"]
+    assert not rows.loc[("ORR", "first_line", "pct"), "hit"]
