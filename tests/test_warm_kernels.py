@@ -165,3 +165,50 @@ def test_warm_kernels_do_not_print_the_tcp_encryption_warning_but_keep_the_rest(
     assert keep.filter(record)
     record.msg = "Kernel is running over TCP without encryption. All communication ..."
     assert not keep.filter(record)
+
+
+def test_a_kernel_that_dies_before_it_answers_is_started_again(tmp_path, monkeypatch):
+    """CI once lost a whole build to a kernel that could not bind its port ("Address already in use": another
+    process took it between the manager's choice and the bind). No cell has run then, so the notebook is started
+    again; the second start here is the real one, and its output is the notebook's."""
+    import papermill
+
+    from helpers.build import execute
+
+    real = papermill.execute_notebook
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    path = _notebook(tmp_path / "retry.ipynb", "print(6 * 7)")
+    out = tmp_path / "retry.out.ipynb"
+    execute._execute_notebook(path, str(out), {})
+    assert len(calls) == 2
+    assert "42" in json.dumps(nbformat.read(out, as_version=4).cells[-1].outputs)
+
+
+def test_a_failing_cell_or_another_error_is_not_retried(tmp_path, monkeypatch):
+    import papermill
+
+    from helpers.build import execute
+    from helpers.build.toc import BuildError
+
+    path = _notebook(tmp_path / "fails.ipynb", "1 / 0")
+    real = papermill.execute_notebook
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", counted)
+    with pytest.raises(BuildError, match="ZeroDivisionError"):
+        execute._execute_notebook(path, str(tmp_path / "fails.out.ipynb"), {})
+    assert len(calls) == 1
+    assert not execute.kernel_failed_to_start(ValueError("bad parameter"))
+    assert execute.kernel_failed_to_start(RuntimeError("zmq.error.ZMQError: Address already in use"))

@@ -77,6 +77,18 @@ def declared_parameters(source: Path) -> set[str]:
     return notebook_parameters(source)
 
 
+#: how many times a notebook's kernel is started before its failure to start fails the build
+KERNEL_START_ATTEMPTS = 3
+
+
+def kernel_failed_to_start(exc: BaseException) -> bool:
+    """Whether ``exc`` says the kernel died before it answered, as when another process took one of the ports
+    the kernel manager had picked for it ("Address already in use", seen once in CI with two notebooks starting
+    at once). No cell has run then, so starting the notebook again is safe; an error in a cell is not retried."""
+    text = f"{type(exc).__name__}: {exc}"
+    return "Kernel died before replying to kernel_info" in text or "Address already in use" in text
+
+
 def _execute_notebook(source_nb: str, out_nb: str, params: dict, zygote_socket: str | None = None) -> dict:
     """Execute one notebook with papermill (in a worker process); return its timings in seconds. With
     ``zygote_socket``, on a warm kernel (:mod:`helpers.build.warm`), else on a freshly started one."""
@@ -86,15 +98,20 @@ def _execute_notebook(source_nb: str, out_nb: str, params: dict, zygote_socket: 
     from helpers.build.warm import kernel_manager_class
 
     start = time.perf_counter()
-    try:
-        papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
-                                   progress_bar=False, log_output=False,
-                                   # written once at the end (and on an error), not before and after every
-                                   # cell: a chapter's notebook holds its figures (up to 4 MB), ~40 ms a write
-                                   request_save_on_cell_execute=False,
-                                   kernel_manager_class=kernel_manager_class(zygote_socket))
-    except papermill.PapermillExecutionError as exc:
-        raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(source_nb, out_nb, parameters=params, cwd=str(ROOT), kernel_name="python3",
+                                       progress_bar=False, log_output=False,
+                                       # written once at the end (and on an error), not before and after every
+                                       # cell: a chapter's notebook holds its figures (up to 4 MB), ~40 ms a write
+                                       request_save_on_cell_execute=False,
+                                       kernel_manager_class=kernel_manager_class(zygote_socket))
+            break
+        except papermill.PapermillExecutionError as exc:
+            raise BuildError(f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+        except Exception as exc:  # noqa: BLE001 - only a kernel that never started is retried
+            if attempt == KERNEL_START_ATTEMPTS or not kernel_failed_to_start(exc):
+                raise
     wall = time.perf_counter() - start
     nb = nbformat.read(out_nb, as_version=4)
     hide_injected_parameters(nb)
