@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 
 #: marks the child process (so it does not start another)
 PINNED_FLAG = "HCC_BOOK_PINNED_FLOATING_POINT"
@@ -35,8 +36,11 @@ def pinned() -> bool:
 
 
 def pinned_environment(base: dict | None = None) -> dict:
-    """``base`` (default: this process's environment) with the pinned settings and the child's flag."""
+    """``base`` (default: this process's environment) with the pinned settings, the child's flag, and this
+    package's source folder first on ``PYTHONPATH`` (so the child imports the same ``helpers``)."""
     env = dict(os.environ if base is None else base)
     env.update(PINNED_ENVIRONMENT)
     env[PINNED_FLAG] = "1"
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     return env

@@ -719,9 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         # helpers.synth.floating_point): byte-identical files whatever the CPU
         import subprocess
 
-        src = str(Path(__file__).resolve().parents[2])
         env = floating_point.pinned_environment()
-        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
         argv = sys.argv[1:] if argv is None else list(argv)
         return subprocess.run([sys.executable, "-m", "helpers.synth.reconstruct", *argv], env=env).returncode
     outs = [args.out_dir / study if args.out_dir else None for study in args.studies]
