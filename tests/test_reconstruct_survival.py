@@ -417,3 +417,100 @@ def test_seed000_tumour_number_os_hazard_ratio_is_out_of_reach_of_the_arm_record
 def test_objective_refuses_an_unknown_goal_order():
     with pytest.raises(ValueError, match="claims_first"):
         rs.SurvivalGenerator.objective(None, {}, None, [], goal_order="claims_frist")
+
+
+# ------------------------------------------------------------------------------ step 3: record polish
+def _generator_on_committed_table(study_id: str):
+    """The generator of a study with the committed endpoint columns (patient order) as its final columns."""
+    import dataclasses
+
+    from helpers.study.published import load_published
+
+    spec = load_spec(study_id)
+    conf = load_assumptions(spec)["survival"]
+    df = pd.read_csv(spec.patients_file, dtype=str, keep_default_na=False)
+    base = df[[spec.id_column, spec.arm.column, *spec.variables]]
+    gen = rs.build_survival(dataclasses.replace(spec, response=None, adverse_events=None), conf,
+                            load_published(spec), base)
+    cols = {c: df[c].astype(float).to_numpy() for ep in spec.survival.endpoints.values() for c in (ep.time, ep.event)}
+    return spec, gen, cols
+
+
+def _record_problems(spec, cols: dict, i: int, fu_min: float, fu_max: float, dropout: bool) -> list[str]:
+    """What makes patient i's record one the generator's model could not draw (written from the model's rules in
+    the module docstring, not from the code that proposes records)."""
+    eps = spec.survival.endpoints
+    pfs, os_ = eps["pfs"], eps["os"]
+    sites = [e for e in eps.values() if e.part_of == "pfs"]
+    fu_min, fu_max = round(fu_min, 1), round(fu_max, 1)  # times are rounded to the 0.1 grid
+    t_pfs, e_pfs, t_os, e_os = (cols[c][i] for c in (pfs.time, pfs.event, os_.time, os_.event))
+    out = []
+    for ep in eps.values():
+        t = cols[ep.time][i]
+        if not (0.1 - 1e-9 <= t <= fu_max + 1e-9) or abs(t * 10 - round(t * 10)) > 1e-6:
+            out.append(f"{ep.name} time {t} off the grid or outside (0.1, {fu_max:.2f})")
+    if t_os < t_pfs:
+        out.append("OS before PFS")
+    for s in sites:
+        if cols[s.time][i] != t_pfs:
+            out.append(f"{s.name} time differs from PFS")
+        if cols[s.event][i] == 1 and e_pfs == 0:
+            out.append(f"{s.name} event without a PFS event")
+    lo_censor = 0.1 if dropout else fu_min
+    if e_pfs == 0 and (e_os == 1 or t_os != t_pfs):
+        out.append("PFS censored but OS not censored at the same time")
+    if e_os == 0 and t_os < lo_censor - 1e-9:
+        out.append(f"censored at {t_os}, before the shortest potential follow-up {lo_censor:.2f}")
+    if sites and e_pfs == 1 and not any(cols[s.event][i] for s in sites) and not (e_os == 1 and t_os == t_pfs):
+        out.append("a PFS event at neither site that is not a death")
+    return out
+
+
+@pytest.mark.parametrize("study_id", STUDIES)
+def test_record_proposals_stay_records_the_model_could_draw(study_id):
+    """A random walk of 3,000 accepted proposals from the committed table: every record stays valid, and every
+    kind of change occurs (times moved, censored <-> progression, death <-> censored, sites changed)."""
+    spec, gen, cols = _generator_on_committed_table(study_id)
+    pfs, os_ = spec.survival.endpoints["pfs"], spec.survival.endpoints["os"]
+    for i in range(gen.d.n):
+        assert _record_problems(spec, cols, i, gen.fu_min, gen.fu_max, gen.dropout) == [], i
+    rng = np.random.default_rng(7)
+    seen = set()
+    for _ in range(3000):
+        i = int(rng.integers(gen.d.n))
+        new = gen.propose_record(cols, i, rng)
+        if new is None:
+            continue
+        before = (cols[pfs.event][i], cols[os_.event][i])
+        for k, v in new.items():
+            cols[k][i] = v
+        after = (cols[pfs.event][i], cols[os_.event][i])
+        seen.add((before, after))
+        assert _record_problems(spec, cols, i, gen.fu_min, gen.fu_max, gen.dropout) == [], (i, new)
+    # (PFS event, OS event) before -> after
+    assert {((0, 0), (1, 0)), ((1, 0), (0, 0)), ((1, 1), (1, 0)), ((1, 0), (1, 1)), ((0, 0), (1, 1))} <= seen
+
+
+def test_nudge_search_never_loses_a_hit_of_any_priority():
+    spec, gen, cols = _generator_on_committed_table("haic_after_ab")
+    aimed = [t for t in gen.targets if t.aimed]
+    analyses = rs.Analyses(gen.spec, gen.d, aimed)
+
+    def hits():
+        values, _ = analyses(cols)
+        by = {}
+        for t in aimed:
+            by.setdefault(t.priority, set())
+            if rs.target_hit(t.target, values.get(t.key, math.nan), t.relation, t.decimals):
+                by[t.priority].add(t.key)
+        return by, {c.id for c in gen.claims if c.holds(values)}
+
+    before, claims_before = hits()
+    gen.nudge_search(cols, 300, analyses, aimed, rng=np.random.default_rng(3))
+    after, claims_after = hits()
+    assert claims_after >= claims_before
+    for priority, keys in before.items():
+        assert len(after[priority]) >= len(keys), priority
+    for i in range(gen.d.n):
+        assert _record_problems(spec, cols, i, gen.fu_min, gen.fu_max, gen.dropout) == [], i
+

@@ -86,7 +86,8 @@ def choice(*options: str) -> Value:
 
 
 _SEARCH = {"block_sweeps": whole(), "sweeps": whole(), "draw_steps": whole(), "anneal": number(0),
-           "swap_steps": whole(), "restarts": whole(1), "coefficient_iterations": whole(), "repair_steps": whole()}
+           "swap_steps": whole(), "restarts": whole(1), "coefficient_iterations": whole(), "repair_steps": whole(),
+           "nudge_steps": whole()}
 _PROBABILITY = number(0, 1)
 
 #: Every key the generator reads, with the kind of its value (a :class:`Value`), or a dict of its known keys.

@@ -3,7 +3,7 @@
 :func:`add_survival_endpoints` is called by :func:`helpers.reconstruct.reconstruct` once the baseline table is
 final.  It never changes a baseline column; it appends, for every endpoint of the spec's ``survival`` section,
 a time column (months, on a 0.1 grid, >= 0.1) and a 0/1 event column.  Assumptions: ``reconstruction.yaml``
-under ``survival``.  Two steps:
+under ``survival``.  Three steps:
 
 1. **Per-arm endpoint records** (one per patient of the arm), from a seeded model:
 
@@ -35,6 +35,11 @@ under ``survival``.  Two steps:
    multivariable where published, to the fitted one), and the paper's key claims (:class:`ClaimCheck`, the
    audit's rule) and the multivariable models' variable selection (:class:`SelectionCheck`: each candidate's
    univariate p on the published side of the entry threshold) are lexicographic goals of the searches.
+3. **Record polish** (``nudge_steps``): on the final table, single patients' records are replaced by a record
+   the model could have drawn (:func:`propose_record`: a time moved along the grid, an event status or the
+   progression's sites changed, OS >= PFS and the follow-up window kept), and a replacement is kept only if no
+   target of any priority loses its hit (:func:`nudge_search`, greedy).  Unlike the swaps of step 2 this
+   changes the arms' records, so it can reach the covariate numbers the swaps could not.
 
 The numbers are computed by the book's own engines (``helpers.stats``), called at their kernels (the checked
 public functions call the same kernels; ``survdiff`` over ``survdiff.fit`` in R): KM median and CI as
@@ -1206,6 +1211,118 @@ class SurvivalGenerator:
                 perm[i], perm[k] = perm[k], perm[i]
         return best
 
+    # ------------------------------------------------------------------------------ step 3: record polish
+    def _on_grid_between(self, lo: float, hi: float, rng: np.random.Generator) -> float | None:
+        """A grid time in [lo, hi], uniformly; None when the interval holds none."""
+        g = self.grid
+        k_lo, k_hi = math.ceil(lo / g - 1e-9), math.floor(hi / g + 1e-9)
+        if k_hi < k_lo:
+            return None
+        return round(g * int(rng.integers(k_lo, k_hi + 1)), max(0, -int(math.floor(math.log10(g)))))
+
+    def propose_record(self, cols: dict, i: int, rng: np.random.Generator) -> dict | None:
+        """A new record for patient ``i`` (column -> value), one the model could have drawn: OS >= PFS, a site
+        endpoint keeps the PFS time and has an event only where that site progressed, a death without
+        progression is the PFS event at the OS time, and a censoring lies inside the potential follow-up the
+        accrual window allows (from ``grid`` with drop-out), all on the grid.  Half of the proposals move one time by a few
+        grid steps; the others move it anywhere in range or change an event status (censored <-> progression,
+        death <-> censored, the progression's sites), which the assignment's swaps cannot do.  None when the
+        drawn move does not apply."""
+        g = self.grid
+        # the window's shortest and longest potential follow-up, rounded to the grid as the model's times are
+        fu_min, fu_max = (float(x) for x in self.on_grid(np.array([self.fu_min, self.fu_max])))
+        lo_c = g if self.dropout else fu_min
+        t_pfs, t_os = float(cols[self.pfs.time][i]), float(cols[self.os.time][i])
+        e_pfs, e_os = cols[self.pfs.event][i] == 1, cols[self.os.event][i] == 1
+        site_events = [cols[s.event][i] == 1 for s in self.sites]
+        progressed = e_pfs and (any(site_events) if self.sites else not (e_os and t_os == t_pfs))
+        step = lambda t: t + g * int(rng.choice((-5, -2, -1, 1, 2, 5)))  # noqa: E731
+        near = rng.random() < 0.5
+
+        def record(pfs: float, pfs_event: bool, os: float, os_event: bool, sites=None) -> dict:
+            out = {self.pfs.time: pfs, self.pfs.event: float(pfs_event), self.os.time: os,
+                   self.os.event: float(os_event)}
+            sites = sites if sites is not None else [False] * len(self.sites)
+            for s, here in zip(self.sites, sites):
+                out[s.time], out[s.event] = pfs, float(here)
+            return out
+
+        def new_sites() -> list[bool]:
+            if len(self.sites) == 2:
+                return [[True, False], [False, True], [True, True]][int(rng.integers(3))]
+            return [True] * len(self.sites)
+
+        def within(t, lo, hi):
+            t = round(t, 6)
+            return t if lo - 1e-9 <= t <= hi + 1e-9 else None
+
+        kind = int(rng.integers(3))
+        if not e_pfs:  # censored before any event, at C
+            if kind == 0 or near:  # another censoring time
+                c = within(step(t_pfs), lo_c, fu_max) if near else self._on_grid_between(lo_c, fu_max, rng)
+                return None if c is None else record(c, False, c, False)
+            if kind == 1:  # a progression before C, alive (censored) at C
+                t = self._on_grid_between(g, t_pfs - g, rng)
+                return None if t is None else record(t, True, t_pfs, False, new_sites())
+            t = self._on_grid_between(g, t_pfs, rng)  # a death without progression before C
+            return None if t is None else record(t, True, t, True)
+        if not progressed:  # death without progression at t
+            if kind == 0 or near:
+                t = within(step(t_os), g, fu_max) if near else self._on_grid_between(g, fu_max, rng)
+                return None if t is None else record(t, True, t, True)
+            c = self._on_grid_between(max(t_os, lo_c), fu_max, rng)  # alive instead, censored at C
+            return None if c is None else record(c, False, c, False)
+        sites = [bool(x) for x in site_events]
+        if kind == 0:  # the progression time
+            t = within(step(t_pfs), g, t_os) if near else self._on_grid_between(g, t_os, rng)
+            return None if t is None else record(t, True, t_os, e_os, sites)
+        if kind == 1 or near:  # the death or censoring time
+            lo = t_pfs if e_os else max(t_pfs, lo_c)
+            t = within(step(t_os), lo, fu_max) if near else self._on_grid_between(lo, fu_max, rng)
+            return None if t is None else record(t_pfs, True, t, e_os, sites)
+        change = int(rng.integers(3))
+        if change == 0:  # death <-> censoring after the progression
+            if e_os:
+                c = self._on_grid_between(max(t_os, lo_c), fu_max, rng)
+                return None if c is None else record(t_pfs, True, c, False, sites)
+            t = self._on_grid_between(t_pfs, t_os, rng)
+            return None if t is None else record(t_pfs, True, t, True, sites)
+        if change == 1 and not e_os:  # never progressed: censored at the OS censoring time
+            return record(t_os, False, t_os, False)
+        if len(self.sites) == 2:  # the progression's sites
+            return record(t_pfs, True, t_os, e_os, new_sites())
+        return None
+
+    def nudge_search(self, cols: dict, budget: int, analyses: Analyses, targets: list,
+                     rng: np.random.Generator | None = None, goal_order: str = "claims_first") -> tuple:
+        """Replace single patients' records on the final columns (:meth:`propose_record`), in place, while the
+        objective over every target does not get worse: the assignment's swaps cannot change the number of
+        events within a covariate group or an arm's number, this can.  Lexicographic with the claims'
+        conclusions first, then the misses of every priority (a move never trades an arm-level hit for a
+        covariate one), then the claims' tolerance and the weighted distance (:meth:`objective`)."""
+        rng = rng or self.rng
+        levels = (1, 2, 3, 4, 5)
+        state = self.objective(cols, analyses, targets, levels=levels, goal_order=goal_order)
+        for _ in range(budget):
+            if state[-1] == 0:
+                break
+            i = int(rng.integers(self.d.n))
+            new = self.propose_record(cols, i, rng)
+            if new is None:
+                continue
+            old = {k: float(cols[k][i]) for k in new}
+            if old == new:
+                continue
+            for k, v in new.items():
+                cols[k][i] = v
+            value = self.objective(cols, analyses, targets, levels=levels, goal_order=goal_order)
+            if value <= state:
+                state = value
+            else:
+                for k, v in old.items():
+                    cols[k][i] = v
+        return state
+
     # ---------------------------------------------------------------------------------------- the whole
     def _block(self, P: dict, names: set, rows: set | None, targets: list, sweeps: int,
                starts: list[dict] | None = None) -> None:
@@ -1289,7 +1406,14 @@ class SurvivalGenerator:
             perm = self.assign(cols)
         if patient_level:
             self.swap_search(cols, perm, int(budget.get("swap_steps", 4000)), analyses, patient_level)
-        return self.permuted(cols, perm), P, perm
+        cols = self.permuted(cols, perm)
+        if int(budget.get("nudge_steps", 0)):
+            # step 3 on every target at once: single records replaced where no hit of any priority is lost
+            probes = ([SurvTarget(*k[:6], "", math.nan, 3, 5, aimed=False) for c in self.selection for k in c.keys]
+                      if self.covariate_model else [])
+            self.nudge_search(cols, int(budget["nudge_steps"]), Analyses(self.spec, self.d, aimed, probes=probes),
+                              aimed, rng=np.random.default_rng([int(self.conf["survival_seed"]), 3]))
+        return cols, P, perm
 
 
 # ============================================================================================ entry point
