@@ -358,21 +358,28 @@ KNOWN_CHANGED = {"erhcc_hait_mp": set(), "haic_after_ab": set()}
 KNOWN_OUTSIDE_TOLERANCE = {"erhcc_hait_mp": {"rmst_pfs"}, "haic_after_ab": set()}
 
 
+def _generator_on_committed_table(study_id: str):
+    """The generator of a study with the committed endpoint columns (patient order) as its final columns."""
+    import dataclasses
+
+    from helpers.study.published import load_published
+
+    spec = load_spec(study_id)
+    conf = load_assumptions(spec)["survival"]
+    df = pd.read_csv(spec.patients_file, dtype=str, keep_default_na=False)
+    base = df[[spec.id_column, spec.arm.column, *spec.variables]]
+    gen = rs.build_survival(dataclasses.replace(spec, response=None, adverse_events=None), conf,
+                            load_published(spec), base)
+    cols = {c: df[c].astype(float).to_numpy() for ep in spec.survival.endpoints.values() for c in (ep.time, ep.event)}
+    return spec, gen, cols
+
+
 def test_default_data_carry_the_key_survival_claims(study):
     """Every key claim on survival numbers holds on the committed table, judged as the audit judges it (same side
     of no effect, same side of the threshold), with its estimate within the audit's tolerance of the paper's,
     except the documented ones; and the book's multivariable models
     select the paper's variables (each candidate's univariate p on the paper's side of the entry threshold)."""
-    spec, data = study
-    conf = load_assumptions(spec)["survival"]
-    df = pd.read_csv(spec.patients_file, dtype=str, keep_default_na=False)
-    import dataclasses
-
-    from helpers.study.published import load_published
-    base = df[[spec.id_column, spec.arm.column, *spec.variables]]
-    gen = rs.build_survival(dataclasses.replace(spec, response=None, adverse_events=None), conf,
-                            load_published(spec), base)
-    cols = {c: df[c].astype(float).to_numpy() for ep in spec.survival.endpoints.values() for c in (ep.time, ep.event)}
+    spec, gen, cols = _generator_on_committed_table(study[0].study_id)
     selection = rs.selection_checks(spec, gen.targets, gen.d)
     probes = [rs.SurvTarget(*k[:6], "", math.nan, 3, 5, aimed=False) for c in selection for k in c.keys]
     values, _ = rs.Analyses(spec, gen.d, gen.targets, probes=probes)(cols)
@@ -420,22 +427,6 @@ def test_objective_refuses_an_unknown_goal_order():
 
 
 # ------------------------------------------------------------------------------ step 3: record polish
-def _generator_on_committed_table(study_id: str):
-    """The generator of a study with the committed endpoint columns (patient order) as its final columns."""
-    import dataclasses
-
-    from helpers.study.published import load_published
-
-    spec = load_spec(study_id)
-    conf = load_assumptions(spec)["survival"]
-    df = pd.read_csv(spec.patients_file, dtype=str, keep_default_na=False)
-    base = df[[spec.id_column, spec.arm.column, *spec.variables]]
-    gen = rs.build_survival(dataclasses.replace(spec, response=None, adverse_events=None), conf,
-                            load_published(spec), base)
-    cols = {c: df[c].astype(float).to_numpy() for ep in spec.survival.endpoints.values() for c in (ep.time, ep.event)}
-    return spec, gen, cols
-
-
 def _record_problems(spec, cols: dict, i: int, fu_min: float, fu_max: float, dropout: bool) -> list[str]:
     """What makes patient i's record one the generator's model could not draw (written from the model's rules in
     the module docstring, not from the code that proposes records)."""
