@@ -1224,10 +1224,10 @@ class SurvivalGenerator:
         """A new record for patient ``i`` (column -> value), one the model could have drawn: OS >= PFS, a site
         endpoint keeps the PFS time and has an event only where that site progressed, a death without
         progression is the PFS event at the OS time, and a censoring lies inside the potential follow-up the
-        accrual window allows (from ``grid`` with drop-out), all on the grid.  Half of the proposals move one time by a few
-        grid steps; the others move it anywhere in range or change an event status (censored <-> progression,
-        death <-> censored, the progression's sites), which the assignment's swaps cannot do.  None when the
-        drawn move does not apply."""
+        accrual window allows (from ``grid`` with drop-out), all on the grid.  Half of the proposals move one
+        time by a few grid steps; the others move it anywhere in range or change an event status (censored <->
+        progression, death <-> censored, the progression's sites), which the assignment's swaps cannot do.  None
+        when the drawn move does not apply."""
         g = self.grid
         # the window's shortest and longest potential follow-up, rounded to the grid as the model's times are
         fu_min, fu_max = (float(x) for x in self.on_grid(np.array([self.fu_min, self.fu_max])))
