@@ -505,3 +505,38 @@ def test_nudge_search_never_loses_a_hit_of_any_priority():
     for i in range(gen.d.n):
         assert _record_problems(spec, cols, i, gen.fu_min, gen.fu_max, gen.dropout) == [], i
 
+
+
+@pytest.mark.parametrize("study_id", STUDIES)
+def test_record_exchanges_keep_every_arm_s_records_and_every_record_valid(study_id):
+    """2,000 exchanges of progressions or of what followed them, from the committed table: every record stays one
+    the model could draw, and each arm keeps the same multiset of PFS records and of OS records (so no arm-level
+    KM, log-rank or arm HR can move), while some patients' PFS and OS parts do come apart."""
+    spec, gen, cols = _generator_on_committed_table(study_id)
+    eps = spec.survival.endpoints
+    pfs, os_ = eps["pfs"], eps["os"]
+    pfs_part = [pfs.time, pfs.event, *(c for e in eps.values() if e.part_of == "pfs" for c in (e.time, e.event))]
+    os_part = [os_.time, os_.event]
+
+    def arm_records(part):
+        return [sorted(zip(*(cols[c][gen.d.arm == a] for c in part))) for a in (0, 1)]
+
+    before_pfs, before_os = arm_records(pfs_part), arm_records(os_part)
+    pairs_before = set(zip(cols[pfs.time], cols[os_.time]))
+    rng = np.random.default_rng(5)
+    done = 0
+    for _ in range(2000):
+        change = gen.propose_exchange(cols, rng)
+        if change is None:
+            continue
+        (i, a), (k, b) = change.items()
+        assert gen.d.arm[i] == gen.d.arm[k] and set(a) == set(b) and set(a) in (set(pfs_part), set(os_part))
+        for p, new in change.items():
+            for c, v in new.items():
+                cols[c][p] = v
+        done += 1
+        for p in (i, k):
+            assert _record_problems(spec, cols, p, gen.fu_min, gen.fu_max, gen.dropout) == [], (p, change)
+    assert done > 200
+    assert arm_records(pfs_part) == before_pfs and arm_records(os_part) == before_os
+    assert set(zip(cols[pfs.time], cols[os_.time])) != pairs_before

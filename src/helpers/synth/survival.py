@@ -37,9 +37,10 @@ under ``survival``.  Three steps:
    univariate p on the published side of the entry threshold) are lexicographic goals of the searches.
 3. **Record polish** (``nudge_steps``): on the final table, single patients' records are replaced by a record
    the model could have drawn (:func:`propose_record`: a time moved along the grid, an event status or the
-   progression's sites changed, OS >= PFS and the follow-up window kept), and a replacement is kept only if no
-   target of any priority loses its hit (:func:`nudge_search`, greedy).  Unlike the swaps of step 2 this
-   changes the arms' records, so it can reach the covariate numbers the swaps could not.
+   progression's sites changed, OS >= PFS and the follow-up window kept) or two progressed patients of an arm
+   exchange their progressions or what followed them (:func:`propose_exchange`), and a move is kept only if no
+   priority gets more misses (:func:`nudge_search`, greedy).  Unlike the swaps of step 2 this changes the arms'
+   records, or PFS and OS of a patient apart, so it can reach covariate numbers the swaps could not.
 
 The numbers are computed by the book's own engines (``helpers.stats``), called at their kernels (the checked
 public functions call the same kernels; ``survdiff`` over ``survdiff.fit`` in R): KM median and CI as
@@ -1293,37 +1294,83 @@ class SurvivalGenerator:
             return record(t_pfs, True, t_os, e_os, new_sites())
         return None
 
+    def _progressed(self, cols: dict, i: int) -> bool:
+        """Whether patient i's PFS event is a progression (not a death without progression)."""
+        if cols[self.pfs.event][i] != 1:
+            return False
+        if self.sites:
+            return any(cols[s.event][i] == 1 for s in self.sites)
+        return not (cols[self.os.event][i] == 1 and cols[self.os.time][i] == cols[self.pfs.time][i])
+
+    def propose_exchange(self, cols: dict, rng: np.random.Generator) -> dict | None:
+        """Two patients of one arm who both progressed exchange one part of their records: the progression
+        (PFS time and sites) or the death or censoring after it (OS time and status), where each record keeps
+        OS >= PFS.  Every arm keeps the same PFS records and the same OS records, so no arm-level number moves,
+        while PFS and OS of a covariate group move apart (a whole-record swap moves them together).  Returns
+        {patient: {column: value}} or None when the drawn pair does not qualify."""
+        i = int(rng.integers(self.d.n))
+        members = np.nonzero(self.d.arm == self.d.arm[i])[0]
+        k = int(members[rng.integers(len(members))])
+        if k == i or not (self._progressed(cols, i) and self._progressed(cols, k)):
+            return None
+        p, o = cols[self.pfs.time], cols[self.os.time]
+        if rng.random() < 0.5:  # the progressions
+            part = [self.pfs.time, self.pfs.event, *(c for s in self.sites for c in (s.time, s.event))]
+            ok = p[k] <= o[i] and p[i] <= o[k]
+        else:  # what follows them
+            part = [self.os.time, self.os.event]
+            ok = o[k] >= p[i] and o[i] >= p[k]
+        if not ok:
+            return None
+        return {i: {c: float(cols[c][k]) for c in part}, k: {c: float(cols[c][i]) for c in part}}
+
     def nudge_search(self, cols: dict, budget: int, analyses: Analyses, targets: list,
                      rng: np.random.Generator | None = None, goal_order: str = "claims_first") -> tuple:
-        """Replace single patients' records on the final columns (:meth:`propose_record`), in place, while the
-        objective over every target does not get worse: the assignment's swaps cannot change the number of
-        events within a covariate group or an arm's number, this can.  Lexicographic with the claims'
-        conclusions first, then the misses of every priority (a move never trades an arm-level hit for a
-        covariate one), then the claims' tolerance and the weighted distance (:meth:`objective`)."""
+        """Change the final columns in place, while the objective over every target does not get worse: two
+        thirds of the moves replace one patient's record (:meth:`propose_record`; the assignment's swaps cannot
+        change the number of events within a covariate group or an arm's number, this can), one third exchange
+        the progression or the post-progression part of two patients' records (:meth:`propose_exchange`).
+        Lexicographic with the claims' conclusions first, then the misses of every priority (a move never
+        trades an arm-level hit for a covariate one), then the claims' tolerance and the weighted distance
+        (:meth:`objective`)."""
         rng = rng or self.rng
         levels = (1, 2, 3, 4, 5)
         state = self.objective(cols, analyses, targets, levels=levels, goal_order=goal_order)
         for _ in range(budget):
             if state[-1] == 0:
                 break
-            i = int(rng.integers(self.d.n))
-            new = self.propose_record(cols, i, rng)
-            if new is None:
+            if rng.random() < 1 / 3:
+                change = self.propose_exchange(cols, rng)
+            else:
+                i = int(rng.integers(self.d.n))
+                new = self.propose_record(cols, i, rng)
+                change = None if new is None else {i: new}
+            if change is None:
                 continue
-            old = {k: float(cols[k][i]) for k in new}
-            if old == new:
+            old = {i: {k: float(cols[k][i]) for k in new} for i, new in change.items()}
+            if old == change:
                 continue
-            for k, v in new.items():
-                cols[k][i] = v
+            for i, new in change.items():
+                for k, v in new.items():
+                    cols[k][i] = v
             value = self.objective(cols, analyses, targets, levels=levels, goal_order=goal_order)
             if value <= state:
                 state = value
             else:
-                for k, v in old.items():
-                    cols[k][i] = v
+                for i, was in old.items():
+                    for k, v in was.items():
+                        cols[k][i] = v
         return state
 
     # ---------------------------------------------------------------------------------------- the whole
+    def selection_probes(self) -> list[SurvTarget]:
+        """The book's univariate p of every candidate of a multivariable model, published or not: computed
+        beside the targets (never aimed at) so the selection goals can be checked; none without the covariate
+        model."""
+        if not self.covariate_model:
+            return []
+        return [SurvTarget(*k[:6], "", math.nan, 3, 5, aimed=False) for c in self.selection for k in c.keys]
+
     def _block(self, P: dict, names: set, rows: set | None, targets: list, sweeps: int,
                starts: list[dict] | None = None) -> None:
         """Line scans of one block of parameters against the targets of one endpoint, from each of ``starts``
@@ -1398,8 +1445,7 @@ class SurvivalGenerator:
         cols = self.generate(P)
         if self.covariate_model and patient_level:
             # the book's univariate p of every candidate of a multivariable model (selection), published or not
-            probes = [SurvTarget(*k[:6], "", math.nan, 3, 5, aimed=False) for c in self.selection for k in c.keys]
-            analyses = Analyses(self.spec, self.d, patient_level, probes=probes)
+            analyses = Analyses(self.spec, self.d, patient_level, probes=self.selection_probes())
             perm = self.solve_assignment(cols, analyses, patient_level, int(budget.get("coefficient_iterations", 12)))
         else:
             analyses = Analyses(self.spec, self.d, patient_level)
@@ -1408,10 +1454,9 @@ class SurvivalGenerator:
             self.swap_search(cols, perm, int(budget.get("swap_steps", 4000)), analyses, patient_level)
         cols = self.permuted(cols, perm)
         if int(budget.get("nudge_steps", 0)):
-            # step 3 on every target at once: single records replaced where no hit of any priority is lost
-            probes = ([SurvTarget(*k[:6], "", math.nan, 3, 5, aimed=False) for c in self.selection for k in c.keys]
-                      if self.covariate_model else [])
-            self.nudge_search(cols, int(budget["nudge_steps"]), Analyses(self.spec, self.d, aimed, probes=probes),
+            # step 3 on every target at once: records replaced or parts exchanged where no priority gets more misses
+            self.nudge_search(cols, int(budget["nudge_steps"]),
+                              Analyses(self.spec, self.d, aimed, probes=self.selection_probes()),
                               aimed, rng=np.random.default_rng([int(self.conf["survival_seed"]), 3]))
         return cols, P, perm
 
