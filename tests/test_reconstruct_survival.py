@@ -482,7 +482,7 @@ def test_record_proposals_stay_records_the_model_could_draw(study_id):
     assert {((0, 0), (1, 0)), ((1, 0), (0, 0)), ((1, 1), (1, 0)), ((1, 0), (1, 1)), ((0, 0), (1, 1))} <= seen
 
 
-def test_nudge_search_never_loses_a_hit_of_any_priority():
+def test_nudge_search_never_has_more_misses_at_any_priority():
     spec, gen, cols = _generator_on_committed_table("haic_after_ab")
     aimed = [t for t in gen.targets if t.aimed]
     analyses = rs.Analyses(gen.spec, gen.d, aimed)
@@ -504,7 +504,6 @@ def test_nudge_search_never_loses_a_hit_of_any_priority():
         assert len(after[priority]) >= len(keys), priority
     for i in range(gen.d.n):
         assert _record_problems(spec, cols, i, gen.fu_min, gen.fu_max, gen.dropout) == [], i
-
 
 
 @pytest.mark.parametrize("study_id", STUDIES)

@@ -1236,7 +1236,7 @@ class SurvivalGenerator:
         t_pfs, t_os = float(cols[self.pfs.time][i]), float(cols[self.os.time][i])
         e_pfs, e_os = cols[self.pfs.event][i] == 1, cols[self.os.event][i] == 1
         site_events = [cols[s.event][i] == 1 for s in self.sites]
-        progressed = e_pfs and (any(site_events) if self.sites else not (e_os and t_os == t_pfs))
+        progressed = self._progressed(cols, i)
         step = lambda t: t + g * int(rng.choice((-5, -2, -1, 1, 2, 5)))  # noqa: E731
         near = rng.random() < 0.5
 
