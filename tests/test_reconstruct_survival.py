@@ -392,14 +392,11 @@ def test_default_data_carry_the_key_survival_claims(study):
     assert all(c.holds(values) is not False for c in selection), [c.keys[0] for c in selection if not c.holds(values)]
 
 
-def test_seed000_tumour_number_os_hazard_ratio_is_out_of_reach_of_the_arm_records():
-    """Table 2's OS HR of multiple vs single tumours, 5.77 (0.75-44.18), is not reachable with the committed
-    records of the arms: only 2 patients have a single tumour (both HAIT, Table 1), and a univariable Cox HR
-    depends only on which 2 of the 51 HAIT records they get.  Every one of the 1,275 choices is fitted with the
-    book's Cox (Efron, R's coxph); none prints 5.77 or more (the largest is below 2).  The CI's width (SE 1.04 on
-    the log scale) needs exactly one death among the two, and then an HR of 5.77 needs the sum of 1 / (number of
-    multiple-tumour patients at risk) over the death times to reach 1 / (2 / 5.77) = 2.9, i.e. risk sets of about
-    9 patients at the deaths, where these records have tens."""
+def _single_tumour_fits(endpoint: str) -> pd.DataFrame:
+    """The book's univariable Cox fit (Efron, R's coxph) of multiple vs single tumours on seed 000's committed
+    ``endpoint`` records, for every choice of the 2 HAIT records the 2 single-tumour patients could get (only 2
+    patients have a single tumour, both HAIT, Table 1; a univariable HR depends only on which records they get).
+    A choice with no event among the two has an infinite MLE (coxph warns), no finite CI, and is left out."""
     import itertools
 
     from helpers.stats.cox import cox_fit as book_cox_fit
@@ -408,17 +405,45 @@ def test_seed000_tumour_number_os_hazard_ratio_is_out_of_reach_of_the_arm_record
     df = pd.read_csv(spec.patients_file)
     hait = np.nonzero((df["arm"] == "HAIT").to_numpy())[0]
     assert len(hait) == 51 and int((df["tumor_number"] == "single").sum()) == 2
-    hrs = []
+    time, event = f"{endpoint}_months", f"{endpoint}_event"
+    rows = []
     for pair in itertools.combinations(hait, 2):
-        d = df[["os_months", "os_event"]].copy()
+        d = df[[time, event]].copy()
         d["multiple"] = 1.0
         d.loc[list(pair), "multiple"] = 0.0
-        if d.loc[list(pair), "os_event"].sum() == 0:
-            continue  # no death among the two: the MLE is infinite (coxph warns), no finite CI like 0.75-44.18
-        fit = book_cox_fit(d, "os_months", "os_event", ["multiple"])
-        hrs.append(float(np.exp(fit.coef.iloc[0])))
-    assert len(hrs) > 500
-    assert max(hrs) < 2.0 < 5.765
+        if d.loc[list(pair), event].sum() == 0:
+            continue
+        row = book_cox_fit(d, time, event, ["multiple"]).table.iloc[0]
+        rows.append({k: float(row[k]) for k in ("hr", "lower", "upper", "p_value")})
+    return pd.DataFrame(rows)
+
+
+def test_seed000_tumour_number_os_hazard_ratio_is_out_of_reach_of_the_arm_records():
+    """Table 2's OS HR of multiple vs single tumours, 5.77 (0.75-44.18), is not reachable with the committed
+    records of the arms: of the 1,275 choices of the single-tumour patients' two HAIT records
+    (:func:`_single_tumour_fits`) none prints 5.77 or more (the largest is below 2).  The CI's width (SE 1.04 on
+    the log scale) needs exactly one death among the two, and then an HR of 5.77 needs the sum of 1 / (number of
+    multiple-tumour patients at risk) over the death times to reach 1 / (2 / 5.77) = 2.9, i.e. risk sets of about
+    9 patients at the deaths, where these records have tens.  Nor does any print the CI's limits, 0.75 (the
+    largest lower limit is below 0.2) or 44.18 (the largest upper limit is below 11): all three are listed
+    ``out_of_reach`` in reconstruction.yaml with this test as their proof."""
+    fits = _single_tumour_fits("os")
+    assert len(fits) > 500
+    assert fits["hr"].max() < 2.0 < 5.765
+    assert fits["lower"].max() < 0.2 < 0.745
+    assert fits["upper"].max() < 11.0 < 44.175
+
+
+def test_seed000_tumour_number_pfs_upper_limit_and_p_are_out_of_reach_of_the_arm_records():
+    """Table 2's PFS HR of multiple vs single tumours, 1.00 (0.14-7.26), p = 0.999: the HR and the lower limit
+    print for some choices of the single-tumour patients' two HAIT records (:func:`_single_tumour_fits`), but no
+    choice prints the upper limit 7.26, nor p = 0.999 (the largest p is below 0.9985).  Both are listed
+    ``out_of_reach`` in reconstruction.yaml with this test as their proof."""
+    fits = _single_tumour_fits("pfs")
+    assert len(fits) > 1000
+    assert (fits["hr"].round(2) == 1.0).any() and (fits["lower"].round(2) == 0.14).any()  # reachable alone
+    assert not (fits["upper"].round(2) == 7.26).any()
+    assert fits["p_value"].max() < 0.9985
 
 
 def test_objective_refuses_an_unknown_goal_order():

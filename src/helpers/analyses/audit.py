@@ -358,15 +358,20 @@ STRUCTURAL_ANALYSES = ("flow", "table1", "best_response", "adverse_events")
 
 def reconstruction_targets(spec) -> dict[tuple, dict]:
     """The published numbers the reconstruction was calibrated to (``reconstruction_report.csv``): key
-    (cohort, analysis, variable, level, group, stat) -> target, achieved and hit."""
+    (cohort, analysis, variable, level, group, stat) -> target, achieved, hit, status (``hit``, ``missed`` or
+    ``out_of_reach``) and proof (the test proving an ``out_of_reach`` target unreachable, else empty)."""
     path = spec.folder / "reconstruction_report.csv"
     if not path.exists():
         return {}
     keys = ["cohort", "analysis", "variable", "level", "group", "stat"]
     report = pd.read_csv(path, dtype={k: str for k in keys}, keep_default_na=False, na_values={"achieved": [""]})
-    return {tuple(r[k] for k in keys): {"target": r["target"], "achieved": r["achieved"],
-                                        "hit": str(r["hit"]).lower() == "true"}
-            for _, r in report.iterrows()}
+    out = {}
+    for _, r in report.iterrows():
+        hit = str(r["hit"]).lower() == "true"
+        out[tuple(r[k] for k in keys)] = {"target": r["target"], "achieved": r["achieved"], "hit": hit,
+                                          "status": r.get("status") or ("hit" if hit else "missed"),
+                                          "proof": r.get("proof", "")}
+    return out
 
 
 def role_of(row, targets: dict, real_data: bool) -> str:
@@ -390,7 +395,12 @@ def assign_roles(audit: pd.DataFrame, spec, real_data: bool) -> pd.DataFrame:
     for r in out.itertuples():
         reason = r.reason
         if not reason and r.status in ("differs", "close") and pd.notna(r.reproduced) and pd.notna(r.value):
-            if r.role == "calibration target":
+            key = (r.cohort, r.analysis, r.variable, r.level, r.group, r.stat)
+            target = targets.get(key, {})
+            if r.role == "calibration target" and target.get("status") == "out_of_reach":
+                reason = (f"calibration target proven out of reach ({target['proof']}); missed by "
+                          + _miss_text(r))
+            elif r.role == "calibration target":
                 reason = "calibration target missed by " + _miss_text(r)
             elif r.role == "untargeted" and not real_data:
                 reason = "not a calibration target: shows how far the synthetic cohort is from the real one"

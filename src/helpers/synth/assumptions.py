@@ -21,8 +21,8 @@ import yaml
 from helpers.study.schema import did_you_mean
 from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
 
-__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "Value", "load_assumptions",
-           "check_assumptions", "read_for_check"]
+__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "OUT_OF_REACH_FIELDS", "OutOfReach", "Value",
+           "check_assumptions", "load_assumptions", "out_of_reach", "read_for_check"]
 
 ASSUMPTIONS_FILE = "reconstruction.yaml"
 
@@ -118,6 +118,10 @@ ASSUMPTION_KEYS: dict[str, Any] = {
     },
     # helpers.synth.response
     "response": {"pfs_noise_sd": number(0)},
+    # helpers.synth.reconstruct: targets a test proves no table (or no table with the stated inputs) can print,
+    # each under an id of the author's choosing; see :func:`out_of_reach`
+    "out_of_reach": {ANY: {"cohort": NAME, "analysis": NAME, "variable": NAME, "level": NAME, "group": NAME,
+                           "stat": NAME, "relation": NAME, "proof": NAME, "why": NAME}},
     "adverse_events": {"p_grade4_given_severe": _PROBABILITY, "p_grade2_given_mild": _PROBABILITY},
 }
 
@@ -209,3 +213,48 @@ _ValueLoader.add_constructor("tag:yaml.org,2002:timestamp", date_or_text)
 def read_for_check(text: str) -> Any:
     """The parsed file as :func:`check_assumptions` reads it and the generator receives it."""
     return yaml.load(text, Loader=_ValueLoader)
+
+
+#: The fields of an ``out_of_reach`` entry: the target's key in ``reconstruction_report.csv`` (``variable``,
+#: ``level``, ``group`` and ``relation`` may be left out when empty), the test that proves it out of reach
+#: (``tests/<file>.py::<test function>``) and, in words, why.
+OUT_OF_REACH_FIELDS = ("cohort", "analysis", "variable", "level", "group", "stat", "relation", "proof", "why")
+_REQUIRED_OUT_OF_REACH = ("cohort", "analysis", "stat", "proof", "why")
+REPORT_KEY = ("cohort", "analysis", "variable", "level", "group", "stat", "relation")
+
+
+@dataclass(frozen=True)
+class OutOfReach:
+    """A calibration target a named test proves the generator cannot hit: it is reported with status
+    ``out_of_reach`` and its proof, so the gap that remains is the reachable one."""
+
+    id: str
+    key: tuple      # (cohort, analysis, variable, level, group, stat, relation) as in reconstruction_report.csv
+    proof: str      # tests/<file>.py::<test function>
+    why: str
+
+    @property
+    def label(self) -> str:
+        return "/".join(k for k in self.key if k)
+
+
+def out_of_reach(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list[OutOfReach]:
+    """The ``out_of_reach`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``) when
+    an entry lacks a required field or its proof is not of the form ``tests/<file>.py::<test function>``."""
+    problems, out = [], []
+    for name, entry in (assumptions.get("out_of_reach") or {}).items():
+        entry = entry or {}
+        missing = [f for f in _REQUIRED_OUT_OF_REACH if f not in entry]
+        if missing:
+            problems.append(f"out_of_reach.{name}: missing {', '.join(f'`{f}`' for f in missing)}")
+            continue
+        proof = str(entry["proof"])
+        file, _, test = proof.partition("::")
+        if not (file.startswith("tests/") and file.endswith(".py") and test.startswith("test_")):
+            problems.append(f"out_of_reach.{name}.proof: must be tests/<file>.py::test_<name>, got {proof!r}")
+            continue
+        out.append(OutOfReach(str(name), tuple(str(entry.get(k, "")) for k in REPORT_KEY), proof,
+                              str(entry["why"])))
+    if problems:
+        raise AssumptionsError(path, problems)
+    return out

@@ -16,7 +16,9 @@ spec's ``survival`` endpoints (it never changes a baseline column).
 
 Targets are read from ``published.yaml``; the assumptions (value ranges, grids, seeds) from
 ``reconstruction.yaml``.  Output: ``patients.csv`` and ``reconstruction_report.csv`` (every target with its
-analysis, the value achieved, and whether it was hit; ``relation`` marks targets printed as "< x" or "> x").  Run ``python -m helpers.synth.reconstruct [study ...]`` (``make data``).
+analysis, the value achieved, whether it was hit, and its ``status``: ``hit``, ``missed``, or ``out_of_reach`` with
+the test that proves it in ``proof``, from the ``out_of_reach`` entries of ``reconstruction.yaml``; ``relation``
+marks targets printed as "< x" or "> x").  Run ``python -m helpers.synth.reconstruct [study ...]`` (``make data``).
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column
 from helpers.study.published import load_published
 from helpers.synth import floating_point
-from helpers.synth.assumptions import load_assumptions
+from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, OutOfReach, load_assumptions,
+                                      out_of_reach)
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
 from helpers.synth.survival import add_survival_endpoints
@@ -612,7 +615,7 @@ def input_files(study_id: str) -> list[Path]:
     spec = load_spec(study_id)
     synth = Path(__file__).resolve().parent
     engines = synth.parent / "stats"
-    return [spec.folder / "study.yaml", spec.published_file, spec.folder / "reconstruction.yaml",
+    return [spec.folder / "study.yaml", spec.published_file, spec.folder / ASSUMPTIONS_FILE,
             *sorted(synth.glob("*.py")), *sorted(engines.glob("*.py"))]
 
 
@@ -648,6 +651,63 @@ def matched_cohort_report(spec: StudySpec, path: Path, published: pd.DataFrame) 
     return pd.DataFrame({"cohort": "matched", "variable": cmp["variable"], "level": cmp["level"],
                          "group": cmp["group"], "stat": cmp["stat"], "target": cmp["value"],
                          "achieved": cmp["reproduced"], "hit": cmp["status"] == "reproduced"})
+
+
+#: ``status`` of a row of ``reconstruction_report.csv``: printed as published, missed, or missed and proven out of
+#: reach by the test in its ``proof`` column (an ``out_of_reach`` entry of ``reconstruction.yaml``).
+REPORT_STATUSES = ("hit", "missed", "out_of_reach")
+
+
+def _keys(frame: pd.DataFrame, columns=REPORT_KEY) -> list[tuple]:
+    """Each row's key (:data:`helpers.synth.assumptions.REPORT_KEY`, empty text for a missing part)."""
+    parts = frame.reindex(columns=list(columns)).fillna("").astype(str)
+    return list(parts.itertuples(index=False, name=None))
+
+
+def _label(key: tuple) -> str:
+    return "/".join(k for k in key if k)
+
+
+def check_out_of_reach(entries: list[OutOfReach], published: pd.DataFrame, path) -> None:
+    """Refuse, before any generation, an ``out_of_reach`` entry whose key is no published number (with the
+    nearest one)."""
+    from helpers.study.schema import did_you_mean
+
+    keys = set(_keys(published))
+    labels = sorted({_label(k) for k in keys})
+    problems = [f"out_of_reach.{e.id}: `{e.label}` is not a published number{did_you_mean(e.label, labels)}"
+                for e in entries if e.key not in keys]
+    if problems:
+        raise AssumptionsError(path, problems)
+
+
+def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path) -> pd.DataFrame:
+    """``report`` with ``status`` (:data:`REPORT_STATUSES`) and ``proof`` after ``hit``.  An entry that matches no
+    row, or a row the table hits (its proof would be wrong), is refused: nothing is reported out of reach that
+    was not aimed at and missed."""
+    from helpers.study.schema import did_you_mean
+
+    keys = _keys(report)
+    status = np.where(report["hit"].astype(bool), "hit", "missed").astype(object)
+    proof = np.full(len(report), "", dtype=object)
+    problems = []
+    for e in entries:
+        rows = np.array([i for i, k in enumerate(keys) if k == e.key], dtype=int)
+        if not len(rows):
+            problems.append(f"out_of_reach.{e.id}: `{e.label}` is no target of the reconstruction"
+                            f"{did_you_mean(e.label, sorted({_label(k) for k in keys}))}")
+        elif (status[rows] == "hit").any():
+            problems.append(f"out_of_reach.{e.id}: `{e.label}` is hit by the generated table, so its proof "
+                            f"({e.proof}) does not hold for it")
+        else:
+            status[rows], proof[rows] = "out_of_reach", e.proof
+    if problems:
+        raise AssumptionsError(path, problems)
+    out = report.copy()
+    at = out.columns.get_loc("hit") + 1
+    out.insert(at, "status", status)
+    out.insert(at + 1, "proof", proof)
+    return out
 
 
 def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.DataFrame]:
@@ -686,6 +746,8 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
         report = pd.concat([report, survival_report], ignore_index=True)
     if response_report is not None:
         report = pd.concat([report, response_report], ignore_index=True)
+    report = mark_out_of_reach(report, out_of_reach(assumptions, spec.folder / ASSUMPTIONS_FILE),
+                               spec.folder / ASSUMPTIONS_FILE)
     report.insert(0, "study", study_id)
     report.to_csv(out_dir / "reconstruction_report.csv", index=False, lineterminator="\n")
     (out_dir / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
@@ -710,7 +772,10 @@ def main(argv: list[str] | None = None) -> int:
         # every study's assumptions checked before any is generated: a misspelled key fails at once, not
         # minutes later, and nothing is written
         try:
-            load_assumptions(load_spec(study))
+            study_spec = load_spec(study)
+            assumptions = load_assumptions(study_spec)
+            where = study_spec.folder / ASSUMPTIONS_FILE
+            check_out_of_reach(out_of_reach(assumptions, where), load_published(study_spec), where)
         except SpecError as exc:   # an AssumptionsError too
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -734,7 +799,9 @@ def main(argv: list[str] | None = None) -> int:
         results = [reconstruct(study, out) for study, out in zip(args.studies, outs)]
     for study, (path, report) in zip(args.studies, results):
         hit = int(report["hit"].sum())
-        print(f"{study}: wrote {path} ({hit} of {len(report)} targets hit exactly)")
+        proven = int((report["status"] == "out_of_reach").sum())
+        print(f"{study}: wrote {path} ({hit} of {len(report)} targets hit exactly; {proven} of the missed proven "
+              f"out of reach, so {hit} of {len(report) - proven} reachable)")
         missed = report[~report["hit"]]
         if len(missed):
             print(missed.to_string(index=False))
