@@ -75,6 +75,25 @@ def test_roles_separate_targets_structural_counts_and_tests(tmp_path):
     assert audit.role_of(other, targets, real_data=False) == "untargeted"
 
 
+def test_a_target_proven_out_of_reach_says_so_and_where_the_proof_is():
+    """Seed 000's univariable tumour-number OS HR is listed out_of_reach in reconstruction.yaml: the audit's reason
+    names the test file and the report (the full test id), and still gives the miss; a plain miss does not."""
+    spec = load_spec("erhcc_hait_mp")
+    targets = audit.reconstruction_targets(spec)
+    key = ("primary", "cox_univariate.os", "tumor_number", "multiple", "all", "hr")
+    assert targets[key]["status"] == "out_of_reach"
+    assert targets[key]["proof"].startswith("tests/test_reconstruct_survival.py::test_seed000_tumour_number_os")
+    rows = frame([("primary", "survival", "cox_univariate.os", "tumor_number", "multiple", "all", "hr", 5.77),
+                  ("primary", "survival", "cox_univariate.os", "age", ">=60", "all", "hr", 0.70)],
+                 extra=("reproduced", "status", "reason", "tolerance"))
+    rows["reproduced"], rows["status"], rows["reason"], rows["tolerance"] = [0.16, 0.77], "differs", "", "hazard ratio"
+    out = audit.assign_roles(rows, spec, real_data=False)
+    assert out["reason"].tolist() == [
+        "calibration target proven out of reach (by a test in tests/test_reconstruct_survival.py, named in "
+        "reconstruction_report.csv); missed by 3.59 on the log scale",
+        "calibration target missed by 0.10 on the log scale"]
+
+
 def test_estimate_text_prints_as_a_paper():
     rows = pd.DataFrame([
         dict(stat="hr", value=0.30, reproduced=0.474, printed="0.30", relation=None, status="differs"),

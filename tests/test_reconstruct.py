@@ -145,6 +145,12 @@ def test_the_pinned_environment_marks_the_child_and_keeps_the_rest():
     assert env["OPENBLAS_CORETYPE"] == "Prescott" and env["OPENBLAS_NUM_THREADS"] == "1"
 
 
+def test_the_pinned_environment_keeps_a_users_other_glibc_tunables():
+    env = floating_point.pinned_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.cpu.hwcaps=-SSE4_2"})
+    assert env["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX512F"
+    assert floating_point.pinned_environment({})["GLIBC_TUNABLES"] == "glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX512F"
+
+
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 dispatch only")
 def test_the_pinned_environment_switches_numpy_to_its_baseline_kernels():
     """NumPy reads the setting at import: in a child with the pinned environment none of its dispatched

@@ -333,3 +333,35 @@ def test_table_csv_gives_the_numbers_of_formatted_cells_in_columns_of_their_own(
     assert report.table_csv(two_rows, index=False).splitlines() == [
         "PFS / HR (95% CI),PFS / HR (95% CI): estimate,PFS / HR (95% CI): lower,PFS / HR (95% CI): upper",
         "0.36 (0.21–0.62),0.36,0.21,0.62", "NE,,,"]
+
+
+def test_each_chapter_summary_counts_only_its_own_targets():
+    """The survival chapter's summary counts time-to-event targets only (not the response and adverse-event rows of
+    the report, which the response and safety chapters count); the four parts add up to the whole report."""
+    import pandas as pd
+
+    from helpers.study.spec import load_spec
+
+    for study, sizes in {"erhcc_hait_mp": {"baseline": 245, "survival": 168, "response": 60, "safety": 251},
+                         "haic_after_ab": {"baseline": 15, "survival": 79, "response": 16}}.items():
+        spec = load_spec(study)
+        rows = pd.read_csv(spec.folder / "reconstruction_report.csv")
+        assert sum(sizes.values()) == len(rows)
+        for part, n in sizes.items():
+            assert f"aimed at {n} published" in report.reconstruction_summary(spec, part=part), (study, part)
+    assert report.reconstruction_summary(load_spec("haic_after_ab"), part="safety") == ""
+    with pytest.raises(ValueError, match="did you mean 'survival'|did you mean `survival`"):
+        report.reconstruction_summary(load_spec("haic_after_ab"), part="surival")
+
+
+def test_response_and_adverse_event_targets_are_named_in_words():
+    from helpers.study.spec import load_spec
+
+    spec = load_spec("erhcc_hait_mp")
+    assert report.target_label(spec, "best_response", "recist11", "ORR", "HAIT", "n") == "ORR (RECIST 1.1), n (HAIT)"
+    assert report.target_label(spec, "adverse_events", "rash", "grade_3_4", "comparison", "p_value") == \
+        "Rash, grade 3-4, p between the arms"
+    assert report.target_label(spec, "adverse_events", "overall", "any_grade", "HAIT", "pct") == \
+        "any adverse event, any grade, % (HAIT)"
+    text = report.reconstruction_summary(load_spec("haic_after_ab"), part="response")
+    assert "- DCR (mRECIST), p between the arms: published 0.008, reconstructed 0.0149 (proven out of reach)" in text

@@ -13,7 +13,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 from helpers.build.execute import _execute_notebook, notebook_from_source
 from helpers.build.toc import ChapterRun
 from helpers.build.warm import Zygote, warm_kernels_enabled
-from helpers.paths import ROOT
 
 pytestmark = pytest.mark.skipif(not warm_kernels_enabled(), reason="warm kernels need fork (POSIX)")
 

@@ -398,8 +398,9 @@ def assign_roles(audit: pd.DataFrame, spec, real_data: bool) -> pd.DataFrame:
             key = (r.cohort, r.analysis, r.variable, r.level, r.group, r.stat)
             target = targets.get(key, {})
             if r.role == "calibration target" and target.get("status") == "out_of_reach":
-                reason = (f"calibration target proven out of reach ({target['proof']}); missed by "
-                          + _miss_text(r))
+                # the test's file only: the full test id (in reconstruction_report.csv) is too long for a cell
+                reason = (f"calibration target proven out of reach (by a test in {target['proof'].split('::')[0]}, "
+                          f"named in reconstruction_report.csv); missed by " + _miss_text(r))
             elif r.role == "calibration target":
                 reason = "calibration target missed by " + _miss_text(r)
             elif r.role == "untargeted" and not real_data:

@@ -159,7 +159,8 @@ class Chapter:
         elif pub is None:
             self.note(audit.no_published_text(self.spec))
         if self.synthetic_default:
-            part = {"cohorts": "baseline", "survival": "survival"}.get(self.section)
+            part = {"cohorts": "baseline", "survival": "survival", "response": "response",
+                    "safety": "safety"}.get(self.section)
             if part:
                 self.note(reconstruction_summary(self.spec, part=part))
         if self.warnings:

@@ -18,6 +18,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from helpers.report.format import html_cell_text
+from helpers.study.schema import did_you_mean
 from helpers.study.spec import StudySpec
 
 
@@ -498,8 +499,18 @@ def target_label(spec: StudySpec, analysis, variable, level, group, stat) -> str
         return isinstance(x, str) and bool(x) and x == x
 
     var = spec.variables.get(variable) if given(variable) else None
-    parts = [] if not given(analysis) or analysis in ("table1", "psm") else [str(analysis)]
-    if var is not None:
+    labelled = ("table1", "psm", "best_response", "adverse_events")
+    parts = [] if not given(analysis) or analysis in labelled else [str(analysis)]
+    if analysis == "best_response" and spec.response is not None and variable in spec.response.criteria:
+        # "ORR (mRECIST)": the rate's name, then its criteria
+        parts.append(f"{level} ({spec.response.criteria[variable].label})" if given(level)
+                     else spec.response.criteria[variable].label)
+    elif analysis == "adverse_events" and spec.adverse_events is not None:
+        term = "any adverse event" if variable == "overall" else spec.adverse_events.terms.get(variable, variable)
+        # "grade_3_4" -> "grade 3-4", "any_grade" -> "any grade"
+        grade = re.sub(r"^grade_(\d+)_(\d+)$", r"grade \1-\2", level).replace("_", " ") if given(level) else ""
+        parts.append(f"{term}, {grade}" if grade else term)
+    elif var is not None:
         parts.append(var.label + (f" {var.levels.get(level, level)}" if given(level) and var.levels else
                                   (f" {level}" if given(level) else "")))
     else:
@@ -511,10 +522,17 @@ def target_label(spec: StudySpec, analysis, variable, level, group, stat) -> str
     return f"{' '.join(parts)}, {words.strip()}" if parts else words.strip()
 
 
+#: The analyses of ``reconstruction_report.csv`` each chapter's summary counts (every other analysis is a
+#: time-to-event target, counted by the survival chapter).
+RECONSTRUCTION_PARTS = {"baseline": ("table1", "psm"), "survival": (), "response": ("best_response",),
+                        "safety": ("adverse_events",)}
+
+
 def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     """How close the synthetic reconstruction came to its targets, from ``reconstruction_report.csv``.
 
-    ``part`` is ``"baseline"`` (Table 1 and matching rows) or ``"survival"`` (the time-to-event targets).
+    ``part`` is ``"baseline"`` (Table 1 and matching rows), ``"survival"`` (the time-to-event targets),
+    ``"response"`` (best-response rows) or ``"safety"`` (adverse-event rows).
     """
     path = spec.folder / "reconstruction_report.csv"
     if not path.exists():
@@ -524,14 +542,17 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     report["hit"] = report["hit"].astype(str).str.lower() == "true"
     if "status" not in report.columns:   # a report written before statuses: a miss is a plain miss
         report["status"] = report["hit"].map({True: "hit", False: "missed"})
+    if part not in RECONSTRUCTION_PARTS:
+        raise ValueError(f"unknown part {part!r}{did_you_mean(part, list(RECONSTRUCTION_PARTS))}")
     if "analysis" in report.columns:
-        baseline = report["analysis"].isin(["table1", "psm"])
-        report = report[baseline] if part == "baseline" else report[~baseline]
+        of_part = report["analysis"].map(lambda a: next((k for k, v in RECONSTRUCTION_PARTS.items() if a in v),
+                                                        "survival"))
+        report = report[of_part == part]
     elif part != "baseline":
         return ""
     if report.empty:
         return ""
-    what = "baseline" if part == "baseline" else "survival"
+    what = {"safety": "adverse-event", "response": "response"}.get(part, part)
     by_cohort = report.groupby("cohort", sort=False)["hit"].agg(["sum", "count"])
     parts = ", ".join(f"{int(r['sum'])} of {int(r['count'])} in the {c} cohort" for c, r in by_cohort.iterrows())
     text = (f"**How the synthetic cohort was made.** The generator (`python -m helpers.synth.reconstruct "

@@ -39,8 +39,20 @@ def pinned_environment(base: dict | None = None) -> dict:
     """``base`` (default: this process's environment) with the pinned settings, the child's flag, and this
     package's source folder first on ``PYTHONPATH`` (so the child imports the same ``helpers``)."""
     env = dict(os.environ if base is None else base)
+    user_tunables = env.get("GLIBC_TUNABLES", "")
     env.update(PINNED_ENVIRONMENT)
+    env["GLIBC_TUNABLES"] = merged_tunables(user_tunables)
     env[PINNED_FLAG] = "1"
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+def merged_tunables(user: str) -> str:
+    """The pinned ``GLIBC_TUNABLES`` after the user's own tunables (colon-separated ``name=value``), so a setting
+    such as ``glibc.malloc.arena_max=2`` survives; a user ``glibc.cpu.hwcaps`` is replaced, since it is what the
+    pin decides."""
+    pinned_value = PINNED_ENVIRONMENT["GLIBC_TUNABLES"]
+    pinned_names = {t.split("=", 1)[0] for t in pinned_value.split(":")}
+    kept = [t for t in user.split(":") if t and t.split("=", 1)[0] not in pinned_names]
+    return ":".join([*kept, pinned_value])
