@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny hand-made study written to a temporary folder."""
+"""Shared fixtures: a tiny hand-made study written to a temporary folder; ``make data`` on a copy of a seed
+study whose reconstruction.yaml a test edits."""
 from __future__ import annotations
 
 import textwrap
@@ -55,3 +56,38 @@ def _page_settings_reset():
     yield
     fmt.set_hr_decimals(2)
     display.set_figure_mark("")
+
+
+@pytest.fixture
+def make_data_with_edited_assumptions(tmp_path: Path, monkeypatch, capsys):
+    """``edit(old, new)``: copy seed 004's folder, replace ``old`` by ``new`` in its reconstruction.yaml, run
+    ``make data``'s entry point on the copy into a fresh output folder, and return (exit code, stderr, whether
+    the output folder was created, whether the copy is byte for byte as before)."""
+    import dataclasses
+    import shutil
+
+    from helpers.study.spec import load_spec
+    from helpers.synth import reconstruct
+
+    def edit(old: str, new: str):
+        spec = load_spec("haic_after_ab")
+        folder = tmp_path / spec.folder.name
+        shutil.copytree(spec.folder, folder)
+        path = folder / "reconstruction.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text, old
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
+        real = reconstruct.load_spec
+
+        def moved(study_id, *a, **k):
+            s = real(study_id, *a, **k)
+            return dataclasses.replace(s, folder=folder) if study_id == "haic_after_ab" else s
+
+        monkeypatch.setattr(reconstruct, "load_spec", moved)
+        out = tmp_path / "out"
+        rc = reconstruct.main(["haic_after_ab", "--out-dir", str(out)])
+        unchanged = {p.name: p.read_bytes() for p in folder.iterdir()} == before
+        return rc, capsys.readouterr().err, out.exists(), unchanged
+
+    return edit

@@ -2,8 +2,6 @@
 the line, the key path and the nearest valid name, and `make data` stops before writing anything."""
 from __future__ import annotations
 
-import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
@@ -65,28 +63,11 @@ def test_every_key_of_the_committed_files_is_listed():
         assert f'"{key}"' in src, key
 
 
-def test_make_data_stops_before_writing_on_a_typo(tmp_path, monkeypatch, capsys):
-    spec = load_spec("haic_after_ab")
-    folder = tmp_path / spec.folder.name
-    shutil.copytree(spec.folder, folder)
-    text = (folder / "reconstruction.yaml").read_text(encoding="utf-8")
-    (folder / "reconstruction.yaml").write_text(text.replace("survival_seed:", "survival_sed:"), encoding="utf-8")
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    import helpers.study.spec as spec_module
-
-    real = spec_module.load_spec
-
-    def moved(study_id, *a, **k):
-        s = real(study_id, *a, **k)
-        return dataclasses.replace(s, folder=folder) if study_id == "haic_after_ab" else s
-
-    monkeypatch.setattr(reconstruct, "load_spec", moved)
-    out = tmp_path / "out"
-    assert reconstruct.main(["haic_after_ab", "--out-dir", str(out)]) == 2
-    err = capsys.readouterr().err
+def test_make_data_stops_before_writing_on_a_typo(make_data_with_edited_assumptions):
+    rc, err, wrote, unchanged = make_data_with_edited_assumptions("survival_seed:", "survival_sed:")
+    assert rc == 2
     assert "reconstruction.yaml" in err and "survival.survival_sed" in err and "`survival_seed`" in err
-    assert not out.exists()
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not wrote and unchanged
 
 
 def test_a_value_of_the_wrong_kind_is_refused_with_line_and_kind():

@@ -4,8 +4,6 @@ actually hits is refused, before generation where it can be."""
 from __future__ import annotations
 
 import ast
-import dataclasses
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +11,6 @@ import pytest
 
 from helpers.study.published import load_published
 from helpers.study.spec import load_spec
-from helpers.synth import reconstruct
 from helpers.synth.assumptions import AssumptionsError, load_assumptions, out_of_reach
 from helpers.synth.reconstruct import REPORT_STATUSES, check_out_of_reach, mark_out_of_reach
 
@@ -120,26 +117,9 @@ def test_a_misspelled_field_is_refused_by_the_key_check():
     assert problems == ["line 4: out_of_reach.x.proff: unknown key `proff` (did you mean `proof`?)"]
 
 
-def test_make_data_stops_before_generating_on_an_entry_with_a_typo(tmp_path, monkeypatch, capsys):
-    spec = load_spec("haic_after_ab")
-    folder = tmp_path / spec.folder.name
-    shutil.copytree(spec.folder, folder)
-    path = folder / "reconstruction.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert "variable: afp, group: comparison" in text
-    path.write_text(text.replace("variable: afp, group: comparison", "variable: apf, group: comparison"),
-                    encoding="utf-8")
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    real = reconstruct.load_spec
-
-    def moved(study_id, *a, **k):
-        s = real(study_id, *a, **k)
-        return dataclasses.replace(s, folder=folder) if study_id == "haic_after_ab" else s
-
-    monkeypatch.setattr(reconstruct, "load_spec", moved)
-    out = tmp_path / "out"
-    assert reconstruct.main(["haic_after_ab", "--out-dir", str(out)]) == 2
-    err = capsys.readouterr().err
+def test_make_data_stops_before_generating_on_an_entry_with_a_typo(make_data_with_edited_assumptions):
+    rc, err, wrote, unchanged = make_data_with_edited_assumptions("variable: afp, group: comparison",
+                                                                  "variable: apf, group: comparison")
+    assert rc == 2
     assert "reconstruction.yaml" in err and "out_of_reach.afp_p" in err and "did you mean `primary/table1/afp/" in err
-    assert not out.exists()
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not wrote and unchanged
