@@ -74,12 +74,18 @@ def test_survival_matched_page_runs_the_survival_notebook_with_cohort_matched():
 
 def test_seed004_landmark_p_is_not_a_z_test_of_its_own_printed_rates():
     """Hand calculation from the paper's 12-month OS rates and log-type CIs (Results 3.2): the z-test the book
-    uses gives p = 0.33, not the printed 0.043, which is why the chapter notes the disagreement."""
+    uses gives p = 0.33, not the printed 0.043, which is why the chapter notes the disagreement; for PFS it gives
+    0.018, not 0.012."""
     from math import erf, log, sqrt
 
     def se(s, lo, hi):  # SE of S from a log-type CI: S * (log(hi) - log(lo)) / (2 * 1.96)
         return s * (log(hi) - log(lo)) / (2 * 1.959964)
 
-    z = (0.540 - 0.403) / sqrt(se(0.540, 0.349, 0.834) ** 2 + se(0.403, 0.280, 0.581) ** 2)
-    p = 2 * (1 - 0.5 * (1 + erf(abs(z) / sqrt(2))))
-    assert round(p, 2) == 0.33
+    def p_of(a, b):
+        z = (a[0] - b[0]) / sqrt(se(*a) ** 2 + se(*b) ** 2)
+        return 2 * (1 - 0.5 * (1 + erf(abs(z) / sqrt(2))))
+
+    assert round(p_of((0.540, 0.349, 0.834), (0.403, 0.280, 0.581)), 2) == 0.33
+    # PFS (Results 3.2, para 2): 41.0% (25.0-67.1) vs 12.9% (5.3-31.4) give 0.018, not the printed 0.012, which is
+    # the "about 0.02" of published.yaml's inconsistency
+    assert round(p_of((0.410, 0.250, 0.671), (0.129, 0.053, 0.314)), 3) == 0.018
