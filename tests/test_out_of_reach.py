@@ -123,3 +123,22 @@ def test_make_data_stops_before_generating_on_an_entry_with_a_typo(make_data_wit
     assert rc == 2
     assert "reconstruction.yaml" in err and "out_of_reach.afp_p" in err and "did you mean `primary/table1/afp/" in err
     assert not wrote and unchanged
+
+
+def test_a_refused_report_leaves_the_previous_files_as_they_were(tmp_path, monkeypatch):
+    """The report is checked against out_of_reach before any file is moved into place: here seed 004's baseline
+    table is built, its survival and response columns are skipped (so its response entries name no target), and
+    the refusal leaves the output folder's previous files byte for byte, with no scratch folder behind."""
+    from helpers.synth import reconstruct
+
+    monkeypatch.setattr(reconstruct, "add_survival_endpoints", lambda spec, a, p, df: (df, None))
+    monkeypatch.setattr(reconstruct, "add_response_and_safety", lambda spec, a, p, df: (df, None))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("patients.csv", "reconstruction_report.csv", "reconstruction_inputs.sha256"):
+        (out / name).write_text(f"previous {name}\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(AssumptionsError, match="out_of_reach.orr_p: `primary/best_response/mrecist/ORR/comparison/"
+                                               "p_value` is no target of the reconstruction"):
+        reconstruct.reconstruct("haic_after_ab", out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

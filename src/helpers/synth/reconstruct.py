@@ -30,6 +30,7 @@ import itertools
 import math
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -735,22 +736,28 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
         df, survival_report = add_survival_endpoints(base_spec, assumptions, published, df)
     # best-response and adverse-event columns, appended after the survival columns (PFS orders the responses)
     df, response_report = add_response_and_safety(spec, assumptions, published, df)
+    # every file is written into a scratch folder beside the outputs and moved into place only once the report
+    # is complete: a refusal (an out_of_reach entry the table hits) leaves the previous files as they were
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".reconstruct-") as scratch:
+        written = Path(scratch) / spec.patients_file.name
+        df.to_csv(written, index=False, lineterminator="\n")
+        if spec.matching is not None:
+            report = pd.concat([report[report["cohort"] != "matched"],
+                                matched_cohort_report(spec, written, published)], ignore_index=True)
+        report.insert(1, "analysis", np.where(report["variable"] == "pairs", "psm", "table1"))
+        report.insert(report.columns.get_loc("stat") + 1, "relation", "")
+        if survival_report is not None:
+            report = pd.concat([report, survival_report], ignore_index=True)
+        if response_report is not None:
+            report = pd.concat([report, response_report], ignore_index=True)
+        report = mark_out_of_reach(report, out_of_reach(assumptions, spec.folder / ASSUMPTIONS_FILE),
+                                   spec.folder / ASSUMPTIONS_FILE)
+        report.insert(0, "study", study_id)
+        report.to_csv(Path(scratch) / "reconstruction_report.csv", index=False, lineterminator="\n")
+        (Path(scratch) / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
+        for name in (spec.patients_file.name, "reconstruction_report.csv", DIGEST_FILE):
+            os.replace(Path(scratch) / name, out_dir / name)
     path = out_dir / spec.patients_file.name
-    df.to_csv(path, index=False, lineterminator="\n")
-    if spec.matching is not None:
-        report = pd.concat([report[report["cohort"] != "matched"], matched_cohort_report(spec, path, published)],
-                           ignore_index=True)
-    report.insert(1, "analysis", np.where(report["variable"] == "pairs", "psm", "table1"))
-    report.insert(report.columns.get_loc("stat") + 1, "relation", "")
-    if survival_report is not None:
-        report = pd.concat([report, survival_report], ignore_index=True)
-    if response_report is not None:
-        report = pd.concat([report, response_report], ignore_index=True)
-    report = mark_out_of_reach(report, out_of_reach(assumptions, spec.folder / ASSUMPTIONS_FILE),
-                               spec.folder / ASSUMPTIONS_FILE)
-    report.insert(0, "study", study_id)
-    report.to_csv(out_dir / "reconstruction_report.csv", index=False, lineterminator="\n")
-    (out_dir / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
     return path, report
 
 
