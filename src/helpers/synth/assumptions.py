@@ -22,7 +22,7 @@ from helpers.study.schema import did_you_mean
 from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
 
 __all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "OUT_OF_REACH_FIELDS", "OutOfReach", "Value",
-           "check_assumptions", "load_assumptions", "out_of_reach", "read_for_check"]
+           "check_assumptions", "key_label", "load_assumptions", "out_of_reach", "read_for_check"]
 
 ASSUMPTIONS_FILE = "reconstruction.yaml"
 
@@ -90,6 +90,13 @@ _SEARCH = {"block_sweeps": whole(), "sweeps": whole(), "draw_steps": whole(), "a
            "nudge_steps": whole()}
 _PROBABILITY = number(0, 1)
 
+#: The key of a row of ``reconstruction_report.csv``, and the fields of an ``out_of_reach`` entry: that key
+#: (``variable``, ``level``, ``group`` and ``relation`` may be left out when empty), the test that proves the target
+#: out of reach (``tests/<file>.py::<test function>``) and, in words, why.
+REPORT_KEY = ("cohort", "analysis", "variable", "level", "group", "stat", "relation")
+OUT_OF_REACH_FIELDS = (*REPORT_KEY, "proof", "why")
+_REQUIRED_OUT_OF_REACH = ("cohort", "analysis", "stat", "proof", "why")
+
 #: Every key the generator reads, with the kind of its value (a :class:`Value`), or a dict of its known keys.
 #: The comments of each study's ``reconstruction.yaml`` say what the keys mean; the modules reading them are
 #: named here.
@@ -120,8 +127,7 @@ ASSUMPTION_KEYS: dict[str, Any] = {
     "response": {"pfs_noise_sd": number(0)},
     # helpers.synth.reconstruct: targets a test proves no table (or no table with the stated inputs) can print,
     # each under an id of the author's choosing; see :func:`out_of_reach`
-    "out_of_reach": {ANY: {"cohort": NAME, "analysis": NAME, "variable": NAME, "level": NAME, "group": NAME,
-                           "stat": NAME, "relation": NAME, "proof": NAME, "why": NAME}},
+    "out_of_reach": {ANY: {field: NAME for field in OUT_OF_REACH_FIELDS}},
     "adverse_events": {"p_grade4_given_severe": _PROBABILITY, "p_grade2_given_mild": _PROBABILITY},
 }
 
@@ -215,14 +221,6 @@ def read_for_check(text: str) -> Any:
     return yaml.load(text, Loader=_ValueLoader)
 
 
-#: The fields of an ``out_of_reach`` entry: the target's key in ``reconstruction_report.csv`` (``variable``,
-#: ``level``, ``group`` and ``relation`` may be left out when empty), the test that proves it out of reach
-#: (``tests/<file>.py::<test function>``) and, in words, why.
-OUT_OF_REACH_FIELDS = ("cohort", "analysis", "variable", "level", "group", "stat", "relation", "proof", "why")
-_REQUIRED_OUT_OF_REACH = ("cohort", "analysis", "stat", "proof", "why")
-REPORT_KEY = ("cohort", "analysis", "variable", "level", "group", "stat", "relation")
-
-
 @dataclass(frozen=True)
 class OutOfReach:
     """A calibration target a named test proves the generator cannot hit: it is reported with status
@@ -235,7 +233,12 @@ class OutOfReach:
 
     @property
     def label(self) -> str:
-        return "/".join(k for k in self.key if k)
+        return key_label(self.key)
+
+
+def key_label(key: tuple) -> str:
+    """A report key as text, its empty parts left out: ``primary/table1/ecog/comparison/p_value``."""
+    return "/".join(k for k in key if k)
 
 
 def out_of_reach(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list[OutOfReach]:

@@ -44,8 +44,9 @@ from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column
 from helpers.study.published import load_published
 from helpers.synth import floating_point
-from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, OutOfReach, load_assumptions,
-                                      out_of_reach)
+from helpers.study.schema import did_you_mean
+from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, OutOfReach, key_label,
+                                      load_assumptions, out_of_reach)
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
 from helpers.synth.survival import add_survival_endpoints
@@ -665,17 +666,11 @@ def _keys(frame: pd.DataFrame, columns=REPORT_KEY) -> list[tuple]:
     return list(parts.itertuples(index=False, name=None))
 
 
-def _label(key: tuple) -> str:
-    return "/".join(k for k in key if k)
-
-
 def check_out_of_reach(entries: list[OutOfReach], published: pd.DataFrame, path) -> None:
     """Refuse, before any generation, an ``out_of_reach`` entry whose key is no published number (with the
     nearest one)."""
-    from helpers.study.schema import did_you_mean
-
     keys = set(_keys(published))
-    labels = sorted({_label(k) for k in keys})
+    labels = sorted({key_label(k) for k in keys})
     problems = [f"out_of_reach.{e.id}: `{e.label}` is not a published number{did_you_mean(e.label, labels)}"
                 for e in entries if e.key not in keys]
     if problems:
@@ -686,8 +681,6 @@ def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path) -> 
     """``report`` with ``status`` (:data:`REPORT_STATUSES`) and ``proof`` after ``hit``.  An entry that matches no
     row, or a row the table hits (its proof would be wrong), is refused: nothing is reported out of reach that
     was not aimed at and missed."""
-    from helpers.study.schema import did_you_mean
-
     keys = _keys(report)
     status = np.where(report["hit"].astype(bool), "hit", "missed").astype(object)
     proof = np.full(len(report), "", dtype=object)
@@ -696,7 +689,7 @@ def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path) -> 
         rows = np.array([i for i, k in enumerate(keys) if k == e.key], dtype=int)
         if not len(rows):
             problems.append(f"out_of_reach.{e.id}: `{e.label}` is no target of the reconstruction"
-                            f"{did_you_mean(e.label, sorted({_label(k) for k in keys}))}")
+                            f"{did_you_mean(e.label, sorted({key_label(k) for k in keys}))}")
         elif (status[rows] == "hit").any():
             problems.append(f"out_of_reach.{e.id}: `{e.label}` is hit by the generated table, so its proof "
                             f"({e.proof}) does not hold for it")
@@ -771,8 +764,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for study in args.studies:
         if study not in RECONSTRUCTORS:
-            from helpers.study.schema import did_you_mean
-
             print(f"error: no reconstruction for study '{study}'{did_you_mean(study, list(RECONSTRUCTORS))} "
                   f"(known: {', '.join(RECONSTRUCTORS)})", file=sys.stderr)
             return 2
