@@ -213,3 +213,27 @@ def test_seed_papers_numbers_as_printed():
     assert (l000["forest.pfs"], l000["forest.os"], l000["cox"]) == ("Figure 4A", "Figure 4B", "Table 2")
     assert l000["rmst.primary"] == "Table S3" and l000["medians.primary"].startswith("Table S")
     assert int(l000["medians.primary"].removeprefix("Table S")) > 4  # after the paper's own S1-S4
+
+
+def test_a_target_in_a_proven_conflict_says_so_and_a_twice_printed_key_is_matched_by_its_value():
+    """Seed 004's 12-month OS p is the member of its ``conflicts`` set the report marks ``conflict``; seed 000's
+    HAIT median follow-up is printed as 30.1 (hit) and 27.6 (``out_of_reach``), and each audit row finds its own."""
+    spec = load_spec("haic_after_ab")
+    key = ("primary", "landmark.os", "", "t=12", "comparison", "p_value")
+    assert audit.reconstruction_targets(spec)[key]["status"] == "conflict"
+    rows = frame([("primary", "survival", "landmark.os", "", "t=12", "comparison", "p_value", 0.043)],
+                 extra=("reproduced", "status", "reason", "tolerance"))
+    rows["reproduced"], rows["status"], rows["reason"], rows["tolerance"] = [0.0347], "differs", "", "p-value"
+    reason = audit.assign_roles(rows, spec, real_data=False)["reason"].iloc[0]
+    assert reason.startswith("calibration target proven in conflict with other published numbers (by a test in "
+                             "tests/test_reconstruct_survival.py, named in reconstruction_report.csv); missed by ")
+    spec = load_spec("erhcc_hait_mp")
+    targets = audit.reconstruction_targets(spec)
+    base = ("primary", "followup.os", "", "median", "HAIT", "estimate")
+    assert targets[base + ("30.1",)]["status"] == "hit"
+    assert targets[base + ("27.6",)]["status"] == "out_of_reach"
+    rows = frame([("primary", "survival", "followup.os", "", "median", "HAIT", "estimate", 27.6)],
+                 extra=("reproduced", "status", "reason", "tolerance"))
+    rows["reproduced"], rows["status"], rows["reason"], rows["tolerance"] = [30.1], "differs", "", "months"
+    assert audit.assign_roles(rows, spec, real_data=False)["reason"].iloc[0].startswith(
+        "calibration target proven out of reach (by a test in tests/test_reconstruct_survival.py")

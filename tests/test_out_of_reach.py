@@ -11,7 +11,7 @@ import pytest
 
 from helpers.study.published import load_published
 from helpers.study.spec import load_spec
-from helpers.synth.assumptions import AssumptionsError, load_assumptions, out_of_reach
+from helpers.synth.assumptions import AssumptionsError, conflicts, load_assumptions, out_of_reach
 from helpers.synth.reconstruct import REPORT_STATUSES, check_out_of_reach, mark_out_of_reach
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_report_lists_each_proven_target_as_missed_with_its_proof(study):
     by_key = {tuple("" if pd.isna(v) else str(v) for v in r): p
               for r, p in zip(proven[keys].itertuples(index=False, name=None), proven["proof"])}
     assert by_key == {e.key: e.proof for e in entries}
-    assert (report.loc[report["status"] != "out_of_reach", "proof"] == "").all()
+    assert (report.loc[~report["status"].isin(["out_of_reach", "conflict"]), "proof"] == "").all()
 
 
 def test_seed004_counts_of_the_report():
@@ -142,3 +142,150 @@ def test_a_refused_report_leaves_the_previous_files_as_they_were(tmp_path, monke
                                                "p_value` is no target of the reconstruction"):
         reconstruct.reconstruct("haic_after_ab", out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _twice_printed(hit_first: bool = True) -> pd.DataFrame:
+    """A key the paper prints with two values (seed 000's HAIT median follow-up: 30.1 and 27.6 months)."""
+    return pd.DataFrame({"cohort": ["primary"] * 2, "analysis": ["followup.os"] * 2, "variable": [""] * 2,
+                         "level": ["median"] * 2, "group": ["HAIT"] * 2, "stat": ["estimate"] * 2,
+                         "relation": [""] * 2, "target": [30.1, 27.6], "achieved": [30.1, 30.1],
+                         "hit": [hit_first, False]})
+
+
+def _followup_entry(**fields) -> list:
+    entry = {"cohort": "primary", "analysis": "followup.os", "level": "median", "group": "HAIT", "stat": "estimate",
+             "proof": "tests/test_reconstruct_survival.py::test_x", "why": "printed as two numbers", **fields}
+    return out_of_reach({"out_of_reach": {"hait_followup": entry}}, "reconstruction.yaml")
+
+
+def test_value_picks_one_of_two_numbers_printed_for_one_key():
+    out = mark_out_of_reach(_twice_printed(), _followup_entry(value=27.6), "reconstruction.yaml")
+    assert out["status"].tolist() == ["hit", "out_of_reach"]
+    assert out["proof"].tolist() == ["", "tests/test_reconstruct_survival.py::test_x"]
+    # without `value` the entry covers both rows, and one of them is hit
+    with pytest.raises(AssumptionsError, match="hait_followup: `primary/followup.os/median/HAIT/estimate` is hit"):
+        mark_out_of_reach(_twice_printed(), _followup_entry(), "reconstruction.yaml")
+    assert _followup_entry(value=27.6)[0].label == "primary/followup.os/median/HAIT/estimate = 27.6"
+
+
+def test_a_value_the_paper_does_not_print_for_the_key_is_refused_before_generation():
+    published = load_published(load_spec("erhcc_hait_mp"))
+    check_out_of_reach(_followup_entry(value=27.6), published, "reconstruction.yaml")  # printed: passes
+    with pytest.raises(AssumptionsError) as exc:
+        check_out_of_reach(_followup_entry(value=27.5), published, "reconstruction.yaml")
+    assert ("out_of_reach.hait_followup.value: `primary/followup.os/median/HAIT/estimate` is published as 27.6 "
+            "and 30.1, not 27.5") in str(exc.value)
+
+
+def test_a_value_that_is_not_a_number_is_refused_by_the_key_check():
+    from helpers.study.spec import read_yaml_with_lines
+    from helpers.synth.assumptions import check_assumptions, read_for_check
+
+    text = "seed: 1\nout_of_reach:\n  x:\n    {cohort: primary, analysis: t, stat: n, value: abc, proof: a, why: b}\n"
+    _, lines = read_yaml_with_lines(text, "reconstruction.yaml")
+    problems = check_assumptions(read_for_check(text), lines, ["age"], ["A", "B"])
+    assert problems == ["line 4: out_of_reach.x.value: must be a number, got 'abc'"]
+
+
+# ------------------------------------------------------------------------------------------------- conflicts
+def _conflict_frame(hits: list[bool]) -> pd.DataFrame:
+    """Seed 004's 12-month OS comparison p and the two arms' rates (three members of its conflict set)."""
+    n = len(hits)
+    return pd.DataFrame({"cohort": ["primary"] * n, "analysis": ["landmark.os", "km.os", "km.os"][:n],
+                         "variable": [""] * n, "level": ["t=12"] * n,
+                         "group": ["comparison", "post_ab", "first_line"][:n],
+                         "stat": ["p_value", "estimate", "estimate"][:n], "relation": [""] * n,
+                         "target": [0.043, 0.54, 0.403][:n], "achieved": [0.034, 0.528, 0.252][:n], "hit": hits})
+
+
+def _conflict(**fields) -> dict:
+    members = {"p": {"cohort": "primary", "analysis": "landmark.os", "level": "t=12", "group": "comparison",
+                     "stat": "p_value"},
+               "post_ab_rate": {"cohort": "primary", "analysis": "km.os", "level": "t=12", "group": "post_ab",
+                                "stat": "estimate"},
+               "first_line_rate": {"cohort": "primary", "analysis": "km.os", "level": "t=12", "group": "first_line",
+                                   "stat": "estimate"}}
+    return {"conflicts": {"os_at_12": {"at_most": 2, "members": members,
+                                       "proof": "tests/test_reconstruct_survival.py::test_x",
+                                       "why": "the rates give another p", **fields}}}
+
+
+def test_a_conflict_marks_its_first_listed_misses_beyond_reach():
+    entries = conflicts(_conflict(), "reconstruction.yaml")
+    assert [c.beyond_reach for c in entries] == [1]
+    # all three missed: the p, listed first, is the one no table could print beside the others
+    out = mark_out_of_reach(_conflict_frame([False, False, False]), [], "r.yaml", entries)
+    assert out["status"].tolist() == ["conflict", "missed", "missed"]
+    assert out["proof"].tolist() == ["tests/test_reconstruct_survival.py::test_x", "", ""]
+    # the p hit: the first missed member takes the status
+    out = mark_out_of_reach(_conflict_frame([True, False, False]), [], "r.yaml", entries)
+    assert out["status"].tolist() == ["hit", "conflict", "missed"]
+    # two hit (as many as the proof allows): the third miss is the conflict's
+    out = mark_out_of_reach(_conflict_frame([True, True, False]), [], "r.yaml", entries)
+    assert out["status"].tolist() == ["hit", "hit", "conflict"]
+
+
+def test_a_conflict_the_table_beats_is_refused():
+    with pytest.raises(AssumptionsError, match=r"conflicts.os_at_12: 3 of its 3 members are hit by the generated "
+                                               r"table, so its proof \(.*at most 2\) does not hold"):
+        mark_out_of_reach(_conflict_frame([True, True, True]), [], "r.yaml",
+                          conflicts(_conflict(), "reconstruction.yaml"))
+
+
+def test_a_conflict_member_naming_no_published_number_is_refused_with_the_nearest():
+    entry = _conflict()
+    entry["conflicts"]["os_at_12"]["members"]["p"]["analysis"] = "landmark.oss"
+    entries = conflicts(entry, "reconstruction.yaml")
+    published = load_published(load_spec("haic_after_ab"))
+    with pytest.raises(AssumptionsError) as exc:
+        check_out_of_reach([], published, "reconstruction.yaml", entries)
+    assert ("conflicts.os_at_12.members.p: `primary/landmark.oss/t=12/comparison/p_value` is not a published "
+            "number (did you mean `primary/landmark.os/t=12/comparison/p_value`?)") in str(exc.value)
+    with pytest.raises(AssumptionsError, match=r"conflicts.os_at_12.members.p: .* is no target of the "
+                                               r"reconstruction \(did you mean `primary/landmark.os/"):
+        mark_out_of_reach(_conflict_frame([False, False, False]), [], "r.yaml", entries)
+    check_out_of_reach([], published, "reconstruction.yaml", conflicts(_conflict(), "r.yaml"))  # right keys pass
+
+
+def test_a_malformed_conflict_is_refused():
+    with pytest.raises(AssumptionsError, match=r"conflicts.os_at_12.at_most: must be below the number of members "
+                                               r"\(3\), got 3"):
+        conflicts(_conflict(at_most=3))
+    with pytest.raises(AssumptionsError, match=r"conflicts.os_at_12.proof: must be tests/<file>.py::test_<name>"):
+        conflicts(_conflict(proof="Results 3.2"))
+    with pytest.raises(AssumptionsError, match=r"conflicts.x: missing `at_most`, `proof`, `why`"):
+        conflicts({"conflicts": {"x": {"members": {}}}})
+    bad = _conflict()
+    del bad["conflicts"]["os_at_12"]["members"]["p"]["stat"]
+    with pytest.raises(AssumptionsError, match=r"conflicts.os_at_12.members.p: missing `stat`"):
+        conflicts(bad)
+
+
+def test_a_misspelled_conflict_field_is_refused_by_the_key_check():
+    from helpers.study.spec import read_yaml_with_lines
+    from helpers.synth.assumptions import check_assumptions, read_for_check
+
+    text = ("seed: 1\nconflicts:\n  x:\n    at_most: 1\n    members:\n"
+            "      p: {cohort: primary, analysis: landmark.os, stt: p_value}\n")
+    _, lines = read_yaml_with_lines(text, "reconstruction.yaml")
+    problems = check_assumptions(read_for_check(text), lines, ["age"], ["A", "B"])
+    assert problems == ["line 6: conflicts.x.members.p.stt: unknown key `stt` (did you mean `stat`?)"]
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_every_conflict_proof_is_a_test_and_the_report_marks_its_members(study):
+    spec = load_spec(study)
+    entries = conflicts(load_assumptions(spec))
+    report = _report(study)
+    keys = ["cohort", "analysis", "variable", "level", "group", "stat", "relation"]
+    row_keys = [tuple("" if pd.isna(v) else str(v) for v in r)
+                for r in report[keys].itertuples(index=False, name=None)]
+    for c in entries:
+        file, test = c.proof.split("::")
+        assert test in _test_functions(ROOT / file), c.proof
+        members = [row_keys.index(key) for _, key in c.members]
+        status = report["status"].iloc[members]
+        assert (status == "hit").sum() <= c.at_most
+        assert (status == "conflict").sum() == min(c.beyond_reach, int((status != "hit").sum()))
+        assert set(report["proof"].iloc[members][status == "conflict"]) <= {c.proof}
+    assert (report["status"] == "conflict").sum() == {"erhcc_hait_mp": 0, "haic_after_ab": 2}[study]

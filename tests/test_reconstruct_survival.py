@@ -446,6 +446,71 @@ def test_seed000_tumour_number_pfs_upper_limit_and_p_are_out_of_reach_of_the_arm
     assert fits["p_value"].max() < 0.9985
 
 
+def test_seed000_hait_followup_printed_as_two_numbers_only_one_can_print():
+    """The paper prints the HAIT arm's median follow-up twice, as 30.1 months (Results, with its IQR 18.3-31.8)
+    and as 27.6 months (Discussion): one table gives one median, which prints to one decimal as one of them at
+    most.  The 27.6 is listed ``out_of_reach`` in reconstruction.yaml (``value: 27.6``) with this test as its
+    proof; the report hits the 30.1, the Results' number."""
+    from helpers.study.published import load_published
+
+    pub = load_published(load_spec("erhcc_hait_mp"))
+    rows = pub[(pub["analysis"] == "followup.os") & (pub["level"] == "median") & (pub["group"] == "HAIT")
+               & (pub["stat"] == "estimate")]
+    assert sorted(set(rows["value"].astype(float))) == [27.6, 30.1]
+    assert {"Results: Progression-free survival and overall survival, para 1", "Discussion para 2"} <= set(rows["source"])
+    # every median the table could give, on a 0.001-month grid over the follow-up window: none prints as both
+    x = np.round(np.arange(0.0, 60.0, 0.001), 3)
+    both = [v for v in x if rs.target_hit(30.1, v, "", 1) and rs.target_hit(27.6, v, "", 1)]
+    assert both == []
+    report = pd.read_csv(load_spec("erhcc_hait_mp").folder / "reconstruction_report.csv")
+    here = report[(report["analysis"] == "followup.os") & (report["level"] == "median") & (report["group"] == "HAIT")
+                  & (report["stat"] == "estimate")]
+    assert here.set_index("target")["status"].to_dict() == {30.1: "hit", 27.6: "out_of_reach"}
+
+
+def _landmark_p_range(a: tuple, b: tuple, half: float = 0.0005) -> tuple[float, float]:
+    """The range of the book's 12-month z-test p (:func:`helpers.stats.survival.landmark_naive_z`, Greenwood SE
+    of S) over every pair of arms that print the rates and log-type CIs ``a`` and ``b`` (each ``(S, lower,
+    upper)``, to 3 decimals): for each S in its rounding interval, the log-scale SE sigma must print both limits,
+    S * exp(-z sigma) as the lower and S * exp(z sigma) as the upper, which bounds sigma; the SE of S is S * sigma.
+    The smallest p takes the smallest sigma, the largest the largest."""
+    from helpers.stats.normal import critical_value, two_sided_p
+    from helpers.stats.survival import landmark_naive_z
+
+    z = critical_value(0.95)
+
+    def feasible(s0, lo, hi):
+        s = np.linspace(s0 - half, s0 + half, 2001)[1:-1]
+        sig_lo = np.maximum(np.log((hi - half) / s), np.log(s / (lo + half))) / z
+        sig_hi = np.minimum(np.log((hi + half) / s), np.log(s / (lo - half))) / z
+        ok = sig_lo <= sig_hi
+        return s[ok], sig_lo[ok], sig_hi[ok]
+
+    (sa, la, ha), (sb, lb, hb) = feasible(*a), feasible(*b)
+    assert len(sa) > 500 and len(sb) > 500  # each arm's three numbers can print on their own
+    p = [float(two_sided_p(landmark_naive_z(x, x * sx, y, y * sy)[2]))
+         for x, sx in zip(sa[::10], la[::10]) for y, sy in zip(sb[::10], lb[::10])]
+    q = [float(two_sided_p(landmark_naive_z(x, x * sx, y, y * sy)[2]))
+         for x, sx in zip(sa[::10], ha[::10]) for y, sy in zip(sb[::10], hb[::10])]
+    return min(p), max(q)
+
+
+def test_seed004_twelve_month_rates_and_their_p_cannot_all_print():
+    """Seed 004 prints, for OS and for PFS, each arm's 12-month rate with its 95% CI and the comparison's p
+    (Results 3.2): OS 54.0% (34.9-83.4) vs 40.3% (28.0-58.1), p = 0.043; PFS 41.0% (25.0-67.1) vs 12.9%
+    (5.3-31.4), p = 0.012.  Any two arms whose KM curves print the six rates and limits give the book's landmark
+    test a p between 0.33 and 0.34 (OS) or 0.017 and 0.019 (PFS), never one that prints 0.043 or 0.012: of each
+    seven numbers one table prints six at most.  Both sets are listed under ``conflicts`` in reconstruction.yaml
+    with this test as their proof.  The bounds agree with the hand calculation of
+    ``tests/test_survival_chapter.py`` (0.33 and 0.018 from the printed numbers themselves)."""
+    lo, hi = _landmark_p_range((0.540, 0.349, 0.834), (0.403, 0.280, 0.581))
+    assert 0.33 < lo <= hi < 0.34
+    assert hi < 0.0425 or lo >= 0.0435  # p = 0.043 (printed 0.0425 to 0.0435) is outside the range
+    lo, hi = _landmark_p_range((0.410, 0.250, 0.671), (0.129, 0.053, 0.314))
+    assert 0.017 < lo <= hi < 0.019
+    assert hi < 0.0115 or lo >= 0.0125  # p = 0.012 is outside it
+
+
 def test_objective_refuses_an_unknown_goal_order():
     with pytest.raises(ValueError, match="claims_first"):
         rs.SurvivalGenerator.objective(None, {}, None, [], goal_order="claims_frist")

@@ -365,3 +365,22 @@ def test_response_and_adverse_event_targets_are_named_in_words():
         "any adverse event, any grade, % (HAIT)"
     text = report.reconstruction_summary(load_spec("haic_after_ab"), part="response")
     assert "- DCR (mRECIST), p between the arms: published 0.008, reconstructed 0.0149 (proven out of reach)" in text
+
+
+def test_reconstruction_summary_counts_the_targets_in_a_proven_conflict():
+    """Seed 004's 12-month OS and PFS p-values contradict the rates printed beside them (reconstruction.yaml's
+    ``conflicts``): the survival summary leaves them out of the reachable denominator and says why, with the
+    counts taken here from the committed report."""
+    import pandas as pd
+
+    from helpers.study.spec import load_spec
+
+    spec = load_spec("haic_after_ab")
+    rows = pd.read_csv(spec.folder / "reconstruction_report.csv")
+    rows = rows[~rows["analysis"].isin(["table1", "psm", "best_response", "adverse_events"])]
+    hit, conflict = int(rows["hit"].sum()), int((rows["status"] == "conflict").sum())
+    assert conflict == 2 and (rows["status"] == "out_of_reach").sum() == 0
+    text = report.reconstruction_summary(spec, part="survival")
+    assert (f"2 of the {len(rows) - hit} numbers it missed are proven out of reach beside other published numbers "
+            f"they contradict, each by the test named in the report's `proof` column, so it hit {hit} of the "
+            f"{len(rows) - 2} that some table could print.") in text

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.report.format import format_p, printed_decimals
+from helpers.study.published import PROVEN_STATUSES
 
 RELATIONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
              ">=": lambda a, b: a >= b}
@@ -358,8 +359,9 @@ STRUCTURAL_ANALYSES = ("flow", "table1", "best_response", "adverse_events")
 
 def reconstruction_targets(spec) -> dict[tuple, dict]:
     """The published numbers the reconstruction was calibrated to (``reconstruction_report.csv``): key
-    (cohort, analysis, variable, level, group, stat) -> target, achieved, hit, status (``hit``, ``missed`` or
-    ``out_of_reach``) and proof (the test proving an ``out_of_reach`` target unreachable, else empty)."""
+    (cohort, analysis, variable, level, group, stat) -> target, achieved, hit, status (``hit``, ``missed``,
+    ``out_of_reach`` or ``conflict``) and proof (the test proving the miss unavoidable, else empty).  A key the paper
+    prints with two values (seed 000's HAIT median follow-up) is also listed under the key plus its target."""
     path = spec.folder / "reconstruction_report.csv"
     if not path.exists():
         return {}
@@ -368,10 +370,19 @@ def reconstruction_targets(spec) -> dict[tuple, dict]:
     out = {}
     for _, r in report.iterrows():
         hit = str(r["hit"]).lower() == "true"
-        out[tuple(r[k] for k in keys)] = {"target": r["target"], "achieved": r["achieved"], "hit": hit,
-                                          "status": r.get("status") or ("hit" if hit else "missed"),
-                                          "proof": r.get("proof", "")}
+        entry = {"target": r["target"], "achieved": r["achieved"], "hit": hit,
+                 "status": r.get("status") or ("hit" if hit else "missed"), "proof": r.get("proof", "")}
+        out[tuple(r[k] for k in keys)] = entry
+        out[tuple(r[k] for k in keys) + (_value_key(r["target"]),)] = entry
     return out
+
+
+def _value_key(value) -> str:
+    """A published value as a key part (the report's target and the audit's value print alike)."""
+    try:
+        return f"{float(value):.10g}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def role_of(row, targets: dict, real_data: bool) -> str:
@@ -396,10 +407,12 @@ def assign_roles(audit: pd.DataFrame, spec, real_data: bool) -> pd.DataFrame:
         reason = r.reason
         if not reason and r.status in ("differs", "close") and pd.notna(r.reproduced) and pd.notna(r.value):
             key = (r.cohort, r.analysis, r.variable, r.level, r.group, r.stat)
-            target = targets.get(key, {})
-            if r.role == "calibration target" and target.get("status") == "out_of_reach":
+            target = targets.get(key + (_value_key(r.value),), targets.get(key, {}))
+            if r.role == "calibration target" and target.get("status") in PROVEN_STATUSES:
                 # the test's file only: the full test id (in reconstruction_report.csv) is too long for a cell
-                reason = (f"calibration target proven out of reach (by a test in {target['proof'].split('::')[0]}, "
+                how = ("proven out of reach" if target["status"] == "out_of_reach" else
+                       "proven in conflict with other published numbers")
+                reason = (f"calibration target {how} (by a test in {target['proof'].split('::')[0]}, "
                           f"named in reconstruction_report.csv); missed by " + _miss_text(r))
             elif r.role == "calibration target":
                 reason = "calibration target missed by " + _miss_text(r)

@@ -18,6 +18,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from helpers.report.format import html_cell_text
+from helpers.study.published import PROVEN_STATUSES
 from helpers.study.schema import did_you_mean
 from helpers.study.spec import StudySpec
 
@@ -560,11 +561,15 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
             + ("(`reconstruction_report.csv`; the matched cohort is checked after matching the written table "
                "exactly as this chapter does)." if "matched" in by_cohort.index else "(`reconstruction_report.csv`)."))
     missed = report[~report["hit"]]
-    proven = missed[missed["status"] == "out_of_reach"]
+    proven = missed[missed["status"].isin(PROVEN_STATUSES)]  # left out of the reachable denominator
     if len(proven):
         which = (f"All {len(missed)} numbers it missed are" if len(proven) == len(missed)
                  else f"{len(proven)} of the {len(missed)} numbers it missed are")
-        text += (f" {which} proven out of reach, each by the test named in the report's `proof` column, so it "
+        statuses = set(proven["status"])
+        how = ("proven out of reach" if statuses == {"out_of_reach"} else
+               "proven out of reach beside other published numbers they contradict" if statuses == {"conflict"}
+               else "proven out of reach, alone or beside other published numbers they contradict")
+        text += (f" {which} {how}, each by the test named in the report's `proof` column, so it "
                  f"hit {int(report['hit'].sum())} of the {len(report) - len(proven)} that some table could print.")
 
     def shown(value, relation=""):
@@ -578,7 +583,8 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
         for r in missed.itertuples():
             label = target_label(spec, getattr(r, "analysis", ""), r.variable, r.level, r.group, r.stat)
             reached = "NA" if pd.isna(r.achieved) else f"{r.achieved:.4g}"
-            proof = " (proven out of reach)" if r.status == "out_of_reach" else ""
+            proof = {"out_of_reach": " (proven out of reach)",
+                     "conflict": " (proven out of reach beside the published numbers it contradicts)"}.get(r.status, "")
             items.append(f"- {label}: published {shown(r.target, getattr(r, 'relation', ''))}, reconstructed "
                          f"{reached}{proof}")
         text += " It could not reach:\n\n" + "\n".join(items)

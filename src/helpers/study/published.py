@@ -46,6 +46,15 @@ def preparse_studies(studies_dir: Path) -> None:
 PUBLISHED_COLUMNS = [*KEY_COLUMNS, "value", "relation", "printed", "source", "note"]
 
 
+#: ``status`` of a row of a synthetic study's ``reconstruction_report.csv`` (written by
+#: :mod:`helpers.synth.reconstruct`, read by the chapters' summaries and the audit): printed as published, missed,
+#: or missed and proven unavoidable by the test in its ``proof`` column, alone (``out_of_reach``) or as one of a set
+#: of published numbers no one table can print all of (``conflict``).
+RECONSTRUCTION_STATUSES = ("hit", "missed", "out_of_reach", "conflict")
+#: the statuses of a miss proven unavoidable: the reachable targets are all the others
+PROVEN_STATUSES = ("out_of_reach", "conflict")
+
+
 def load_published(spec_or_path: StudySpec | Path | str) -> pd.DataFrame:
     """Published values of a study as a DataFrame with the columns of :data:`PUBLISHED_COLUMNS`."""
     path = spec_or_path.published_file if isinstance(spec_or_path, StudySpec) else Path(spec_or_path)

@@ -21,8 +21,9 @@ import yaml
 from helpers.study.schema import did_you_mean
 from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
 
-__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "OUT_OF_REACH_FIELDS", "OutOfReach", "Value",
-           "check_assumptions", "key_label", "load_assumptions", "out_of_reach", "read_for_check"]
+__all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "Conflict", "OUT_OF_REACH_FIELDS", "OutOfReach",
+           "Value", "check_assumptions", "conflicts", "key_label", "load_assumptions", "out_of_reach",
+           "read_for_check"]
 
 ASSUMPTIONS_FILE = "reconstruction.yaml"
 
@@ -92,10 +93,15 @@ _PROBABILITY = number(0, 1)
 
 #: The key of a row of ``reconstruction_report.csv``, and the fields of an ``out_of_reach`` entry: that key
 #: (``variable``, ``level``, ``group`` and ``relation`` may be left out when empty), the test that proves the target
-#: out of reach (``tests/<file>.py::<test function>``) and, in words, why.
+#: out of reach (``tests/<file>.py::<test function>``) and, in words, why.  ``value`` (optional) picks one of two
+#: different values the paper prints for one key (seed 000's HAIT median follow-up, 30.1 and 27.6 months): one
+#: table prints one number, so at most one of them can be hit.
 REPORT_KEY = ("cohort", "analysis", "variable", "level", "group", "stat", "relation")
-OUT_OF_REACH_FIELDS = (*REPORT_KEY, "proof", "why")
+OUT_OF_REACH_FIELDS = (*REPORT_KEY, "value", "proof", "why")
 _REQUIRED_OUT_OF_REACH = ("cohort", "analysis", "stat", "proof", "why")
+#: The fields of a ``conflicts`` entry: its ``members`` (name -> report key, as in an ``out_of_reach`` entry), how
+#: many of them at most one table can print (``at_most``), the test that proves it and why.
+CONFLICT_FIELDS = ("members", "at_most", "proof", "why")
 
 #: Every key the generator reads, with the kind of its value (a :class:`Value`), or a dict of its known keys.
 #: The comments of each study's ``reconstruction.yaml`` say what the keys mean; the modules reading them are
@@ -127,7 +133,11 @@ ASSUMPTION_KEYS: dict[str, Any] = {
     "response": {"pfs_noise_sd": number(0)},
     # helpers.synth.reconstruct: targets a test proves no table (or no table with the stated inputs) can print,
     # each under an id of the author's choosing; see :func:`out_of_reach`
-    "out_of_reach": {ANY: {field: NAME for field in OUT_OF_REACH_FIELDS}},
+    "out_of_reach": {ANY: {field: number() if field == "value" else NAME for field in OUT_OF_REACH_FIELDS}},
+    # helpers.synth.reconstruct: published numbers a test proves no one table can print all of (the paper
+    # disagrees with itself); see :func:`conflicts`
+    "conflicts": {ANY: {"members": {ANY: {field: NAME for field in REPORT_KEY}}, "at_most": whole(1),
+                        "proof": NAME, "why": NAME}},
     "adverse_events": {"p_grade4_given_severe": _PROBABILITY, "p_grade2_given_mild": _PROBABILITY},
 }
 
@@ -230,10 +240,43 @@ class OutOfReach:
     key: tuple      # (cohort, analysis, variable, level, group, stat, relation) as in reconstruction_report.csv
     proof: str      # tests/<file>.py::<test function>
     why: str
+    #: the published value meant, where the paper prints two different values for the key; None: every row
+    value: float | None = None
 
     @property
     def label(self) -> str:
-        return key_label(self.key)
+        return key_label(self.key) + ("" if self.value is None else f" = {self.value:g}")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Published numbers a named test proves no one table can print together: at most ``at_most`` of the
+    ``members`` can be hit, so the missed members, in the order listed, up to ``len(members) - at_most`` of them,
+    are reported with status ``conflict`` and the proof (the rest of the gap is the reachable one)."""
+
+    id: str
+    members: tuple  # ((name, report key), ...) in the order of the file
+    at_most: int
+    proof: str
+    why: str
+
+    @property
+    def beyond_reach(self) -> int:
+        """How many of the members no table can print beside the others."""
+        return len(self.members) - self.at_most
+
+
+def _missing_problem(where: str, entry: dict, fields) -> str | None:
+    """The refusal of an entry that lacks some of ``fields``, naming them; None when it has them all."""
+    missing = [f for f in fields if f not in entry]
+    return f"{where}: missing {', '.join(f'`{f}`' for f in missing)}" if missing else None
+
+
+def _proof_problem(where: str, proof: str) -> str | None:
+    file, _, test = proof.partition("::")
+    if file.startswith("tests/") and file.endswith(".py") and test.startswith("test_"):
+        return None
+    return f"{where}.proof: must be tests/<file>.py::test_<name>, got {proof!r}"
 
 
 def key_label(key: tuple) -> str:
@@ -247,17 +290,50 @@ def out_of_reach(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list
     problems, out = [], []
     for name, entry in (assumptions.get("out_of_reach") or {}).items():
         entry = entry or {}
-        missing = [f for f in _REQUIRED_OUT_OF_REACH if f not in entry]
-        if missing:
-            problems.append(f"out_of_reach.{name}: missing {', '.join(f'`{f}`' for f in missing)}")
+        problem = _missing_problem(f"out_of_reach.{name}", entry, _REQUIRED_OUT_OF_REACH)
+        if problem:
+            problems.append(problem)
             continue
         proof = str(entry["proof"])
-        file, _, test = proof.partition("::")
-        if not (file.startswith("tests/") and file.endswith(".py") and test.startswith("test_")):
-            problems.append(f"out_of_reach.{name}.proof: must be tests/<file>.py::test_<name>, got {proof!r}")
+        problem = _proof_problem(f"out_of_reach.{name}", proof)
+        if problem:
+            problems.append(problem)
             continue
+        value = entry.get("value")
         out.append(OutOfReach(str(name), tuple(str(entry.get(k, "")) for k in REPORT_KEY), proof,
-                              str(entry["why"])))
+                              str(entry["why"]), None if value is None else float(value)))
+    if problems:
+        raise AssumptionsError(path, problems)
+    return out
+
+
+def conflicts(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list[Conflict]:
+    """The ``conflicts`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``) when an
+    entry lacks a field, a member lacks a key part, ``at_most`` is not below the number of members, or the proof
+    is not of the form ``tests/<file>.py::<test function>``."""
+    problems, out = [], []
+    for name, entry in (assumptions.get("conflicts") or {}).items():
+        entry = entry or {}
+        problem = _missing_problem(f"conflicts.{name}", entry, CONFLICT_FIELDS)
+        if problem:
+            problems.append(problem)
+            continue
+        members = []
+        for member, key in (entry["members"] or {}).items():
+            key = key or {}
+            problem = _missing_problem(f"conflicts.{name}.members.{member}", key, ("cohort", "analysis", "stat"))
+            if problem:
+                problems.append(problem)
+            members.append((str(member), tuple(str(key.get(k, "")) for k in REPORT_KEY)))
+        if not 0 < int(entry["at_most"]) < len(members):
+            problems.append(f"conflicts.{name}.at_most: must be below the number of members ({len(members)}), "
+                            f"got {entry['at_most']}")
+        problem = _proof_problem(f"conflicts.{name}", str(entry["proof"]))
+        if problem:
+            problems.append(problem)
+        if not problems:
+            out.append(Conflict(str(name), tuple(members), int(entry["at_most"]), str(entry["proof"]),
+                                str(entry["why"])))
     if problems:
         raise AssumptionsError(path, problems)
     return out

@@ -16,9 +16,10 @@ spec's ``survival`` endpoints (it never changes a baseline column).
 
 Targets are read from ``published.yaml``; the assumptions (value ranges, grids, seeds) from
 ``reconstruction.yaml``.  Output: ``patients.csv`` and ``reconstruction_report.csv`` (every target with its
-analysis, the value achieved, whether it was hit, and its ``status``: ``hit``, ``missed``, or ``out_of_reach`` with
-the test that proves it in ``proof``, from the ``out_of_reach`` entries of ``reconstruction.yaml``; ``relation``
-marks targets printed as "< x" or "> x").  Run ``python -m helpers.synth.reconstruct [study ...]`` (``make data``).
+analysis, the value achieved, whether it was hit, and its ``status``: ``hit``, ``missed``, ``out_of_reach`` or
+``conflict``, the last two with the test that proves them in ``proof``, from the ``out_of_reach`` and ``conflicts``
+entries of ``reconstruction.yaml``; ``relation`` marks targets printed as "< x" or "> x").  Run
+``python -m helpers.synth.reconstruct [study ...]`` (``make data``).
 """
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ from helpers.stats.descriptive import QUARTILE_PROBS, type7_quartiles
 from helpers.stats.hypothesis_tests import rank_sum_p_kernel
 from helpers.stats.matching import match_cohort
 from helpers.study.patients import analysis_column
-from helpers.study.published import load_published
+from helpers.study.published import PROVEN_STATUSES, RECONSTRUCTION_STATUSES, load_published
 from helpers.synth import floating_point
 from helpers.study.schema import did_you_mean
-from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, OutOfReach, key_label,
+from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, Conflict, OutOfReach,
+                                      conflicts, key_label,
                                       load_assumptions, out_of_reach)
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
@@ -655,9 +657,9 @@ def matched_cohort_report(spec: StudySpec, path: Path, published: pd.DataFrame) 
                          "achieved": cmp["reproduced"], "hit": cmp["status"] == "reproduced"})
 
 
-#: ``status`` of a row of ``reconstruction_report.csv``: printed as published, missed, or missed and proven out of
-#: reach by the test in its ``proof`` column (an ``out_of_reach`` entry of ``reconstruction.yaml``).
-REPORT_STATUSES = ("hit", "missed", "out_of_reach")
+#: ``status`` of a row of ``reconstruction_report.csv`` (:data:`helpers.study.published.RECONSTRUCTION_STATUSES`):
+#: ``out_of_reach`` from an ``out_of_reach`` entry of ``reconstruction.yaml``, ``conflict`` from a ``conflicts`` one.
+REPORT_STATUSES = RECONSTRUCTION_STATUSES
 
 
 def _keys(frame: pd.DataFrame, columns=REPORT_KEY) -> list[tuple]:
@@ -666,27 +668,44 @@ def _keys(frame: pd.DataFrame, columns=REPORT_KEY) -> list[tuple]:
     return list(parts.itertuples(index=False, name=None))
 
 
-def check_out_of_reach(entries: list[OutOfReach], published: pd.DataFrame, path) -> None:
-    """Refuse, before any generation, an ``out_of_reach`` entry whose key is no published number (with the
-    nearest one)."""
-    keys = set(_keys(published))
+def check_out_of_reach(entries: list[OutOfReach], published: pd.DataFrame, path,
+                       conflict_entries: list[Conflict] = ()) -> None:
+    """Refuse, before any generation, an ``out_of_reach`` entry or a ``conflicts`` member whose key is no
+    published number (with the nearest one)."""
+    rows = _keys(published)
+    keys = set(rows)
     labels = sorted({key_label(k) for k in keys})
-    problems = [f"out_of_reach.{e.id}: `{e.label}` is not a published number{did_you_mean(e.label, labels)}"
-                for e in entries if e.key not in keys]
+    problems = [f"out_of_reach.{e.id}: `{key_label(e.key)}` is not a published number"
+                f"{did_you_mean(key_label(e.key), labels)}" for e in entries if e.key not in keys]
+    problems += [f"conflicts.{c.id}.members.{name}: `{key_label(key)}` is not a published number"
+                 f"{did_you_mean(key_label(key), labels)}" for c in conflict_entries for name, key in c.members
+                 if key not in keys]
+    for e in entries:
+        if e.key in keys and e.value is not None:
+            values = sorted({float(v) for k, v in zip(rows, published["value"]) if k == e.key and pd.notna(v)})
+            if not any(math.isclose(e.value, v) for v in values):
+                printed = " and ".join(f"{v:g}" for v in values) or "NA"
+                problems.append(f"out_of_reach.{e.id}.value: `{key_label(e.key)}` is published as {printed}, "
+                                f"not {e.value:g}")
     if problems:
         raise AssumptionsError(path, problems)
 
 
-def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path) -> pd.DataFrame:
+def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path,
+                      conflict_entries: list[Conflict] = ()) -> pd.DataFrame:
     """``report`` with ``status`` (:data:`REPORT_STATUSES`) and ``proof`` after ``hit``.  An entry that matches no
     row, or a row the table hits (its proof would be wrong), is refused: nothing is reported out of reach that
-    was not aimed at and missed."""
+    was not aimed at and missed.  Of a conflict's members, the missed ones in the order listed, up to the number
+    no table can print beside the others, get ``conflict``; a member naming no row, or more members hit than
+    the proof allows, is refused."""
     keys = _keys(report)
     status = np.where(report["hit"].astype(bool), "hit", "missed").astype(object)
     proof = np.full(len(report), "", dtype=object)
     problems = []
+    targets = report["target"].to_numpy(dtype=float)
     for e in entries:
-        rows = np.array([i for i, k in enumerate(keys) if k == e.key], dtype=int)
+        rows = np.array([i for i, k in enumerate(keys) if k == e.key
+                         and (e.value is None or math.isclose(targets[i], e.value))], dtype=int)
         if not len(rows):
             problems.append(f"out_of_reach.{e.id}: `{e.label}` is no target of the reconstruction"
                             f"{did_you_mean(e.label, sorted({key_label(k) for k in keys}))}")
@@ -695,6 +714,23 @@ def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path) -> 
                             f"({e.proof}) does not hold for it")
         else:
             status[rows], proof[rows] = "out_of_reach", e.proof
+    for c in conflict_entries:
+        rows = []
+        for name, key in c.members:
+            here = [i for i, k in enumerate(keys) if k == key]
+            if not here:
+                problems.append(f"conflicts.{c.id}.members.{name}: `{key_label(key)}` is no target of the "
+                                f"reconstruction{did_you_mean(key_label(key), sorted({key_label(k) for k in keys}))}")
+            rows += here[:1]  # a key printed with two values: its first (an out_of_reach entry can name the other)
+        if len(rows) < len(c.members):
+            continue
+        hits = [i for i in rows if status[i] == "hit"]
+        if len(hits) > c.at_most:
+            problems.append(f"conflicts.{c.id}: {len(hits)} of its {len(c.members)} members are hit by the "
+                            f"generated table, so its proof ({c.proof}: at most {c.at_most}) does not hold")
+            continue
+        for i in [i for i in rows if status[i] == "missed"][:c.beyond_reach]:
+            status[i], proof[i] = "conflict", c.proof
     if problems:
         raise AssumptionsError(path, problems)
     out = report.copy()
@@ -743,8 +779,8 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
             report = pd.concat([report, survival_report], ignore_index=True)
         if response_report is not None:
             report = pd.concat([report, response_report], ignore_index=True)
-        report = mark_out_of_reach(report, out_of_reach(assumptions, spec.folder / ASSUMPTIONS_FILE),
-                                   spec.folder / ASSUMPTIONS_FILE)
+        where = spec.folder / ASSUMPTIONS_FILE
+        report = mark_out_of_reach(report, out_of_reach(assumptions, where), where, conflicts(assumptions, where))
         report.insert(0, "study", study_id)
         report.to_csv(Path(scratch) / "reconstruction_report.csv", index=False, lineterminator="\n")
         (Path(scratch) / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
@@ -773,7 +809,8 @@ def main(argv: list[str] | None = None) -> int:
             study_spec = load_spec(study)
             assumptions = load_assumptions(study_spec)
             where = study_spec.folder / ASSUMPTIONS_FILE
-            check_out_of_reach(out_of_reach(assumptions, where), load_published(study_spec), where)
+            check_out_of_reach(out_of_reach(assumptions, where), load_published(study_spec), where,
+                               conflicts(assumptions, where))
         except SpecError as exc:   # an AssumptionsError too
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -797,9 +834,9 @@ def main(argv: list[str] | None = None) -> int:
         results = [reconstruct(study, out) for study, out in zip(args.studies, outs)]
     for study, (path, report) in zip(args.studies, results):
         hit = int(report["hit"].sum())
-        proven = int((report["status"] == "out_of_reach").sum())
+        proven = int(report["status"].isin(PROVEN_STATUSES).sum())
         print(f"{study}: wrote {path} ({hit} of {len(report)} targets hit exactly; {proven} of the missed proven "
-              f"out of reach, so {hit} of {len(report) - proven} reachable)")
+              f"out of reach alone or in conflict with others, so {hit} of {len(report) - proven} reachable)")
         missed = report[~report["hit"]]
         if len(missed):
             print(missed.to_string(index=False))
