@@ -117,11 +117,28 @@ def test_a_misspelled_field_is_refused_by_the_key_check():
     assert problems == ["line 4: out_of_reach.x.proff: unknown key `proff` (did you mean `proof`?)"]
 
 
+def _line_of(text: str) -> int:
+    """The line of seed 004's reconstruction.yaml that starts with ``text`` (after its indentation)."""
+    lines = (load_spec("haic_after_ab").folder / "reconstruction.yaml").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.strip().startswith(text))
+
+
 def test_make_data_stops_before_generating_on_an_entry_with_a_typo(make_data_with_edited_assumptions):
     rc, err, wrote, unchanged = make_data_with_edited_assumptions("variable: afp, group: comparison",
                                                                   "variable: apf, group: comparison")
     assert rc == 2
-    assert "reconstruction.yaml" in err and "out_of_reach.afp_p" in err and "did you mean `primary/table1/afp/" in err
+    assert "reconstruction.yaml" in err and "did you mean `primary/table1/afp/" in err
+    assert f"line {_line_of('afp_p:')}: out_of_reach.afp_p: `primary/table1/apf/comparison/p_value`" in err
+    assert not wrote and unchanged
+
+
+def test_make_data_stops_before_generating_on_a_conflict_member_with_a_typo(make_data_with_edited_assumptions):
+    old = 'analysis: km.os, level: "t=12", group: post_ab, stat: lower}'
+    rc, err, wrote, unchanged = make_data_with_edited_assumptions(old, old.replace("post_ab", "postab"))
+    assert rc == 2
+    line = _line_of('post_ab_lower:      {cohort: primary, analysis: km.os')
+    assert (f"line {line}: conflicts.os_at_12_months.members.post_ab_lower: `primary/km.os/t=12/postab/lower` is "
+            "not a published number (did you mean `primary/km.os/t=12/post_ab/lower`?)") in err
     assert not wrote and unchanged
 
 
@@ -289,3 +306,21 @@ def test_every_conflict_proof_is_a_test_and_the_report_marks_its_members(study):
         assert (status == "conflict").sum() == min(c.beyond_reach, int((status != "hit").sum()))
         assert set(report["proof"].iloc[members][status == "conflict"]) <= {c.proof}
     assert (report["status"] == "conflict").sum() == {"erhcc_hait_mp": 0, "haic_after_ab": 2}[study]
+
+
+def test_refusals_of_entries_name_their_line():
+    from helpers.study.spec import read_yaml_with_lines
+    from helpers.synth.assumptions import read_for_check
+
+    text = ("seed: 1\nout_of_reach:\n  x:\n    {cohort: primary, analysis: table1, stat: n, proof: see, why: b}\n"
+            "conflicts:\n  y:\n    at_most: 2\n    proof: tests/test_a.py::test_b\n    why: c\n    members:\n"
+            "      p: {cohort: primary, analysis: landmark.os}\n      q: {cohort: primary, analysis: km.os, stat: n}\n")
+    _, lines = read_yaml_with_lines(text, "reconstruction.yaml")
+    data = read_for_check(text)
+    with pytest.raises(AssumptionsError) as exc:
+        out_of_reach(data, "reconstruction.yaml", lines)
+    assert "line 4: out_of_reach.x.proof: must be tests/<file>.py::test_<name>, got 'see'" in str(exc.value)
+    with pytest.raises(AssumptionsError) as exc:
+        conflicts(data, "reconstruction.yaml", lines)
+    assert "line 11: conflicts.y.members.p: missing `stat`" in str(exc.value)
+    assert "line 7: conflicts.y.at_most: must be below the number of members (2), got 2" in str(exc.value)

@@ -384,3 +384,7 @@ def test_reconstruction_summary_counts_the_targets_in_a_proven_conflict():
     assert (f"2 of the {len(rows) - hit} numbers it missed are proven out of reach beside other published numbers "
             f"they contradict, each by the test named in the report's `proof` column, so it hit {hit} of the "
             f"{len(rows) - 2} that some table could print.") in text
+    # the report is named once; the misses are found by their status
+    assert text.count("reconstruction_report.csv") == 1
+    assert text.endswith(f"The {len(rows) - hit} numbers it could not reach are the rows of that file whose `status` "
+                         "is not `hit`.")

@@ -590,5 +590,6 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
         text += " It could not reach:\n\n" + "\n".join(items)
     elif len(missed):
         text += (" The numbers it could not reach are the ones listed as differing above." if part == "baseline"
-                 else f" The {len(missed)} numbers it could not reach are listed in `reconstruction_report.csv`.")
+                 else f" The {len(missed)} numbers it could not reach are the rows of that file whose `status` is not "
+                      f"`hit`.")
     return text

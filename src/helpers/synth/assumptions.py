@@ -22,8 +22,8 @@ from helpers.study.schema import did_you_mean
 from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
 
 __all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "Conflict", "OUT_OF_REACH_FIELDS", "OutOfReach",
-           "Value", "check_assumptions", "conflicts", "key_label", "load_assumptions", "out_of_reach",
-           "read_for_check"]
+           "Value", "assumption_lines", "at_line", "check_assumptions", "conflicts", "key_label", "load_assumptions",
+           "out_of_reach", "read_for_check"]
 
 ASSUMPTIONS_FILE = "reconstruction.yaml"
 
@@ -205,6 +205,25 @@ def check_assumptions(data: Any, lines: dict[tuple, int], variables: list[str], 
     return problems
 
 
+def assumption_lines(spec) -> dict[tuple, int]:
+    """The line (1-based) of every key path of the study's ``reconstruction.yaml``, for refusals that come after
+    :func:`load_assumptions` (:func:`out_of_reach`, :func:`conflicts`)."""
+    path = Path(spec.folder) / ASSUMPTIONS_FILE
+    return read_yaml_with_lines(path.read_text(encoding="utf-8"), path)[1]
+
+
+def _line(lines: dict | None, loc: tuple) -> int:
+    """The line of ``loc`` or of its nearest parent in ``lines``; 0 when unknown."""
+    while lines and loc and loc not in lines:
+        loc = loc[:-1]
+    return (lines or {}).get(loc, 0)
+
+
+def at_line(line: int) -> str:
+    """The ``line N: `` prefix of a refusal, or nothing when the line is unknown."""
+    return f"line {line}: " if line else ""
+
+
 def load_assumptions(spec) -> dict:
     """Read and check the study's ``reconstruction.yaml``; raise :class:`AssumptionsError` naming the file, and
     the line and key of every problem. A YAML syntax error is a :class:`helpers.study.spec.SpecError`."""
@@ -242,6 +261,8 @@ class OutOfReach:
     why: str
     #: the published value meant, where the paper prints two different values for the key; None: every row
     value: float | None = None
+    #: the entry's line in reconstruction.yaml (0: unknown)
+    line: int = 0
 
     @property
     def label(self) -> str:
@@ -259,6 +280,12 @@ class Conflict:
     at_most: int
     proof: str
     why: str
+    #: the line in reconstruction.yaml of the entry, and of each member (0: unknown)
+    line: int = 0
+    member_lines: tuple = ()
+
+    def member_line(self, name: str) -> int:
+        return dict(zip((m for m, _ in self.members), self.member_lines)).get(name, self.line)
 
     @property
     def beyond_reach(self) -> int:
@@ -284,56 +311,62 @@ def key_label(key: tuple) -> str:
     return "/".join(k for k in key if k)
 
 
-def out_of_reach(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list[OutOfReach]:
-    """The ``out_of_reach`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``) when
-    an entry lacks a required field or its proof is not of the form ``tests/<file>.py::<test function>``."""
+def out_of_reach(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE,
+                 lines: dict | None = None) -> list[OutOfReach]:
+    """The ``out_of_reach`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``, and
+    the line where ``lines`` from :func:`assumption_lines` is given) when an entry lacks a required field or its
+    proof is not of the form ``tests/<file>.py::<test function>``."""
     problems, out = [], []
     for name, entry in (assumptions.get("out_of_reach") or {}).items():
         entry = entry or {}
+        line = _line(lines, ("out_of_reach", str(name)))
         problem = _missing_problem(f"out_of_reach.{name}", entry, _REQUIRED_OUT_OF_REACH)
         if problem:
-            problems.append(problem)
+            problems.append(at_line(line) + problem)
             continue
         proof = str(entry["proof"])
         problem = _proof_problem(f"out_of_reach.{name}", proof)
         if problem:
-            problems.append(problem)
+            problems.append(at_line(_line(lines, ("out_of_reach", str(name), "proof"))) + problem)
             continue
         value = entry.get("value")
         out.append(OutOfReach(str(name), tuple(str(entry.get(k, "")) for k in REPORT_KEY), proof,
-                              str(entry["why"]), None if value is None else float(value)))
+                              str(entry["why"]), None if value is None else float(value), line))
     if problems:
         raise AssumptionsError(path, problems)
     return out
 
 
-def conflicts(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE) -> list[Conflict]:
-    """The ``conflicts`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``) when an
-    entry lacks a field, a member lacks a key part, ``at_most`` is not below the number of members, or the proof
-    is not of the form ``tests/<file>.py::<test function>``."""
+def conflicts(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE, lines: dict | None = None) -> list[Conflict]:
+    """The ``conflicts`` entries of checked assumptions; raise :class:`AssumptionsError` (naming ``path``, and the
+    line where ``lines`` from :func:`assumption_lines` is given) when an entry lacks a field, a member lacks a key
+    part, ``at_most`` is not below the number of members, or the proof is not of the form
+    ``tests/<file>.py::<test function>``."""
     problems, out = [], []
     for name, entry in (assumptions.get("conflicts") or {}).items():
         entry = entry or {}
+        loc = ("conflicts", str(name))
         problem = _missing_problem(f"conflicts.{name}", entry, CONFLICT_FIELDS)
         if problem:
-            problems.append(problem)
+            problems.append(at_line(_line(lines, loc)) + problem)
             continue
-        members = []
+        members, member_lines = [], []
         for member, key in (entry["members"] or {}).items():
             key = key or {}
+            member_lines.append(_line(lines, (*loc, "members", str(member))))
             problem = _missing_problem(f"conflicts.{name}.members.{member}", key, ("cohort", "analysis", "stat"))
             if problem:
-                problems.append(problem)
+                problems.append(at_line(member_lines[-1]) + problem)
             members.append((str(member), tuple(str(key.get(k, "")) for k in REPORT_KEY)))
         if not 0 < int(entry["at_most"]) < len(members):
-            problems.append(f"conflicts.{name}.at_most: must be below the number of members ({len(members)}), "
-                            f"got {entry['at_most']}")
+            problems.append(f"{at_line(_line(lines, (*loc, 'at_most')))}conflicts.{name}.at_most: must be below the "
+                            f"number of members ({len(members)}), got {entry['at_most']}")
         problem = _proof_problem(f"conflicts.{name}", str(entry["proof"]))
         if problem:
-            problems.append(problem)
+            problems.append(at_line(_line(lines, (*loc, "proof"))) + problem)
         if not problems:
             out.append(Conflict(str(name), tuple(members), int(entry["at_most"]), str(entry["proof"]),
-                                str(entry["why"])))
+                                str(entry["why"]), _line(lines, loc), tuple(member_lines)))
     if problems:
         raise AssumptionsError(path, problems)
     return out

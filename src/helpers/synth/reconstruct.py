@@ -47,8 +47,8 @@ from helpers.study.published import PROVEN_STATUSES, RECONSTRUCTION_STATUSES, lo
 from helpers.synth import floating_point
 from helpers.study.schema import did_you_mean
 from helpers.synth.assumptions import (ASSUMPTIONS_FILE, REPORT_KEY, AssumptionsError, Conflict, OutOfReach,
-                                      conflicts, key_label,
-                                      load_assumptions, out_of_reach)
+                                      assumption_lines, at_line, conflicts, key_label, load_assumptions,
+                                      out_of_reach)
 from helpers.synth.matched_design import MatchedCohortDesign
 from helpers.synth.response import add_response_and_safety
 from helpers.synth.survival import add_survival_endpoints
@@ -675,18 +675,18 @@ def check_out_of_reach(entries: list[OutOfReach], published: pd.DataFrame, path,
     rows = _keys(published)
     keys = set(rows)
     labels = sorted({key_label(k) for k in keys})
-    problems = [f"out_of_reach.{e.id}: `{key_label(e.key)}` is not a published number"
+    problems = [f"{at_line(e.line)}out_of_reach.{e.id}: `{key_label(e.key)}` is not a published number"
                 f"{did_you_mean(key_label(e.key), labels)}" for e in entries if e.key not in keys]
-    problems += [f"conflicts.{c.id}.members.{name}: `{key_label(key)}` is not a published number"
-                 f"{did_you_mean(key_label(key), labels)}" for c in conflict_entries for name, key in c.members
-                 if key not in keys]
+    problems += [f"{at_line(c.member_line(name))}conflicts.{c.id}.members.{name}: `{key_label(key)}` is not a "
+                 f"published number{did_you_mean(key_label(key), labels)}"
+                 for c in conflict_entries for name, key in c.members if key not in keys]
     for e in entries:
         if e.key in keys and e.value is not None:
             values = sorted({float(v) for k, v in zip(rows, published["value"]) if k == e.key and pd.notna(v)})
             if not any(math.isclose(e.value, v) for v in values):
                 printed = " and ".join(f"{v:g}" for v in values) or "NA"
-                problems.append(f"out_of_reach.{e.id}.value: `{key_label(e.key)}` is published as {printed}, "
-                                f"not {e.value:g}")
+                problems.append(f"{at_line(e.line)}out_of_reach.{e.id}.value: `{key_label(e.key)}` is published "
+                                f"as {printed}, not {e.value:g}")
     if problems:
         raise AssumptionsError(path, problems)
 
@@ -707,11 +707,11 @@ def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path,
         rows = np.array([i for i, k in enumerate(keys) if k == e.key
                          and (e.value is None or math.isclose(targets[i], e.value))], dtype=int)
         if not len(rows):
-            problems.append(f"out_of_reach.{e.id}: `{e.label}` is no target of the reconstruction"
+            problems.append(f"{at_line(e.line)}out_of_reach.{e.id}: `{e.label}` is no target of the reconstruction"
                             f"{did_you_mean(e.label, sorted({key_label(k) for k in keys}))}")
         elif (status[rows] == "hit").any():
-            problems.append(f"out_of_reach.{e.id}: `{e.label}` is hit by the generated table, so its proof "
-                            f"({e.proof}) does not hold for it")
+            problems.append(f"{at_line(e.line)}out_of_reach.{e.id}: `{e.label}` is hit by the generated table, so "
+                            f"its proof ({e.proof}) does not hold for it")
         else:
             status[rows], proof[rows] = "out_of_reach", e.proof
     for c in conflict_entries:
@@ -719,15 +719,16 @@ def mark_out_of_reach(report: pd.DataFrame, entries: list[OutOfReach], path,
         for name, key in c.members:
             here = [i for i, k in enumerate(keys) if k == key]
             if not here:
-                problems.append(f"conflicts.{c.id}.members.{name}: `{key_label(key)}` is no target of the "
-                                f"reconstruction{did_you_mean(key_label(key), sorted({key_label(k) for k in keys}))}")
+                near = did_you_mean(key_label(key), sorted({key_label(k) for k in keys}))
+                problems.append(f"{at_line(c.member_line(name))}conflicts.{c.id}.members.{name}: `{key_label(key)}` "
+                                f"is no target of the reconstruction{near}")
             rows += here[:1]  # a key printed with two values: its first (an out_of_reach entry can name the other)
         if len(rows) < len(c.members):
             continue
         hits = [i for i in rows if status[i] == "hit"]
         if len(hits) > c.at_most:
-            problems.append(f"conflicts.{c.id}: {len(hits)} of its {len(c.members)} members are hit by the "
-                            f"generated table, so its proof ({c.proof}: at most {c.at_most}) does not hold")
+            problems.append(f"{at_line(c.line)}conflicts.{c.id}: {len(hits)} of its {len(c.members)} members are "
+                            f"hit by the generated table, so its proof ({c.proof}: at most {c.at_most}) does not hold")
             continue
         for i in [i for i in rows if status[i] == "missed"][:c.beyond_reach]:
             status[i], proof[i] = "conflict", c.proof
@@ -779,8 +780,9 @@ def reconstruct(study_id: str, out_dir: Path | None = None) -> tuple[Path, pd.Da
             report = pd.concat([report, survival_report], ignore_index=True)
         if response_report is not None:
             report = pd.concat([report, response_report], ignore_index=True)
-        where = spec.folder / ASSUMPTIONS_FILE
-        report = mark_out_of_reach(report, out_of_reach(assumptions, where), where, conflicts(assumptions, where))
+        where, lines = spec.folder / ASSUMPTIONS_FILE, assumption_lines(spec)
+        report = mark_out_of_reach(report, out_of_reach(assumptions, where, lines), where,
+                                   conflicts(assumptions, where, lines))
         report.insert(0, "study", study_id)
         report.to_csv(Path(scratch) / "reconstruction_report.csv", index=False, lineterminator="\n")
         (Path(scratch) / DIGEST_FILE).write_text(input_digest(study_id) + "\n", encoding="utf-8")
@@ -808,9 +810,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             study_spec = load_spec(study)
             assumptions = load_assumptions(study_spec)
-            where = study_spec.folder / ASSUMPTIONS_FILE
-            check_out_of_reach(out_of_reach(assumptions, where), load_published(study_spec), where,
-                               conflicts(assumptions, where))
+            where, lines = study_spec.folder / ASSUMPTIONS_FILE, assumption_lines(study_spec)
+            check_out_of_reach(out_of_reach(assumptions, where, lines), load_published(study_spec), where,
+                               conflicts(assumptions, where, lines))
         except SpecError as exc:   # an AssumptionsError too
             print(f"error: {exc}", file=sys.stderr)
             return 2
