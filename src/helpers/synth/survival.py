@@ -52,6 +52,7 @@ prints. Every target, the value reached and whether it prints as published go to
 """
 from __future__ import annotations
 
+import copy
 import math
 import tempfile
 from dataclasses import dataclass
@@ -1517,6 +1518,14 @@ def add_survival_endpoints(spec, assumptions: dict, published: pd.DataFrame,
     gen = build_survival(spec, conf, published, df)
     cols, _, _ = gen.calibrate(conf.get("search") or {})
     values, _ = gen.analyses(cols)
+    if gen.d.followup != "reverse_km":
+        # the search aimed at the follow-up the paper probably reported (``followup_definition``), but the report
+        # gives the number the chapter prints: the reverse-KM quartiles (prodlim) and the log-rank p of the reversed
+        # data, so a hit in the report is always the chapter's number
+        printed = copy.copy(gen.d)
+        printed.followup = "reverse_km"
+        follow = [t for t in gen.targets if t.analysis.startswith("followup.")]
+        values.update(Analyses(spec, printed, follow)(cols)[0])
     for t in gen.targets:
         t.achieved = float(values.get(t.key, math.nan))
     out = df.copy()
