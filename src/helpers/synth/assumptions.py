@@ -19,7 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from helpers.study.schema import did_you_mean
-from helpers.study.spec import SpecError, date_or_text, read_yaml_with_lines
+from helpers.study.spec import SpecError, _line_of, date_or_text, read_yaml_with_lines
 
 __all__ = ["ASSUMPTION_KEYS", "ASSUMPTIONS_FILE", "AssumptionsError", "Conflict", "OUT_OF_REACH_FIELDS", "OutOfReach",
            "Value", "assumption_lines", "at_line", "check_assumptions", "conflicts", "key_label", "load_assumptions",
@@ -98,7 +98,9 @@ _PROBABILITY = number(0, 1)
 #: table prints one number, so at most one of them can be hit.
 REPORT_KEY = ("cohort", "analysis", "variable", "level", "group", "stat", "relation")
 OUT_OF_REACH_FIELDS = (*REPORT_KEY, "value", "proof", "why")
-_REQUIRED_OUT_OF_REACH = ("cohort", "analysis", "stat", "proof", "why")
+#: the parts of a report key an entry must give (the others may be left out when empty)
+_REQUIRED_KEY = ("cohort", "analysis", "stat")
+_REQUIRED_OUT_OF_REACH = (*_REQUIRED_KEY, "proof", "why")
 #: The fields of a ``conflicts`` entry: its ``members`` (name -> report key, as in an ``out_of_reach`` entry), how
 #: many of them at most one table can print (``at_most``), the test that proves it and why.
 CONFLICT_FIELDS = ("members", "at_most", "proof", "why")
@@ -160,9 +162,7 @@ def check_assumptions(data: Any, lines: dict[tuple, int], variables: list[str], 
     problems: list[str] = []
 
     def at(loc: tuple) -> int:
-        while loc and loc not in lines:
-            loc = loc[:-1]
-        return lines.get(loc, 1)
+        return _line_of(lines, loc)
 
     def walk(value: Any, tree: dict, loc: tuple) -> None:
         if not isinstance(value, dict):
@@ -213,10 +213,8 @@ def assumption_lines(spec) -> dict[tuple, int]:
 
 
 def _line(lines: dict | None, loc: tuple) -> int:
-    """The line of ``loc`` or of its nearest parent in ``lines``; 0 when unknown."""
-    while lines and loc and loc not in lines:
-        loc = loc[:-1]
-    return (lines or {}).get(loc, 0)
+    """The line of ``loc`` or of its nearest parent in ``lines``; 0 when no lines are given."""
+    return _line_of(lines, loc) if lines else 0
 
 
 def at_line(line: int) -> str:
@@ -354,7 +352,7 @@ def conflicts(assumptions: dict, path: Path | str = ASSUMPTIONS_FILE, lines: dic
         for member, key in (entry["members"] or {}).items():
             key = key or {}
             member_lines.append(_line(lines, (*loc, "members", str(member))))
-            problem = _missing_problem(f"conflicts.{name}.members.{member}", key, ("cohort", "analysis", "stat"))
+            problem = _missing_problem(f"conflicts.{name}.members.{member}", key, _REQUIRED_KEY)
             if problem:
                 problems.append(at_line(member_lines[-1]) + problem)
             members.append((str(member), tuple(str(key.get(k, "")) for k in REPORT_KEY)))
