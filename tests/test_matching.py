@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.stats.matching import MatchResult, match_cohort, nearest_neighbor_match, propensity_scores
+from helpers.stats.matching import (MatchResult, match_cohort, nearest_neighbor_kernel, nearest_neighbor_match,
+                                   propensity_scores)
 
 REF = Path(__file__).parent / "reference"
 LALONDE_JSON = REF / "r_values" / "matchit_lalonde.json"
@@ -190,6 +191,20 @@ def test_lalonde_matching_on_python_propensity_scores(name, case, lalonde, lalon
     ps.index = lalonde["id"]
     result = _run(ps, lalonde_treated, case)
     _assert_same_as_r(result, case, exact_caliper=False)
+
+
+@pytest.mark.parametrize("name, case", LALONDE_CASES, ids=[c[0] for c in LALONDE_CASES])
+def test_kernel_matches_the_units_matchit_gives_a_weight(name, case, r_distance, lalonde_treated):
+    """The kernel the generator calls (no checks, no tables): its matched rows are MatchIt's units of positive
+    weight and its matched treated count MatchIt's, case by case."""
+    t = lalonde_treated.reindex(r_distance.index).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = nearest_neighbor_kernel(r_distance.to_numpy(), t, case["ratio"], case.get("caliper_arg"), True,
+                                    case["replace"], case["m_order"], False, "all", "none")
+    rw = pd.Series([float(v) for v in case["weights"]["weight"]], index=case["weights"]["id"])
+    assert set(r_distance.index[m.matched_rows()]) == set(rw.index[rw > 0])
+    assert m.n_matched_treated == int(t.sum()) - len(case["unmatched_treated"])
 
 
 def test_match_cohort_reproduces_matchit_default_call(lalonde, lalonde_ref, r_distance):

@@ -24,7 +24,7 @@ HELPERS = Path(__file__).resolve().parents[1] / "src" / "helpers"
 RULES = [
     (r"np\.cumprod\(", "stats/survival.py", "the product-limit (Kaplan-Meier) step"),
     (r"norm\.sf\(|norm\.cdf\(|ndtr\(\s*-", "stats/normal.py", "the two-sided normal p-value"),
-    (r"norm\.ppf\(", "stats/normal.py", "the normal critical value"),
+    (r"norm\.ppf\(|ndtri\(\s*1\s*-", "stats/normal.py", "the normal critical value"),
     (r"mu_eta", "stats/glm.py", "the logistic IRLS (binomial mu.eta)"),
 ]
 

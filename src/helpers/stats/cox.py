@@ -119,7 +119,8 @@ def _cholesky2(a: np.ndarray, toler: float) -> tuple[np.ndarray, int]:
         for j in range(i + 1, n):
             m[j, i] = m[i, j]
     diag = np.diag(m)
-    eps = np.max(diag[diag > 0]) if np.any(diag > 0) else 0.0
+    positive = diag > 0
+    eps = np.max(diag[positive]) if positive.any() else 0.0
     if eps == 0:
         for i in range(n):
             m[i, i] = 0.0
@@ -210,7 +211,7 @@ class _CoxData:
             self.time = time[order]
             self.event = event[order].astype(bool)
             self.x = np.asfortranarray(x[order], dtype=float)
-        elif n > 1 and bool(np.all(time[1:] <= time[:-1])):
+        elif n > 1 and bool((time[1:] <= time[:-1]).all()):
             # already in stored order (see sort_for_cox): callers that fit many models on one endpoint sort
             # once; the arrays are used as they are (no argsort, no copies)
             self.order = np.arange(n)
@@ -238,16 +239,17 @@ class _CoxData:
         G = int(new.sum())
         self.G = G
         self.gid = G - np.cumsum(new)                 # increasing-time index of each row's distinct time
-        ends = np.r_[np.flatnonzero(new)[1:] - 1, n - 1]   # last stored row of each block (decreasing time)
+        # (np.concatenate rather than np.r_ in this path: the generator builds it some 10^5 times)
+        ends = np.concatenate((np.flatnonzero(new)[1:] - 1, [n - 1]))  # last stored row of each block (decreasing time)
         self.gend = ends[::-1].copy()                 # indexed by gid: risk set of that time = rows [0, gend]
         self.death = np.flatnonzero(self.event)       # stored rows of the deaths
         gd = self.gid[self.death]
-        dstart = np.flatnonzero(np.r_[True, gd[1:] != gd[:-1]]) if len(gd) else np.zeros(0, int)
+        dstart = np.flatnonzero(np.concatenate(([True], gd[1:] != gd[:-1]))) if len(gd) else np.zeros(0, int)
         self.dstart = dstart                          # first death of each event time, within the death list
         self.eg = gd[dstart]                          # gid of each event time
         self.erow = self.death[dstart]                # a stored row at each event time
-        self.nd = np.diff(np.r_[dstart, len(gd)])     # deaths per event time
-        self.no_ties = bool(np.all(self.nd == 1))
+        self.nd = np.diff(np.concatenate((dstart, [len(gd)])))     # deaths per event time
+        self.no_ties = bool((self.nd == 1).all())
         self.exp_g = np.repeat(np.arange(len(self.eg)), self.nd)   # event time of each Efron step
         k = np.arange(len(gd)) - np.repeat(dstart, self.nd)
         self.exp_c = k / np.repeat(self.nd, self.nd)  # share of the tied deaths taken out: 0, 1/d, ...
@@ -453,7 +455,7 @@ class _PatternSums:
         E = len(cd.eg)
         at = cd.gend[cd.eg]                                    # risk set of event time k: stored rows [0, at_k]
         # first event time whose risk set holds each row (E: none); at is increasing, rows are in order
-        entry = np.repeat(np.arange(E + 1), np.diff(np.r_[-1, at, cd.n - 1]))
+        entry = np.repeat(np.arange(E + 1), np.diff(np.concatenate(([-1], at, [cd.n - 1]))))
         counts = np.bincount(pattern * (E + 1) + entry, minlength=K * (E + 1)).reshape(K, E + 1)[:, :E]
         # K x E (patterns x event times), so that every product below runs along contiguous rows
         self.at_risk = np.cumsum(counts, axis=1, dtype=float)
@@ -627,7 +629,7 @@ def cox_kernel(t: np.ndarray, ev: np.ndarray, X: np.ndarray, ties: str = "efron"
     once with :func:`sort_for_cox`."""
     p = X.shape[1]
     # R's centring/scaling (coxph's nocenter = c(-1, 0, 1))
-    nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
+    nocenter = ((X == 0.0) | (X == 1.0) | (X == -1.0)).all(axis=0)  # np.isin(X, (-1, 0, 1)), faster on small X
     if nocenter.all():   # nothing to centre or scale (saves three passes over a registry-sized design)
         means, scale, Xs = np.zeros(p), np.ones(p), X
     elif w is not None:  # coxfit6: weighted means, scale = sum(w) / sum(w |x - mean|)
@@ -663,7 +665,7 @@ def cox_kernel(t: np.ndarray, ev: np.ndarray, X: np.ndarray, ties: str = "efron"
         pc, u, imat = sums.score_info(newbeta)
         newlk = pc["loglik"]
         fac, flag = _cholesky2(imat, _TOLER_CHOL)
-        notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or not np.isfinite(newlk)
+        notfinite = (not np.isfinite(u).all()) or (not np.isfinite(imat).all()) or not np.isfinite(newlk)
         if not notfinite and abs(1 - best / newlk) <= eps:
             best = newlk
             beta = newbeta

@@ -521,12 +521,48 @@ def nearest_neighbor_match(
     if order not in _ORDERS:
         raise ValueError(f"unknown order {order!r}; valid orders are {list(_ORDERS)}")
     logit, caliper_sd, discard = resolve_convention(convention, logit, caliper_sd, discard)
+    if logit and np.any((d <= 0) | (d >= 1)):
+        raise ValueError("logit=True needs scores strictly between 0 and 1 (propensity scores)")
+    m = nearest_neighbor_kernel(d, t, ratio, caliper, std_caliper, replace, order, logit, caliper_sd, discard)
+    return _build_result(scores.index, t, m.distance, m.ctrl_sorted, m.treated_rows, m.mm, m.width, ratio, replace,
+                         m.order, m.discarded)
+
+
+@dataclass(frozen=True)
+class NearestNeighborKernelResult:
+    """What :func:`nearest_neighbor_kernel` returns, in row numbers of the full data: ``mm[i, r]`` indexes
+    ``ctrl_sorted`` for the r-th control of treated row ``treated_rows[i]`` (-1: none)."""
+
+    mm: np.ndarray
+    ctrl_sorted: np.ndarray
+    treated_rows: np.ndarray
+    distance: np.ndarray           # the distance matched on (logit of the scores with ``logit``)
+    width: float | None
+    order: str
+    discarded: np.ndarray | None   # None when no unit is discarded
+
+    def matched_rows(self) -> np.ndarray:
+        """A boolean per row: a treated unit with a match, or a control matched to one (MatchIt's weight > 0)."""
+        out = np.zeros(len(self.distance), dtype=bool)
+        out[self.treated_rows[(self.mm >= 0).any(axis=1)]] = True
+        out[self.ctrl_sorted[self.mm[self.mm >= 0]]] = True
+        return out
+
+    @property
+    def n_matched_treated(self) -> int:
+        return int((self.mm >= 0).any(axis=1).sum())
+
+
+def nearest_neighbor_kernel(d: np.ndarray, t: np.ndarray, ratio: int, caliper: float | None, std_caliper: bool,
+                            replace: bool, order: str, logit: bool, caliper_sd: str,
+                            discard: str) -> NearestNeighborKernelResult:
+    """The matching of :func:`nearest_neighbor_match` on clean arrays (finite scores, a boolean treatment, settings
+    already resolved), without its checks or result tables: that function checks its input and calls
+    this; so does the synthetic-data generator, tens of thousands of times, when it designs the matched cohort."""
     if logit:
-        if np.any((d <= 0) | (d >= 1)):
-            raise ValueError("logit=True needs scores strictly between 0 and 1 (propensity scores)")
         d = np.log(d / (1 - d))
     discarded = _discarded(d, t, discard)
-    ids = scores.index
+    n = len(d)
     if discarded.any():
         # match the units kept; row numbers are mapped back to the full data below (MatchIt numbers subclasses
         # by the row numbers of the full data)
@@ -541,14 +577,14 @@ def nearest_neighbor_match(
 
     n1 = int(t.sum())
     n0 = n - n1
-    if not replace:
+    if not replace:  # stacklevel 3: the caller of nearest_neighbor_match
         if n0 < n1:
             warnings.warn(
                 "Fewer control units than treated units; not all treated units will get a match.",
-                stacklevel=2,
+                stacklevel=3,
             )
         elif n0 < ratio * n1:
-            warnings.warn(f"Not all treated units will get {ratio} matches.", stacklevel=2)
+            warnings.warn(f"Not all treated units will get {ratio} matches.", stacklevel=3)
 
     # Global stable sort by distance (R: sort.list / order, ties in row order).
     sort_idx = np.argsort(d, kind="stable")
@@ -583,9 +619,9 @@ def nearest_neighbor_match(
         all_treated = np.flatnonzero(t_full)
         mm_full = np.full((len(all_treated), ratio), -1, dtype=np.int64)
         mm_full[np.searchsorted(all_treated, kept[treated_rows])] = mm    # discarded treated: no match
-        return _build_result(ids, t_full, d_full, kept[ctrl_sorted], all_treated, mm_full, width, ratio, replace,
-                             applied_order, discarded)
-    return _build_result(ids, t, d, ctrl_sorted, treated_rows, mm, width, ratio, replace, applied_order)
+        return NearestNeighborKernelResult(mm_full, kept[ctrl_sorted], all_treated, d_full, width, applied_order,
+                                           discarded)
+    return NearestNeighborKernelResult(mm, ctrl_sorted, treated_rows, d, width, applied_order, None)
 
 
 def _match_without_replacement(d, ctrl_sorted, n_left, treated_rows, proc, ratio, cal):

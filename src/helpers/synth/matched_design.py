@@ -13,7 +13,8 @@ cohort's. Which patients the matching then picks depends on how the levels are c
   covariates from the published matched column (plus :data:`QUARTILE_WEIGHT` per unit of the matched age
   quartiles' distance), evaluated
   with the chapters' propensity fit (:func:`helpers.stats.matching.propensity_kernel`) and matching
-  (:func:`helpers.stats.matching.nearest_neighbor_match`) under the spec's settings.
+  (:func:`helpers.stats.matching.nearest_neighbor_kernel`, the kernel of ``nearest_neighbor_match``) under the
+  spec's settings.
 * Simulated annealing over ``matching_search_steps`` moves, then steepest descent over the moves that touch a
   patient counted wrongly (``matching_polish_sweeps``).
 * The other Table 1 variables do not enter the propensity model, so once the matched patients are known, they
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats.descriptive import type7_quartiles
-from helpers.stats.matching import nearest_neighbor_match, propensity_design, propensity_kernel
+from helpers.stats.matching import nearest_neighbor_kernel, propensity_design, propensity_kernel, resolve_convention
 from helpers.study.patients import analysis_column
 from helpers.study.spec import StudySpec
 
@@ -77,21 +78,21 @@ class MatchedCohortDesign:
                         if k not in self.categorical and (self.covariates[k], self.arms[0]) in matched_quartiles}
         self.target_quartiles = matched_quartiles
         self.perm = [np.arange(len(frame)) for _ in self.covariates]
-        self.tr = pd.Series(self.treated)
-        self.logit = None if ms.distance is None else ms.distance == "logit"
+        logit = None if ms.distance is None else ms.distance == "logit"
+        #: (logit, caliper_sd, discard) as nearest_neighbor_match resolves them from the spec's settings
+        self.resolved = resolve_convention(ms.convention, logit, ms.caliper_sd, ms.discard)
         self.matched = np.zeros(len(frame), dtype=bool)
 
     # evaluation --------------------------------------------------------------------------------------------
     def cost(self) -> float:
         ms = self.settings
         ps, _, _ = propensity_kernel(self.x, self.treated.astype(float))
-        res = nearest_neighbor_match(pd.Series(ps), self.tr, ratio=ms.ratio, caliper=ms.caliper, replace=ms.replace,
-                                     order=ms.order, logit=self.logit, caliper_sd=ms.caliper_sd, discard=ms.discard,
-                                     convention=ms.convention)
-        matched = np.zeros(len(self.treated), dtype=bool)
-        matched[np.asarray(res.matched_ids, dtype=int)] = True
+        # the kernel of nearest_neighbor_match (the chapter's matching), without its checks and result tables
+        res = nearest_neighbor_kernel(ps, self.treated, ms.ratio, ms.caliper, True, ms.replace, ms.order,
+                                      *self.resolved)
+        matched = res.matched_rows()
         self.matched = matched
-        n_pairs = int(res.pairs["treated_id"].nunique()) if len(res.pairs) else 0
+        n_pairs = res.n_matched_treated
         cost = 10.0 * abs(n_pairs - self.pairs_target)
         for (k, a), target in self.target_counts.items():
             sel = matched & (self.arm == a)

@@ -184,6 +184,29 @@ def cox_fit_columns(cd: CoxData, X: np.ndarray):
     return np.array([f[0][0] for f in fits]), np.array([f[1][0] for f in fits])
 
 
+class LastFits:
+    """The last Cox fit of each model, reused while the model's sorted input is byte-identical: the kernel is a pure
+    function of the arrays it is given, so a reused fit is the fit to the bit.  A swap of two patients' records
+    changes no model whose covariates the two share (their sorted rows stay the same), so most of the univariable
+    screen is not refitted during the assignment's swaps."""
+
+    def __init__(self):
+        self._last: dict = {}
+
+    def fit(self, model: tuple, cd: CoxData, X: np.ndarray):
+        """:func:`cox_fit` of ``X`` on ``cd``, or the stored result of ``model`` when its input has not changed."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        key = (cd.time.tobytes(), cd.event.tobytes(), X[cd.order].tobytes())
+        last = self._last.get(model)
+        if last is not None and last[0] == key:
+            return last[1]
+        out = cox_fit(cd, X)
+        self._last[model] = (key, out)
+        return out
+
+
 def cox_summary(beta: float, se: float) -> dict[str, float]:
     """HR, Wald 95% CI and Wald p of one coefficient (:func:`helpers.stats.cox.hazard_ratio_wald`)."""
     if not np.isfinite(beta) or not np.isfinite(se) or se <= 0:
@@ -598,6 +621,7 @@ class Analyses:
                       for (c, a) in self.plan if a.startswith("cox_multivariate.")}
         self.tau_rule = spec.survival.rmst_tau
         self._cache: dict = {}
+        self._fits = LastFits()
 
     def __call__(self, cols: dict[str, np.ndarray]) -> tuple[dict, dict]:
         values: dict = {}
@@ -681,19 +705,17 @@ class Analyses:
                     models = [[v] for v in sorted({w[0] for w in wanted})]
                 else:
                     models = [self.multi[(cohort, ep_name)]]
-                if kind == "cox_univariate":  # one-column models are fitted together, vectorised
+                if kind == "cox_univariate":  # one-column models: one fit each, reused while unchanged
                     single = [m for m in models if self.d.design[m[0]][0].shape[1] == 1]
                     models = [m for m in models if m not in single]
-                    if single:
-                        X = np.column_stack([self.d.design[m[0]][0][mask] for m in single])
-                        beta, se = cox_fit_columns(cd, X)
-                        for m, b, s in zip(single, beta, se):
-                            for st, val in cox_summary(b, s).items():
-                                values[key(m[0], self.d.design[m[0]][1][0], "all", st)] = val
+                    for m in single:
+                        beta, se = self._fits.fit((cohort, analysis, m[0]), cd, self.d.design[m[0]][0][mask])
+                        for st, val in cox_summary(beta[0], se[0]).items():
+                            values[key(m[0], self.d.design[m[0]][1][0], "all", st)] = val
                 for variables in models:
                     X = np.column_stack([self.d.design[v][0][mask] for v in variables])
                     names = [(v, lvl) for v in variables for lvl in self.d.design[v][1]]
-                    beta, se = cox_fit(cd, X)
+                    beta, se = self._fits.fit((cohort, analysis, *variables), cd, X)
                     for (v, lvl), b, s in zip(names, beta, se):
                         for st, val in cox_summary(b, s).items():
                             values[key(v, lvl, "all", st)] = val
