@@ -138,6 +138,59 @@ def test_seed004_pvalues_the_stated_test_policy_cannot_print_are_reported_as_mis
     assert not rows.loc[["child_pugh", "portal_vein_invasion", "ecog", "afp"], "hit"].any()
 
 
+def test_seed000_ast_p_is_fishers_where_the_stated_policy_picks_yates():
+    """Table 4 prints 41 of 51 vs 47 of 50 patients with any-grade AST increase and p = 0.072. That is Fisher's p
+    (R: 0.0717); every expected count is at least 5 (6.44), so the stated policy (the spec's adverse-event ``test``,
+    Fisher only when an expected count is below 5) takes Yates' chi-square, R's 0.0811. The policy gives the
+    paper's other 33 Table 4 p-values and all 12 of Table 3, so the counts, which print as published, cannot print
+    this p: a calibration target no data set can hit under the paper's own rule."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+    from helpers.stats.hypothesis_tests import categorical_p_value
+
+    spec = load_spec("erhcc_hait_mp")
+    policy = spec.adverse_events.test
+    assert policy == "fisher_if_expected_lt5" and spec.response.test == policy
+    published = load_published(spec)
+    ae = published[(published["analysis"] == "adverse_events") & (published["cohort"] == "primary")]
+
+    def value(variable, level, group, stat):
+        rows = ae[(ae["variable"] == variable) & (ae["level"] == level) & (ae["group"] == group) & (ae["stat"] == stat)]
+        return float(rows["value"].iloc[0])
+
+    ast = "aspartate_aminotransferase_increased"
+    assert (value(ast, "any_grade", "HAIT", "n"), value(ast, "any_grade", "HAIT-M-P", "n")) == (41, 47)
+    printed = value(ast, "any_grade", "comparison", "p_value")
+    assert printed == 0.072
+    ref = json.loads((Path(__file__).parent / "reference" / "r_values" / "hypothesis_tests.json").read_text())
+    r = next(x for x in ref["records"] if x["id"] == "seed000_table4_ast_any_grade")
+    assert r["table"] == [[41, 47], [10, 3]] and float(r["min_expected"]) >= 5
+    assert round(float(r["fisher_p"]), 3) == printed                        # the test the paper used here
+    assert round(float(r["chisq_yates_p"]), 3) != printed                   # the test its policy picks
+    p, _ = categorical_p_value(np.array([[41, 10], [47, 3]]), policy)
+    assert p == pytest.approx(float(r["chisq_yates_p"]), rel=1e-9)
+    # the policy does give the paper's other rate comparisons (a check of the rule, not of the generator)
+    sizes = {"HAIT": 51, "HAIT-M-P": 50}
+    others = 0
+    for (variable, level), rows in ae.groupby(["variable", "level"]):
+        if (variable, level) == (ast, "any_grade") or not (rows["stat"] == "p_value").any():
+            continue
+        k = {g: int(value(variable, level, g, "n")) for g in sizes}
+        if sum(k.values()) in (0, sum(sizes.values())):
+            continue
+        table = np.array([[k[g], sizes[g] - k[g]] for g in sizes])
+        assert round(categorical_p_value(table, policy)[0], 3) == value(variable, level, "comparison", "p_value")
+        others += 1
+    assert others == 33
+    report = pd.read_csv(spec.folder / "reconstruction_report.csv")
+    row = report[(report["analysis"] == "adverse_events") & (report["variable"] == ast)
+                 & (report["level"] == "any_grade") & (report["stat"] == "p_value")]
+    assert len(row) == 1 and not row["hit"].iloc[0] and row["status"].iloc[0] == "out_of_reach"
+
+
 def test_the_pinned_environment_marks_the_child_and_keeps_the_rest():
     env = floating_point.pinned_environment({"PATH": "/bin", "OPENBLAS_CORETYPE": "SkylakeX"})
     assert env["PATH"] == "/bin"
