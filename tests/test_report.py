@@ -77,6 +77,17 @@ def test_reconstruction_targets_are_named_in_words():
     assert "child_pugh" not in text and "p_value" not in text
 
 
+def test_reconstruction_summary_says_one_number_in_the_singular():
+    """Seed 000's safety miss is one p proven out of reach (Table 4's AST p, Fisher's where the policy picks
+    Yates'): the summary reads "The one number it missed is", not "All 1 numbers it missed are"."""
+    from helpers.study.spec import load_spec
+
+    text = report.reconstruction_summary(load_spec("erhcc_hait_mp"), part="safety")
+    assert "The one number it missed is proven out of reach" in text
+    assert "All 1 numbers" not in text
+    assert "so it hit 250 of the 250 that some table could print" in text
+
+
 def test_reconstruction_summary_counts_the_targets_proven_out_of_reach():
     """Seed 004's Table 1 misses are the four p-values its tests prove unreachable (reconstruction.yaml's
     ``out_of_reach``): the summary says so per item and gives the reachable denominator, counted here from the

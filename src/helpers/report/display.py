@@ -563,8 +563,10 @@ def reconstruction_summary(spec: StudySpec, part: str = "baseline") -> str:
     missed = report[~report["hit"]]
     proven = missed[missed["status"].isin(PROVEN_STATUSES)]  # left out of the reachable denominator
     if len(proven):
-        which = (f"All {len(missed)} numbers it missed are" if len(proven) == len(missed)
-                 else f"{len(proven)} of the {len(missed)} numbers it missed are")
+        if len(proven) == len(missed):
+            which = "The one number it missed is" if len(missed) == 1 else f"All {len(missed)} numbers it missed are"
+        else:
+            which = f"{len(proven)} of the {len(missed)} numbers it missed {'is' if len(proven) == 1 else 'are'}"
         statuses = set(proven["status"])
         how = ("proven out of reach" if statuses == {"out_of_reach"} else
                "proven out of reach beside other published numbers they contradict" if statuses == {"conflict"}
